@@ -1,0 +1,231 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+)
+
+// KnativeService is a serving.knative.dev/v1 Service as Cloud Run's Admin API v1 takes
+// it. Fields Meridian does not interpret yet are kept, so a replace round-trips.
+type KnativeService struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   ObjectMeta     `json:"metadata"`
+	Spec       ServiceSpec    `json:"spec"`
+	Status     *ServiceStatus `json:"status,omitempty"`
+}
+
+// ObjectMeta is Kubernetes' object metadata, the part Cloud Run uses.
+type ObjectMeta struct {
+	Name              string            `json:"name,omitempty"`
+	Namespace         string            `json:"namespace,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	UID               string            `json:"uid,omitempty"`
+	ResourceVersion   string            `json:"resourceVersion,omitempty"`
+	Generation        int64             `json:"generation,omitempty"`
+	CreationTimestamp string            `json:"creationTimestamp,omitempty"`
+	SelfLink          string            `json:"selfLink,omitempty"`
+}
+
+// ServiceSpec is a Service's desired state: the revision template and traffic.
+type ServiceSpec struct {
+	Template RevisionTemplate `json:"template"`
+	Traffic  []TrafficTarget  `json:"traffic,omitempty"`
+}
+
+// RevisionTemplate describes the revisions a Service creates.
+type RevisionTemplate struct {
+	Metadata ObjectMeta   `json:"metadata,omitempty"`
+	Spec     RevisionSpec `json:"spec"`
+}
+
+// RevisionSpec is the container contract of a revision.
+type RevisionSpec struct {
+	ContainerConcurrency *int64      `json:"containerConcurrency,omitempty"`
+	TimeoutSeconds       *int64      `json:"timeoutSeconds,omitempty"`
+	ServiceAccountName   string      `json:"serviceAccountName,omitempty"`
+	Containers           []Container `json:"containers"`
+	Volumes              []any       `json:"volumes,omitempty"`
+}
+
+// Container is a revision's container.
+type Container struct {
+	Name           string                `json:"name,omitempty"`
+	Image          string                `json:"image"`
+	Command        []string              `json:"command,omitempty"`
+	Args           []string              `json:"args,omitempty"`
+	Env            []EnvVar              `json:"env,omitempty"`
+	Ports          []ContainerPort       `json:"ports,omitempty"`
+	Resources      *ResourceRequirements `json:"resources,omitempty"`
+	WorkingDir     string                `json:"workingDir,omitempty"`
+	StartupProbe   any                   `json:"startupProbe,omitempty"`
+	LivenessProbe  any                   `json:"livenessProbe,omitempty"`
+	ReadinessProbe any                   `json:"readinessProbe,omitempty"`
+	VolumeMounts   []any                 `json:"volumeMounts,omitempty"`
+}
+
+// EnvVar is one environment variable; valueFrom (secrets) is kept but not resolved.
+type EnvVar struct {
+	Name      string `json:"name"`
+	Value     string `json:"value,omitempty"`
+	ValueFrom any    `json:"valueFrom,omitempty"`
+}
+
+// ContainerPort names the port the container listens on (name http1 or h2c).
+type ContainerPort struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int64  `json:"containerPort,omitempty"`
+	Protocol      string `json:"protocol,omitempty"`
+}
+
+// ResourceRequirements are CPU and memory limits.
+type ResourceRequirements struct {
+	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `json:"requests,omitempty"`
+}
+
+// TrafficTarget sends a percentage of traffic (or a tag) to a revision.
+type TrafficTarget struct {
+	RevisionName   string `json:"revisionName,omitempty"`
+	LatestRevision *bool  `json:"latestRevision,omitempty"`
+	Percent        int64  `json:"percent,omitempty"`
+	Tag            string `json:"tag,omitempty"`
+	URL            string `json:"url,omitempty"`
+}
+
+// ServiceStatus is Knative's observed state of a Service.
+type ServiceStatus struct {
+	ObservedGeneration        int64           `json:"observedGeneration,omitempty"`
+	Conditions                []Condition     `json:"conditions,omitempty"`
+	LatestCreatedRevisionName string          `json:"latestCreatedRevisionName,omitempty"`
+	LatestReadyRevisionName   string          `json:"latestReadyRevisionName,omitempty"`
+	URL                       string          `json:"url,omitempty"`
+	Address                   *ServiceAddress `json:"address,omitempty"`
+	Traffic                   []TrafficTarget `json:"traffic,omitempty"`
+}
+
+// ServiceAddress is the Service's in-cluster address.
+type ServiceAddress struct {
+	URL string `json:"url,omitempty"`
+}
+
+// Condition is a Knative status condition (Ready, ConfigurationsReady, RoutesReady).
+type Condition struct {
+	Type               string `json:"type"`
+	Status             string `json:"status"`
+	Reason             string `json:"reason,omitempty"`
+	Message            string `json:"message,omitempty"`
+	LastTransitionTime string `json:"lastTransitionTime,omitempty"`
+	Severity           string `json:"severity,omitempty"`
+}
+
+// Knative constants.
+const (
+	KnativeAPIVersion  = "serving.knative.dev/v1"
+	MinScaleAnnotation = "autoscaling.knative.dev/minScale"
+	MaxScaleAnnotation = "autoscaling.knative.dev/maxScale"
+	maxTimeoutSeconds  = 3600
+	maxConcurrency     = 1000
+)
+
+// Validate checks a Knative Service as Cloud Run does: apiVersion and kind, a valid
+// name, exactly one container with an image, and sane concurrency, timeout, scale
+// annotations and traffic.
+func (s *KnativeService) Validate() error {
+	if s.APIVersion != KnativeAPIVersion {
+		return Invalid("apiVersion", s.APIVersion, "Must be "+KnativeAPIVersion+".")
+	}
+	if s.Kind != "Service" {
+		return Invalid("kind", s.Kind, "Must be Service.")
+	}
+	if err := ValidateName("metadata.name", s.Metadata.Name); err != nil {
+		return err
+	}
+	rs := s.Spec.Template.Spec
+	if len(rs.Containers) != 1 {
+		return Invalid("spec.template.spec.containers", len(rs.Containers), "Exactly one container is supported.")
+	}
+	c := rs.Containers[0]
+	if c.Image == "" {
+		return Required("spec.template.spec.containers[0].image")
+	}
+	if len(c.Ports) > 1 {
+		return Invalid("spec.template.spec.containers[0].ports", len(c.Ports), "At most one container port is allowed.")
+	}
+	for _, p := range c.Ports {
+		if err := firstError(validateRange("spec.template.spec.containers[0].ports[0].containerPort", p.ContainerPort, 0, 65535),
+			oneOf("spec.template.spec.containers[0].ports[0].name", p.Name, "http1", "h2c")); err != nil {
+			return err
+		}
+	}
+	if rs.ContainerConcurrency != nil {
+		if err := validateRange("spec.template.spec.containerConcurrency", *rs.ContainerConcurrency, 0, maxConcurrency); err != nil {
+			return err
+		}
+	}
+	if rs.TimeoutSeconds != nil {
+		if err := validateRange("spec.template.spec.timeoutSeconds", *rs.TimeoutSeconds, 1, maxTimeoutSeconds); err != nil {
+			return err
+		}
+	}
+	if err := validateScale(s.Spec.Template.Metadata.Annotations); err != nil {
+		return err
+	}
+	return s.validateTraffic()
+}
+
+func validateScale(ann map[string]string) error {
+	var bounds [2]int64
+	for i, key := range []string{MinScaleAnnotation, MaxScaleAnnotation} {
+		v, ok := ann[key]
+		if !ok {
+			continue
+		}
+		if _, err := fmt.Sscanf(v, "%d", &bounds[i]); err != nil || bounds[i] < 0 || fmt.Sprint(bounds[i]) != v {
+			return Invalid("spec.template.metadata.annotations["+key+"]", v, "Must be a non-negative integer.")
+		}
+	}
+	if _, hasMax := ann[MaxScaleAnnotation]; hasMax && bounds[1] > 0 && bounds[0] > bounds[1] {
+		return Invalid("spec.template.metadata.annotations["+MinScaleAnnotation+"]", bounds[0], "Must not exceed maxScale.")
+	}
+	return nil
+}
+
+func (s *KnativeService) validateTraffic() error {
+	if len(s.Spec.Traffic) == 0 {
+		return nil
+	}
+	total := int64(0)
+	tags := map[string]bool{}
+	for i, t := range s.Spec.Traffic {
+		f := fmt.Sprintf("spec.traffic[%d]", i)
+		latest := t.LatestRevision != nil && *t.LatestRevision
+		if latest == (t.RevisionName != "") {
+			return Conflict(f, "Invalid value for field '"+f+"': exactly one of revisionName and latestRevision=true must be set.")
+		}
+		if err := validateRange(f+".percent", t.Percent, 0, 100); err != nil {
+			return err
+		}
+		total += t.Percent
+		if t.Tag != "" {
+			if err := ValidateName(f+".tag", t.Tag); err != nil {
+				return err
+			}
+			if tags[t.Tag] {
+				return Invalid(f+".tag", t.Tag, "Duplicate tag.")
+			}
+			tags[t.Tag] = true
+		}
+	}
+	if total != 100 {
+		return Invalid("spec.traffic", total, "Traffic percentages must add up to 100.")
+	}
+	return nil
+}
+
+// RevisionName is the name of a service's n-th revision when the template does not
+// name it, in Cloud Run's form "<service>-<00001>-<suffix>".
+func RevisionName(service string, generation int64, suffix string) string {
+	return fmt.Sprintf("%s-%05d-%s", service, generation, strings.ToLower(suffix))
+}

@@ -1,0 +1,93 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"meridian/api"
+	"meridian/internal/store"
+)
+
+// Every mutation in Meridian completes inside its own transaction, so its Operation is
+// born DONE. Operations are still stored, because clients (gcloud, Google's libraries)
+// poll operations.get or operations.wait by name after the call, and because later
+// work (cache invalidation) completes asynchronously.
+func (s *Server) newOperation(target api.ResourcePath, opType string, targetID uint64, requestID string) *api.Operation {
+	now := s.timestamp()
+	name := fmt.Sprintf("operation-%d-%016x", s.cfg.Now().UnixMilli(), newID())
+	op := &api.Operation{
+		Kind: "compute#operation", ID: newID(), Name: name, OperationType: opType,
+		Status: "DONE", Progress: 100, TargetLink: target.String(), TargetID: targetID,
+		User: "meridian", ClientOperationID: requestID,
+		InsertTime: now, StartTime: now, EndTime: now, CreationTimestamp: now,
+		SelfLink: target.Scope() + "/operations/" + name,
+	}
+	if target.Region != "" {
+		op.Region = api.RegionPath(target.Project, target.Region)
+	}
+	return op
+}
+
+func putOperation(change *store.Change, op *api.Operation) error {
+	data, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	scope := op.SelfLink[:len(op.SelfLink)-len("/operations/"+op.Name)]
+	change.Puts[opKey(scope, op.Name)] = data
+	return nil
+}
+
+// serveOperation implements globalOperations and regionOperations: get, wait, list,
+// delete.
+func (s *Server) serveOperation(r *http.Request, rt route) (any, error) {
+	scope := api.ResourcePath{Project: rt.project, Region: rt.region}.Scope()
+	ctx := r.Context()
+	switch {
+	case rt.name == "" && r.Method == http.MethodGet:
+		return s.listOperations(ctx, scope, rt)
+	case rt.action == "" && r.Method == http.MethodGet, rt.action == "wait" && r.Method == http.MethodPost:
+		// Operations are DONE when they are returned, so wait answers at once.
+		return s.loadOperation(ctx, scope, rt.name)
+	case rt.action == "" && r.Method == http.MethodDelete:
+		if _, err := s.loadOperation(ctx, scope, rt.name); err != nil {
+			return nil, err
+		}
+		_, err := s.store.Apply(ctx, store.Change{Deletes: []string{opKey(scope, rt.name)}})
+		return struct{}{}, err
+	}
+	return nil, &apiError{405, "httpMethodNotAllowed", "Method " + r.Method + " is not allowed on " + r.URL.Path}
+}
+
+func (s *Server) loadOperation(ctx context.Context, scope, name string) (*api.Operation, error) {
+	kv, err := s.store.Get(ctx, opKey(scope, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound(scope + "/operations/" + name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var op api.Operation
+	if err := json.Unmarshal(kv.Value, &op); err != nil {
+		return nil, fmt.Errorf("stored operation %s is corrupt: %w", name, err)
+	}
+	return &op, nil
+}
+
+func (s *Server) listOperations(ctx context.Context, scope string, rt route) (any, error) {
+	kvs, _, err := s.store.List(ctx, "ops/"+scope+"/operations/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]any, 0, len(kvs))
+	for _, kv := range kvs {
+		var op api.Operation
+		if json.Unmarshal(kv.Value, &op) == nil {
+			items = append(items, &op)
+		}
+	}
+	return listResponse{Kind: "compute#operationList", ID: scope + "/operations", Items: items, SelfLink: scope + "/operations"}, nil
+}

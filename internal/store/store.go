@@ -1,0 +1,191 @@
+// Package store is Meridian's only access to etcd: typed reads, conditional multi-key
+// writes in one transaction, and watches. The control plane writes through Apply, whose
+// conditions make reference checks, uniqueness and optimistic locking atomic; data
+// planes read and watch. The embedded server for `meridian serve` is in embed.go.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("store: not found")
+
+// Store reads and writes keys below a prefix of one etcd cluster.
+type Store struct {
+	client *clientv3.Client
+	prefix string // every key is prefix + the caller's key
+}
+
+// KV is one key (without the store's prefix), its value and revisions.
+type KV struct {
+	Key            string
+	Value          []byte
+	ModRevision    int64
+	CreateRevision int64
+}
+
+// New wraps an etcd client. The prefix keeps Meridian's keys apart from others that
+// share the cluster.
+func New(client *clientv3.Client, prefix string) *Store {
+	return &Store{client: client, prefix: prefix}
+}
+
+// Dial connects to an etcd cluster.
+func Dial(endpoints []string, prefix string) (*Store, error) {
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to etcd %v: %w", endpoints, err)
+	}
+	return New(c, prefix), nil
+}
+
+// Close closes the client.
+func (s *Store) Close() error { return s.client.Close() }
+
+// Client exposes the etcd client for watches and leases.
+func (s *Store) Client() *clientv3.Client { return s.client }
+
+// Get reads one key.
+func (s *Store) Get(ctx context.Context, key string) (KV, error) {
+	resp, err := s.client.Get(ctx, s.prefix+key)
+	if err != nil {
+		return KV{}, fmt.Errorf("store: get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return KV{}, ErrNotFound
+	}
+	return s.kv(resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision, resp.Kvs[0].CreateRevision), nil
+}
+
+// List reads the keys with a prefix in key order, starting after `after` (empty for the
+// start) and returning at most limit keys (0 for all), and whether more remain.
+func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]KV, bool, error) {
+	start := s.prefix + prefix
+	if after != "" {
+		start = s.prefix + after + "\x00"
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.prefix + prefix)), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+	if limit > 0 {
+		opts = append(opts, clientv3.WithLimit(int64(limit)))
+	}
+	resp, err := s.client.Get(ctx, start, opts...)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: list %s: %w", prefix, err)
+	}
+	out := make([]KV, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, s.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision))
+	}
+	return out, resp.More, nil
+}
+
+func (s *Store) kv(key, value []byte, mod, create int64) KV {
+	return KV{Key: string(key[len(s.prefix):]), Value: value, ModRevision: mod, CreateRevision: create}
+}
+
+// Condition is one precondition of a Change.
+type Condition struct {
+	Key string
+	// Want is what must hold: Absent, Present, or (for a value > 0) the key's exact
+	// ModRevision.
+	Want int64
+	// Prefix makes the condition hold for every key under Key (only with Absent: no key
+	// has the prefix).
+	Prefix bool
+}
+
+// Condition targets.
+const (
+	Absent  int64 = 0
+	Present int64 = -1
+)
+
+// Change is a set of writes applied atomically if every condition holds.
+type Change struct {
+	Conditions []Condition
+	Puts       map[string][]byte
+	Deletes    []string
+}
+
+// ConditionFailed reports the first condition of a Change that did not hold, with
+// what was found there (for an Absent prefix condition, the first key under it).
+type ConditionFailed struct {
+	Condition Condition
+	Found     *KV
+}
+
+func (e *ConditionFailed) Error() string {
+	return fmt.Sprintf("store: condition on %s failed", e.Condition.Key)
+}
+
+// Apply commits a Change in one etcd transaction and returns its revision. When a
+// condition fails it returns a *ConditionFailed naming it; the transaction's else
+// branch reads every conditioned key, so the answer is consistent with the failure.
+func (s *Store) Apply(ctx context.Context, c Change) (int64, error) {
+	cmps := make([]clientv3.Cmp, 0, len(c.Conditions))
+	reads := make([]clientv3.Op, 0, len(c.Conditions))
+	for _, cond := range c.Conditions {
+		key := s.prefix + cond.Key
+		var cmp clientv3.Cmp
+		switch {
+		case cond.Want == Absent:
+			cmp = clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+		case cond.Want == Present:
+			cmp = clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
+		default:
+			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", cond.Want)
+		}
+		read := clientv3.OpGet(key)
+		if cond.Prefix {
+			cmp = cmp.WithPrefix()
+			read = clientv3.OpGet(key, clientv3.WithPrefix(), clientv3.WithLimit(1))
+		}
+		cmps = append(cmps, cmp)
+		reads = append(reads, read)
+	}
+	ops := make([]clientv3.Op, 0, len(c.Puts)+len(c.Deletes))
+	for k, v := range c.Puts {
+		ops = append(ops, clientv3.OpPut(s.prefix+k, string(v)))
+	}
+	for _, k := range c.Deletes {
+		ops = append(ops, clientv3.OpDelete(s.prefix+k))
+	}
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("store: transaction: %w", err)
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil
+	}
+	for i, cond := range c.Conditions {
+		kvs := resp.Responses[i].GetResponseRange().Kvs
+		var found *KV
+		if len(kvs) > 0 {
+			kv := s.kv(kvs[0].Key, kvs[0].Value, kvs[0].ModRevision, kvs[0].CreateRevision)
+			found = &kv
+		}
+		if !conditionHolds(cond, found) {
+			return 0, &ConditionFailed{Condition: cond, Found: found}
+		}
+	}
+	// Every condition holds now although one did not at commit time: another writer
+	// raced us. Report the first as failed so the caller retries or reports a conflict.
+	return 0, &ConditionFailed{Condition: c.Conditions[0]}
+}
+
+func conditionHolds(c Condition, found *KV) bool {
+	switch {
+	case c.Want == Absent:
+		return found == nil
+	case c.Want == Present:
+		return found != nil
+	default:
+		return found != nil && found.ModRevision == c.Want
+	}
+}
