@@ -227,8 +227,8 @@ func (s *Server) listEndpoints(ctx context.Context, k *kind, rt route) (any, err
 // HTTP error, as GCP does.
 func (s *Server) validateURLMap(ctx context.Context, rt route, body []byte) (any, error) {
 	var req struct {
-		Resource json.RawMessage `json:"resource"`
-		LoadBalancingSchemes []string `json:"loadBalancingSchemes,omitempty"`
+		Resource             json.RawMessage `json:"resource"`
+		LoadBalancingSchemes []string        `json:"loadBalancingSchemes,omitempty"`
 	}
 	if err := decodeStrict(body, &req, "request"); err != nil {
 		return nil, err

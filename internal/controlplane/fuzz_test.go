@@ -1,0 +1,76 @@
+package controlplane
+
+import (
+	"testing"
+
+	"meridian/api"
+)
+
+// FuzzDecodeResource feeds arbitrary request bodies through the insert path's pure
+// part: strict decoding, defaults, validation and reference parsing must never panic.
+func FuzzDecodeResource(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"b","enableCDN":true,"cdnPolicy":{"cacheMode":"FORCE_CACHE_ALL","negativeCaching":true,"negativeCachingPolicy":[{"code":404,"ttl":60}]}}`,
+		`{"name":"u","defaultService":"global/backendServices/b","hostRules":[{"hosts":["*.example.com"],"pathMatcher":"pm"}],"pathMatchers":[{"name":"pm","defaultService":"b","routeRules":[{"priority":1,"matchRules":[{"pathTemplateMatch":"/a/{x=**}","headerMatches":[{"headerName":"h","rangeMatch":{"rangeStart":"1","rangeEnd":"2"}}]}],"service":"b"}]}]}`,
+		`{"name":"n","networkEndpointType":"SERVERLESS","cloudRun":{"service":"s","urlMask":"<tag>.x/<service>"}}`,
+		`{"name":"f","IPAddress":"127.0.0.1","portRange":"80-90","target":"global/targetHttpProxies/t"}`,
+		`{"name":"c","certificate":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----","privateKey":"x"}`,
+		`{"name":"h","type":"HTTP","httpHealthCheck":{"requestPath":"/"}}`,
+		`{"name":"p","urlMap":"u","sslCertificates":["c"],"httpKeepAliveTimeoutSec":610}`,
+		`[]`, `null`, `{"name":1}`,
+	} {
+		for _, k := range []string{"backendServices", "urlMaps", "networkEndpointGroups", "forwardingRules", "sslCertificates", "healthChecks", "targetHttpsProxies", "addresses"} {
+			f.Add(k, []byte(seed))
+		}
+	}
+	kinds := computeKinds()
+	f.Fuzz(func(t *testing.T, collection string, body []byte) {
+		k, ok := kinds[collection]
+		if !ok {
+			return
+		}
+		res := k.new()
+		if decodeStrict(body, res, "resource") != nil {
+			return
+		}
+		res.SetDefaults()
+		if res.Validate() != nil {
+			return
+		}
+		for _, ref := range res.References() {
+			parseRef(*ref.Value, route{project: "p"}, ref.Collections)
+		}
+	})
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, seed := range []string{`name = foo`, `(name eq "a.*") (region != x*y) OR size > 3`, `name=`, `a.b.c ne "(" OR`, `x <= 1 AND y >= "2"`} {
+		f.Add(seed)
+	}
+	item := map[string]any{"name": "foo", "size": "3", "tags": []any{"a", "b"}, "nested": map[string]any{"x": true}}
+	f.Fuzz(func(t *testing.T, s string) {
+		flt, err := parseFilter(s)
+		if err != nil {
+			return
+		}
+		flt.matches(item)
+	})
+}
+
+func FuzzComputePath(f *testing.F) {
+	for _, seed := range []string{"/compute/v1/projects/p/global/urlMaps/u/validate", "/compute/v1/projects/p/regions/r/networkEndpointGroups", "/compute/v1/projects/p/targetHttpsProxies/t/setUrlMap", "/compute/v1/projects//global/x", "/compute/v1/projects/p/aggregated/networkEndpointGroups"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		parseComputePath(p)
+		api.ParseResourcePath(p, "p")
+	})
+}
+
+func FuzzMergePatch(f *testing.F) {
+	f.Add([]byte(`{"a":{"b":1},"c":[1]}`), []byte(`{"a":{"b":null,"d":2},"c":null}`))
+	f.Add([]byte(`{}`), []byte(`[]`))
+	f.Fuzz(func(t *testing.T, doc, patch []byte) {
+		mergePatch(doc, patch)
+	})
+}
