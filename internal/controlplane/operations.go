@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"meridian/api"
 	"meridian/internal/store"
@@ -31,13 +32,21 @@ func (s *Server) newOperation(target api.ResourcePath, opType string, targetID u
 	return op
 }
 
+// operationRetention is how long operations can be read after they finish; GCP keeps
+// them for a limited time too, and etcd drops them by itself when their lease expires.
+const operationRetention = 7 * 24 * time.Hour
+
 func putOperation(change *store.Change, op *api.Operation) error {
 	data, err := json.Marshal(op)
 	if err != nil {
 		return err
 	}
 	scope := op.SelfLink[:len(op.SelfLink)-len("/operations/"+op.Name)]
-	change.Puts[opKey(scope, op.Name)] = data
+	if change.Expiring == nil {
+		change.Expiring = map[string][]byte{}
+	}
+	change.Expiring[opKey(scope, op.Name)] = data
+	change.TTL = operationRetention
 	return nil
 }
 

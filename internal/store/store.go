@@ -111,6 +111,10 @@ type Change struct {
 	Conditions []Condition
 	Puts       map[string][]byte
 	Deletes    []string
+	// Expiring puts are removed by etcd after TTL (a lease), for records such as
+	// operations that clients read for a while after the call and nobody after that.
+	Expiring map[string][]byte
+	TTL      time.Duration
 }
 
 // ConditionFailed reports the first condition of a Change that did not hold, with
@@ -149,9 +153,18 @@ func (s *Store) Apply(ctx context.Context, c Change) (int64, error) {
 		cmps = append(cmps, cmp)
 		reads = append(reads, read)
 	}
-	ops := make([]clientv3.Op, 0, len(c.Puts)+len(c.Deletes))
+	ops := make([]clientv3.Op, 0, len(c.Puts)+len(c.Deletes)+len(c.Expiring))
 	for k, v := range c.Puts {
 		ops = append(ops, clientv3.OpPut(s.prefix+k, string(v)))
+	}
+	if len(c.Expiring) > 0 {
+		lease, err := s.client.Grant(ctx, int64(c.TTL/time.Second))
+		if err != nil {
+			return 0, fmt.Errorf("store: lease: %w", err)
+		}
+		for k, v := range c.Expiring {
+			ops = append(ops, clientv3.OpPut(s.prefix+k, string(v), clientv3.WithLease(lease.ID)))
+		}
 	}
 	for _, k := range c.Deletes {
 		ops = append(ops, clientv3.OpDelete(s.prefix+k))

@@ -1,0 +1,105 @@
+// Command meridian is a self-hosted global HTTP(S) load balancer with a built-in CDN,
+// configured like Google Cloud's global external Application Load Balancer. One binary
+// holds every role (serve, api) and the gcloud-grammar CLI (compute, run).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"meridian/internal/roles"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "meridian",
+		Short:         "A self-hosted global load balancer and CDN with Google Cloud's API and gcloud's grammar",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(serveCommand(), apiCommand())
+	addCLICommands(root)
+	return root
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("MERIDIAN_DATA_DIR"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return home + "/.local/share/meridian"
+	}
+	return "meridian-data"
+}
+
+func apiFlags(cmd *cobra.Command, cfg *roles.APIConfig) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "api-listen", "127.0.0.1:9610", "address of the REST API (host:port)")
+	f.StringVar(&cfg.TokenFile, "api-token-file", "", "file holding the bearer token clients must send (required off loopback)")
+	f.StringVar(&cfg.AddressPool, "address-pool", "127.0.10.0/24", "CIDR range global addresses are allocated from")
+	f.StringVar(&cfg.PublicURL, "api-url", "", "URL clients reach the API at, used in selfLinks (default: the address each client used)")
+}
+
+func serveCommand() *cobra.Command {
+	var cfg roles.ServeConfig
+	var project string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Meridian on one machine: embedded etcd and the API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.API.Log = cmd.ErrOrStderr()
+			cfg.API.Ready = func(url string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
+				if err := rememberEndpoint(url, project); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not write the CLI configuration: %v\n", err)
+				}
+			}
+			return roles.Serve(cmd.Context(), cfg)
+		},
+	}
+	apiFlags(cmd, &cfg.API)
+	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
+	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
+	cmd.Flags().StringVar(&project, "project", "default", "default project written to the CLI configuration")
+	return cmd
+}
+
+func apiCommand() *cobra.Command {
+	var cfg roles.APIConfig
+	var endpoints string
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Run the REST API against an external etcd cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = cmd.ErrOrStderr()
+			cfg.Ready = func(url string) { fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url) }
+			var eps []string
+			for _, e := range strings.Split(endpoints, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					eps = append(eps, e)
+				}
+			}
+			return roles.API(cmd.Context(), eps, cfg)
+		},
+	}
+	apiFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	return cmd
+}

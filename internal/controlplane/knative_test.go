@@ -1,0 +1,56 @@
+package controlplane
+
+import "testing"
+
+const runBase = "/regions/us-central1/apis/serving.knative.dev/v1/namespaces/default/services"
+
+// seedService is the seed's service.yaml as JSON.
+const seedService = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app","namespace":"default"},
+"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello"}]}}}}`
+
+func TestKnativeServiceLifecycle(t *testing.T) {
+	c := newTestServer(t, Config{})
+	created := c.must("POST", runBase, seedService)
+	meta := created["metadata"].(map[string]any)
+	status := created["status"].(map[string]any)
+	rev1 := status["latestCreatedRevisionName"].(string)
+	if meta["generation"] != float64(1) || meta["uid"] == "" || len(rev1) != len("my-global-app-00001-abc") || status["observedGeneration"] != float64(1) {
+		t.Fatalf("created %v", created)
+	}
+	conds := status["conditions"].([]any)
+	if len(conds) != 3 || conds[0].(map[string]any)["type"] != "Ready" || conds[0].(map[string]any)["status"] != "Unknown" {
+		t.Errorf("conditions %v", conds)
+	}
+	c.wantError("POST", runBase, seedService, 409, "alreadyExists")
+
+	// Replacing with the same spec keeps the generation and revision.
+	same := c.must("PUT", runBase+"/my-global-app", seedService)
+	if same["metadata"].(map[string]any)["generation"] != float64(1) || same["status"].(map[string]any)["latestCreatedRevisionName"] != rev1 {
+		t.Errorf("same spec replaced: %v", same)
+	}
+	// A new template makes a new revision.
+	changed := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello","env":[{"name":"A","value":"1"}]}]}}}}`
+	next := c.must("PUT", runBase+"/my-global-app", changed)
+	if next["metadata"].(map[string]any)["generation"] != float64(2) || next["status"].(map[string]any)["latestCreatedRevisionName"] == rev1 {
+		t.Errorf("changed spec: %v", next)
+	}
+	stale := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app","resourceVersion":"old"},"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}`
+	c.wantError("PUT", runBase+"/my-global-app", stale, 409, "conflict")
+
+	list := c.must("GET", runBase, nil)
+	if items := list["items"].([]any); len(items) != 1 || list["kind"] != "ServiceList" {
+		t.Errorf("list %v", list)
+	}
+	// The same service through the v1 projects/locations path.
+	c.must("GET", "/v1/projects/default/locations/us-central1/services/my-global-app", nil)
+	if got := c.must("GET", "/regions/europe-west1/apis/serving.knative.dev/v1/namespaces/default/services", nil); len(got["items"].([]any)) != 0 {
+		t.Errorf("other region sees %v", got)
+	}
+	if del := c.must("DELETE", runBase+"/my-global-app", nil); del["status"] != "Success" {
+		t.Errorf("delete %v", del)
+	}
+	c.wantError("GET", runBase+"/my-global-app", nil, 404, "notFound")
+	c.wantError("POST", runBase, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"image":"i"}]}}}}`, 400, "invalid")
+	c.wantError("POST", runBase, `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"x","namespace":"other"},"spec":{"template":{"spec":{"containers":[{"image":"i"}]}}}}`, 400, "invalid")
+}
