@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// seedCommands extracts the gcloud command sequence of the seed document verbatim: each
+// line starting with "gcloud" and its "--flag" continuation lines, joined with the
+// shell's line continuations, with gcloud replaced by meridian.
+func seedCommands(t *testing.T, doc string) []string {
+	t.Helper()
+	var cmds []string
+	var cur []string
+	flush := func() {
+		if cur != nil {
+			cmds = append(cmds, strings.Join(cur, " \\\n"))
+			cur = nil
+		}
+	}
+	for _, line := range strings.Split(doc, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "gcloud "):
+			flush()
+			cur = []string{strings.TrimSuffix(line, " \\")}
+		case cur != nil && strings.HasPrefix(line, "--"):
+			cur = append(cur, strings.TrimSuffix(line, " \\"))
+		default:
+			flush()
+		}
+	}
+	flush()
+	for i, c := range cmds {
+		cmds[i] = regexp.MustCompile(`\bgcloud\b`).ReplaceAllString(c, "meridian")
+	}
+	return cmds
+}
+
+// TestSeedDocumentUnchanged keeps the test's copy of the seed identical to shared/.
+func TestSeedDocumentUnchanged(t *testing.T) {
+	for _, name := range []string{"global-lb-cloud-run.txt", "service.yaml"} {
+		shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "seeds", name))
+		if err != nil {
+			t.Skipf("shared/ is not beside the repository: %v", err)
+		}
+		local, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil || !bytes.Equal(shared, local) {
+			t.Errorf("testdata/%s differs from shared/seeds/%s: copy it again", name, name)
+		}
+	}
+}
+
+// buildMeridian compiles the real binary once per test.
+func buildMeridian(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "meridian")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is a running `meridian serve`.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+func startServe(t *testing.T, bin, dataDir string, env []string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--data-dir="+dataDir, "--api-listen=127.0.0.1:0")
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case line := <-lines:
+		url, ok := strings.CutPrefix(line, "API listening on ")
+		if !ok {
+			t.Fatalf("first line of serve: %q", line)
+		}
+		s.url = url
+	case err := <-s.done:
+		t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve printed no listening line within 60s\n%s", stderr.String())
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop sends SIGTERM and requires a clean, prompt exit.
+func (s *server) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGINT", err)
+		}
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		t.Errorf("serve did not stop within 30s of SIGINT")
+	}
+}
+
+// TestSeedScriptEndToEnd runs the seed's command sequence verbatim through a shell
+// against the real binary, checks every resource, restarts the server and checks
+// that everything is still there.
+func TestSeedScriptEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash not available")
+	}
+	bin := buildMeridian(t)
+	work := t.TempDir()
+	env := append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "MERIDIAN_CONFIG="+filepath.Join(work, "config.json"),
+		"MERIDIAN_API_ENDPOINT=", "MERIDIAN_PROJECT=", "MERIDIAN_API_TOKEN=", "HOME="+work)
+	dataDir := filepath.Join(work, "data")
+	srv := startServe(t, bin, dataDir, env)
+
+	doc, err := os.ReadFile(filepath.Join("testdata", "global-lb-cloud-run.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := seedCommands(t, string(doc))
+	if len(cmds) != 8 {
+		t.Fatalf("found %d gcloud commands in the seed, want 8:\n%s", len(cmds), strings.Join(cmds, "\n"))
+	}
+	script := "set -euo pipefail\ncp " + filepath.Join(mustAbs(t, "testdata"), "service.yaml") + " service.yaml\n" +
+		"meridian run services replace service.yaml --region=us-central1\n" + strings.Join(cmds, "\n") + "\n"
+	run := func(script string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-c", script)
+		cmd.Dir, cmd.Env = work, env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("script failed: %v\n--- script\n%s\n--- stdout\n%s\n--- stderr\n%s", err, script, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	run(script)
+
+	describe := func(args string) map[string]any {
+		t.Helper()
+		var m map[string]any
+		out := run("meridian " + args + " --format=json")
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%s: %v\n%s", args, err, out)
+		}
+		return m
+	}
+	check := func() {
+		t.Helper()
+		neg := describe("compute network-endpoint-groups describe cloudrun-neg --region=us-central1")
+		if neg["networkEndpointType"] != "SERVERLESS" || neg["cloudRun"].(map[string]any)["service"] != "my-global-app" {
+			t.Errorf("neg: %v", neg)
+		}
+		bs := describe("compute backend-services describe cloudrun-backend --global")
+		if bs["enableCDN"] != true || bs["loadBalancingScheme"] != "EXTERNAL_MANAGED" || len(bs["backends"].([]any)) != 1 ||
+			!strings.HasSuffix(bs["backends"].([]any)[0].(map[string]any)["group"].(string), "/projects/default/regions/us-central1/networkEndpointGroups/cloudrun-neg") {
+			t.Errorf("backend service: %v", bs)
+		}
+		um := describe("compute url-maps describe cloudrun-url-map")
+		if !strings.HasSuffix(um["defaultService"].(string), "/global/backendServices/cloudrun-backend") {
+			t.Errorf("url map: %v", um)
+		}
+		cert := describe("compute ssl-certificates describe my-ssl-cert")
+		if cert["type"] != "MANAGED" || cert["managed"].(map[string]any)["domains"].([]any)[0] != "your-domain.com" {
+			t.Errorf("certificate: %v", cert)
+		}
+		proxy := describe("compute target-https-proxies describe https-proxy")
+		if !strings.HasSuffix(proxy["urlMap"].(string), "/urlMaps/cloudrun-url-map") || len(proxy["sslCertificates"].([]any)) != 1 {
+			t.Errorf("proxy: %v", proxy)
+		}
+		addr := describe("compute addresses describe global-ip --global")
+		fr := describe("compute forwarding-rules describe https-forwarding-rule --global")
+		if fr["IPAddress"] != addr["address"] || fr["portRange"] != "443-443" || !strings.HasSuffix(fr["target"].(string), "/targetHttpsProxies/https-proxy") {
+			t.Errorf("forwarding rule %v, address %v", fr, addr)
+		}
+		if addr["status"] != "IN_USE" {
+			t.Errorf("address status %v", addr["status"])
+		}
+		svc := describe("run services describe my-global-app --region=us-central1")
+		if svc["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] != "us-docker.pkg.dev/cloudrun/container/hello" {
+			t.Errorf("service: %v", svc)
+		}
+	}
+	check()
+
+	// A restart keeps every resource.
+	srv.stop(t)
+	startServe(t, bin, dataDir, env)
+	check()
+
+	// Errors print GCP's message and exit non-zero.
+	cmd := exec.Command(bin, "compute", "backend-services", "create", "cloudrun-backend", "--global")
+	cmd.Env, cmd.Dir = env, work
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already exists") {
+		t.Errorf("duplicate create: err=%v output=%s", err, out)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
