@@ -12,6 +12,8 @@ import (
 	"meridian/internal/testutil"
 )
 
+func TestMain(m *testing.M) { testutil.Main(m) }
+
 // client is a test client of a Server running behind httptest.
 type client struct {
 	t   *testing.T

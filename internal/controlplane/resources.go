@@ -242,6 +242,7 @@ func (s *Server) replace(ctx context.Context, k *kind, rt route, cur, next api.R
 	path := pathOf(k, rt, rt.name)
 	cm, nm := cur.ResourceMeta(), next.ResourceMeta()
 	nm.Kind, nm.ID, nm.Name, nm.CreationTimestamp, nm.SelfLink = cm.Kind, cm.ID, cm.Name, cm.CreationTimestamp, cm.SelfLink
+	clearDerived(next)
 	next.SetDefaults()
 	setRegion(next, rt)
 	change := store.Change{Puts: map[string][]byte{}, Conditions: []store.Condition{{Key: resKey(path.String()), Want: rev}}}
@@ -471,6 +472,17 @@ func (s *Server) decorate(ctx context.Context, res api.Resource) (api.Resource, 
 		r.Redact()
 	}
 	return res, nil
+}
+
+// clearDerived drops output-only fields that decorate computes, which a client may send
+// back in a PUT of what it read.
+func clearDerived(res api.Resource) {
+	switch r := res.(type) {
+	case *api.BackendService:
+		r.UsedBy = nil
+	case *api.Address:
+		r.Users, r.Status = nil, ""
+	}
 }
 
 func (s *Server) referrers(ctx context.Context, target string) ([]string, error) {

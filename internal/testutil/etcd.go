@@ -17,25 +17,37 @@ var (
 	etcdOnce     sync.Once
 	etcdEndpoint string
 	etcdErr      error
+	etcdServer   *store.Embedded
+	etcdDir      string
 	prefixSeq    atomic.Int64
 )
+
+// Main runs a package's tests and then stops the shared etcd and removes its data;
+// call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if etcdServer != nil {
+		etcdServer.Close()
+	}
+	if etcdDir != "" {
+		os.RemoveAll(etcdDir)
+	}
+	os.Exit(code)
+}
 
 // Store returns a store on a shared embedded etcd, under a prefix unique to the test.
 // The etcd server lives in a temporary directory for the life of the test binary.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
 	etcdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "meridian-test-etcd-")
-		if err != nil {
-			etcdErr = err
+		etcdDir, etcdErr = os.MkdirTemp("", "meridian-test-etcd-")
+		if etcdErr != nil {
 			return
 		}
-		e, err := store.StartEmbedded(context.Background(), dir, "127.0.0.1:0")
-		if err != nil {
-			etcdErr = err
-			return
+		etcdServer, etcdErr = store.StartEmbedded(context.Background(), etcdDir, "127.0.0.1:0")
+		if etcdErr == nil {
+			etcdEndpoint = etcdServer.Endpoint
 		}
-		etcdEndpoint = e.Endpoint
 	})
 	if etcdErr != nil {
 		t.Fatalf("embedded etcd: %v", etcdErr)
