@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -28,6 +29,7 @@ type KV struct {
 	Value          []byte
 	ModRevision    int64
 	CreateRevision int64
+	Lease          int64 // the lease of an expiring key, else 0
 }
 
 // New wraps an etcd client. The prefix keeps Meridian's keys apart from others that
@@ -60,7 +62,7 @@ func (s *Store) Get(ctx context.Context, key string) (KV, error) {
 	if len(resp.Kvs) == 0 {
 		return KV{}, ErrNotFound
 	}
-	return s.kv(resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision, resp.Kvs[0].CreateRevision), nil
+	return s.kv(resp.Kvs[0]), nil
 }
 
 // List reads the keys with a prefix in key order, starting after `after` (empty for the
@@ -80,13 +82,13 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]KV
 	}
 	out := make([]KV, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		out = append(out, s.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision))
+		out = append(out, s.kv(kv))
 	}
 	return out, resp.More, nil
 }
 
-func (s *Store) kv(key, value []byte, mod, create int64) KV {
-	return KV{Key: string(key[len(s.prefix):]), Value: value, ModRevision: mod, CreateRevision: create}
+func (s *Store) kv(kv *mvccpb.KeyValue) KV {
+	return KV{Key: string(kv.Key[len(s.prefix):]), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision, Lease: kv.Lease}
 }
 
 // Condition is one precondition of a Change.
@@ -180,7 +182,7 @@ func (s *Store) Apply(ctx context.Context, c Change) (int64, error) {
 		kvs := resp.Responses[i].GetResponseRange().Kvs
 		var found *KV
 		if len(kvs) > 0 {
-			kv := s.kv(kvs[0].Key, kvs[0].Value, kvs[0].ModRevision, kvs[0].CreateRevision)
+			kv := s.kv(kvs[0])
 			found = &kv
 		}
 		if !conditionHolds(cond, found) {

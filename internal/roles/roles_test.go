@@ -1,0 +1,80 @@
+package roles
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestNonLoopbackNeedsToken(t *testing.T) {
+	err := API(context.Background(), []string{"http://127.0.0.1:1"}, APIConfig{Listen: "0.0.0.0:0"})
+	if err == nil || !strings.Contains(err.Error(), "--api-token-file is required") {
+		t.Fatalf("API on 0.0.0.0 without a token: %v", err)
+	}
+	for _, l := range []string{"127.0.0.1:0", "[::1]:9", "localhost:1"} {
+		if !isLoopback(l) {
+			t.Errorf("isLoopback(%q) = false", l)
+		}
+	}
+	for _, l := range []string{"0.0.0.0:1", ":80", "10.0.0.1:1", "example.com:1"} {
+		if isLoopback(l) {
+			t.Errorf("isLoopback(%q) = true", l)
+		}
+	}
+}
+
+// TestServeWithToken runs the embedded default with a token: a request without it gets
+// 401 and changes nothing, a request with it succeeds; cancelling the context stops
+// everything.
+func TestServeWithToken(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ServeConfig{DataDir: filepath.Join(dir, "data"), API: APIConfig{
+			Listen: "127.0.0.1:0", TokenFile: tokenFile, Ready: func(url string) { ready <- url },
+		}})
+	}()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	post := func(token string) int {
+		req, _ := http.NewRequest("POST", url+"/compute/v1/projects/p/global/addresses", strings.NewReader(`{"name":"a"}`))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	if code := post("wrong"); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code := post("s3cret"); code != 200 {
+		t.Errorf("right token: %d", code)
+	}
+	if code := post("s3cret"); code != 409 {
+		t.Errorf("second insert: %d (the first 401s must not have created it either)", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after cancel: %v", err)
+	}
+}

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"meridian/internal/store"
+	"meridian/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+func TestApplyConditions(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	create := store.Change{
+		Conditions: []store.Condition{{Key: "res/a", Want: store.Absent}},
+		Puts:       map[string][]byte{"res/a": []byte("1"), "refs/res/a/x": nil},
+	}
+	if _, err := st.Apply(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	var cf *store.ConditionFailed
+	if _, err := st.Apply(ctx, create); !errors.As(err, &cf) || cf.Condition.Key != "res/a" || string(cf.Found.Value) != "1" {
+		t.Fatalf("second create: %v", err)
+	}
+	kv, err := st.Get(ctx, "res/a")
+	if err != nil || string(kv.Value) != "1" {
+		t.Fatalf("get: %v %v", kv, err)
+	}
+	// A delete guarded by "nothing refers to it" fails while a reference exists and
+	// names the referrer.
+	del := store.Change{
+		Conditions: []store.Condition{{Key: "res/a", Want: kv.ModRevision}, {Key: "refs/res/a/", Want: store.Absent, Prefix: true}},
+		Deletes:    []string{"res/a"},
+	}
+	if _, err := st.Apply(ctx, del); !errors.As(err, &cf) || cf.Found == nil || cf.Found.Key != "refs/res/a/x" {
+		t.Fatalf("delete in use: %v", err)
+	}
+	if _, err := st.Apply(ctx, store.Change{Deletes: []string{"refs/res/a/x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(ctx, del); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := st.Get(ctx, "res/a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	// A stale revision fails; a missing required key fails.
+	if _, err := st.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: "res/b", Want: store.Present}}, Puts: map[string][]byte{"x": nil}}); !errors.As(err, &cf) || cf.Found != nil {
+		t.Fatalf("present: %v", err)
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	for _, k := range []string{"c/1", "c/2", "c/3", "d/1"} {
+		if _, err := st.Apply(ctx, store.Change{Puts: map[string][]byte{k: []byte(k)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, more, err := st.List(ctx, "c/", "", 2)
+	if err != nil || len(page) != 2 || !more || page[0].Key != "c/1" {
+		t.Fatalf("page 1: %v %v %v", page, more, err)
+	}
+	page, more, err = st.List(ctx, "c/", page[1].Key, 2)
+	if err != nil || len(page) != 1 || more || page[0].Key != "c/3" {
+		t.Fatalf("page 2: %v %v %v", page, more, err)
+	}
+}
+
+func TestExpiringPuts(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	if _, err := st.Apply(ctx, store.Change{Expiring: map[string][]byte{"ops/1": []byte("x")}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := st.Get(ctx, "ops/1")
+	if err != nil || kv.Lease == 0 {
+		t.Fatalf("expiring key %+v: %v", kv, err)
+	}
+	ttl, err := st.Client().TimeToLive(ctx, clientv3.LeaseID(kv.Lease))
+	if err != nil || ttl.GrantedTTL != int64(time.Hour/time.Second) {
+		t.Fatalf("ttl: %+v %v", ttl, err)
+	}
+}
