@@ -76,7 +76,7 @@ func serveCommand() *cobra.Command {
 	apiFlags(cmd, &cfg.API)
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
 	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
-	cmd.Flags().StringVar(&project, "project", "default", "default project written to the CLI configuration")
+	cmd.Flags().StringVar(&project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
 	return cmd
 }
 

@@ -121,6 +121,8 @@ func (t transform) apply(v any) any {
 		return segment(s, t.args)
 	case "sub":
 		return strings.ReplaceAll(s, t.args[0], t.args[1])
+	case "scoped_suffixes":
+		return scopedSuffix(s)
 	}
 	return s // date(), uri(): the value as it is
 }
@@ -159,4 +161,26 @@ func truthy(v any) bool {
 		return len(x) > 0
 	}
 	return true
+}
+
+// scopedSuffix shortens a resource URL as gcloud's scoped_suffixes() does: what follows
+// "projects/{p}/global/" or "projects/{p}/regions/", e.g. "backendServices/web" or
+// "us-central1/networkEndpointGroups/neg". Anything else is returned unchanged.
+func scopedSuffix(s string) string {
+	i := strings.Index(s, "projects/")
+	if i < 0 || (i > 0 && s[i-1] != '/') {
+		return s
+	}
+	rest := s[i+len("projects/"):]
+	j := strings.IndexByte(rest, '/')
+	if j < 0 {
+		return s
+	}
+	rest = rest[j+1:]
+	for _, scope := range []string{"global/", "regions/", "zones/"} {
+		if r, ok := strings.CutPrefix(rest, scope); ok {
+			return r
+		}
+	}
+	return rest
 }

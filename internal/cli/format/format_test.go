@@ -38,6 +38,7 @@ func TestRender(t *testing.T) {
 		{"value(tags.len(), tags.join(-))", false, "0\t\n2\ta-b\n"},
 		{"value(enabled.yesno(yes=Y, no=N))", false, "N\nY\n"},
 		{"value(region.segment(-3))", false, "p\np\n"},
+		{"value(region.scoped_suffixes())", false, "us-central1\neurope-west1\n"},
 		{"table(name, region.basename(), networkEndpointType, size)", false,
 			"NAME          REGION        NETWORK_ENDPOINT_TYPE  SIZE\ncloudrun-neg  us-central1   SERVERLESS             0\naaa           europe-west1  SERVERLESS\n"},
 		{"table(name:sort=1, cloudRun.service:label=SERVICE)", false, "NAME          SERVICE\naaa           x\ncloudrun-neg  my-global-app\n"},

@@ -51,6 +51,7 @@ var formatNames = map[string]bool{"json": true, "yaml": true, "value": true, "ta
 var transformArity = map[string][2]int{ // min and max argument count
 	"basename": {0, 0}, "len": {0, 0}, "list": {0, 1}, "join": {0, 1}, "lower": {0, 0}, "upper": {0, 0},
 	"yesno": {0, 2}, "segment": {0, 1}, "date": {0, 1}, "size": {0, 0}, "uri": {0, 0}, "sub": {2, 2},
+	"scoped_suffixes": {0, 0},
 }
 
 // maxExpression bounds the input; gcloud's own expressions are short.
