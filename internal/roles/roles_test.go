@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"meridian/internal/store"
 )
 
 func TestNonLoopbackNeedsToken(t *testing.T) {
@@ -76,5 +78,49 @@ func TestServeWithToken(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve after cancel: %v", err)
+	}
+}
+
+// TestAPIOnExternalEtcd runs the api role against an etcd it does not own, and checks
+// that what one API process writes another one reads: state is only in etcd.
+func TestAPIOnExternalEtcd(t *testing.T) {
+	e, err := store.StartEmbedded(context.Background(), t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	start := func() (string, context.CancelFunc, chan error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready, done := make(chan string, 1), make(chan error, 1)
+		go func() {
+			done <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+		}()
+		select {
+		case u := <-ready:
+			return u, cancel, done
+		case err := <-done:
+			t.Fatalf("api: %v", err)
+		}
+		return "", cancel, done
+	}
+	a, stopA, doneA := start()
+	b, stopB, doneB := start()
+	resp, err := http.Post(a+"/compute/v1/projects/p/global/addresses", "application/json", strings.NewReader(`{"name":"shared"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("insert via a: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(b + "/compute/v1/projects/p/global/addresses/shared")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("get via b: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	stopA()
+	stopB()
+	if err := <-doneA; err != nil {
+		t.Error(err)
+	}
+	if err := <-doneB; err != nil {
+		t.Error(err)
 	}
 }
