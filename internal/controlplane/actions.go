@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"meridian/api"
+	"meridian/internal/router"
 	"meridian/internal/store"
 )
 
@@ -247,18 +248,21 @@ func (s *Server) validateURLMap(ctx context.Context, rt route, body []byte) (any
 		}
 	}
 	if err != nil {
-		result = api.UrlMapValidationResult{LoadErrors: []string{toAPIError(err).Message}}
-	} else if len(um.Tests) > 0 {
-		// Running tests needs the router, which the data plane brings (issue 3); until
-		// then a map with tests is reported as not verified rather than passed.
-		result.TestPassed = false
-		result.LoadErrors = []string{"URL map tests cannot be evaluated yet: Meridian's router is not built."}
+		return validationResult(api.UrlMapValidationResult{LoadErrors: []string{toAPIError(err).Message}}), nil
 	}
-	return struct {
-		Result api.UrlMapValidationResult `json:"result"`
-	}{result}, nil
+	failures, err := router.RunTests(um)
+	if err != nil {
+		return validationResult(api.UrlMapValidationResult{LoadErrors: []string{err.Error()}}), nil
+	}
+	result.TestFailures, result.TestPassed = failures, len(failures) == 0
+	return validationResult(result), nil
 }
 
+func validationResult(r api.UrlMapValidationResult) any {
+	return struct {
+		Result api.UrlMapValidationResult `json:"result"`
+	}{r}
+}
 func (s *Server) requireExisting(ctx context.Context, targets []string) error {
 	for _, t := range targets {
 		if _, err := s.store.Get(ctx, resKey(t)); errors.Is(err, store.ErrNotFound) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"meridian/api"
+	"meridian/internal/router"
 	"meridian/internal/store"
 )
 
@@ -96,6 +97,9 @@ func (s *Server) tryInsert(ctx context.Context, k *kind, rt route, body []byte, 
 	}
 	targets, err := s.resolveRefs(ctx, res, rt)
 	if err != nil {
+		return nil, err
+	}
+	if err := runURLMapTests(res); err != nil {
 		return nil, err
 	}
 	change.Conditions = append(change.Conditions, store.Condition{Key: resKey(path.String()), Want: store.Absent})
@@ -256,6 +260,9 @@ func (s *Server) replace(ctx context.Context, k *kind, rt route, cur, next api.R
 	if err != nil {
 		return nil, err
 	}
+	if err := runURLMapTests(next); err != nil {
+		return nil, err
+	}
 	keep := map[string]bool{}
 	for _, t := range targets {
 		keep[t] = true
@@ -405,6 +412,35 @@ func (s *Server) resolveRefs(ctx context.Context, res api.Resource, rt route) ([
 		}
 	}
 	return targets, s.crossCheck(ctx, res)
+}
+
+// runURLMapTests runs a URL map's tests[] once its references are canonical: as in
+// GCP, a map whose tests fail is not stored.
+func runURLMapTests(res api.Resource) error {
+	um, ok := res.(*api.UrlMap)
+	if !ok || len(um.Tests) == 0 {
+		return nil
+	}
+	failures, err := router.RunTests(um)
+	if err != nil {
+		return errInvalid("Invalid value for field 'resource': %v", err)
+	}
+	if len(failures) > 0 {
+		return errInvalid("Invalid value for field 'resource.tests': %s", describeTestFailure(failures[0]))
+	}
+	return nil
+}
+
+func describeTestFailure(f api.TestFailure) string {
+	switch {
+	case f.ExpectedService != "" && f.ActualService == "":
+		return fmt.Sprintf("Test failed for host '%s' and path '%s': expected service '%s' but got a redirect to '%s'.", f.Host, f.Path, f.ExpectedService, f.ActualOutputURL)
+	case f.ExpectedService != "" && f.ActualService != f.ExpectedService:
+		return fmt.Sprintf("Test failed for host '%s' and path '%s': expected service '%s' but got '%s'.", f.Host, f.Path, f.ExpectedService, f.ActualService)
+	case f.ExpectedRedirectResponseCode != 0 && f.ExpectedRedirectResponseCode != f.ActualRedirectResponseCode:
+		return fmt.Sprintf("Test failed for host '%s' and path '%s': expected redirect response code %d but got %d.", f.Host, f.Path, f.ExpectedRedirectResponseCode, f.ActualRedirectResponseCode)
+	}
+	return fmt.Sprintf("Test failed for host '%s' and path '%s': expected URL '%s' but got '%s'.", f.Host, f.Path, f.ExpectedOutputURL, f.ActualOutputURL)
 }
 
 // parseRef accepts a URL, a relative or partial path, or a bare name (taken to be in

@@ -208,3 +208,34 @@ func TestTokenRequired(t *testing.T) {
 	c.wantError("POST", g+"addresses", `{"name":"a"}`, 401, "required")
 	c.wantError("GET", g+"addresses", nil, 401, "required")
 }
+
+// TestURLMapTests runs a URL map's tests[] on insert, update and validate, as GCP does.
+func TestURLMapTests(t *testing.T) {
+	c := newTestServer(t, Config{})
+	c.must("POST", g+"backendServices", `{"name":"web"}`)
+	c.must("POST", g+"backendServices", `{"name":"video"}`)
+	good := `{"name":"m","defaultService":"global/backendServices/web",
+"hostRules":[{"hosts":["example.com"],"pathMatcher":"pm"}],
+"pathMatchers":[{"name":"pm","defaultService":"global/backendServices/web","pathRules":[{"paths":["/videos/*"],"service":"global/backendServices/video"}]}],
+"tests":[{"host":"example.com","path":"/videos/a","service":"global/backendServices/video"},{"host":"example.com","path":"/","service":"global/backendServices/web"}]}`
+	bad := strings.Replace(good, `"path":"/","service":"global/backendServices/web"`, `"path":"/","service":"global/backendServices/video"`, 1)
+	msg := c.wantError("POST", g+"urlMaps", bad, 400, "invalid")
+	if !strings.Contains(msg, "expected service 'projects/p/global/backendServices/video' but got 'projects/p/global/backendServices/web'") {
+		t.Errorf("message %q", msg)
+	}
+	c.must("POST", g+"urlMaps", good)
+	res := c.must("POST", g+"urlMaps/m/validate", `{"resource":`+bad+`}`)["result"].(map[string]any)
+	if res["loadSucceeded"] != true || res["testPassed"] != false || len(res["testFailures"].([]any)) != 1 {
+		t.Errorf("validate bad: %v", res)
+	}
+	res = c.must("POST", g+"urlMaps/m/validate", `{"resource":`+good+`}`)["result"].(map[string]any)
+	if res["loadSucceeded"] != true || res["testPassed"] != true {
+		t.Errorf("validate good: %v", res)
+	}
+	// An update that breaks a test is refused and the map is unchanged.
+	um := c.must("GET", g+"urlMaps/m", nil)
+	c.wantError("PATCH", g+"urlMaps/m", map[string]any{"fingerprint": um["fingerprint"], "pathMatchers": []any{map[string]any{"name": "pm", "defaultService": "global/backendServices/web"}}}, 400, "invalid")
+	if got := c.must("GET", g+"urlMaps/m", nil); got["fingerprint"] != um["fingerprint"] {
+		t.Error("the map changed although its tests failed")
+	}
+}
