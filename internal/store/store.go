@@ -87,6 +87,23 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]KV
 	return out, resp.More, nil
 }
 
+// ListAll reads every key with a prefix and the store revision of that read, from
+// which a watch can continue without missing a change.
+func (s *Store) ListAll(ctx context.Context, prefix string) ([]KV, int64, error) {
+	resp, err := s.client.Get(ctx, s.prefix+prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list %s: %w", prefix, err)
+	}
+	out := make([]KV, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, s.kv(kv))
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// Prefix is the key prefix of this store in etcd, for watches on the raw client.
+func (s *Store) Prefix() string { return s.prefix }
+
 func (s *Store) kv(kv *mvccpb.KeyValue) KV {
 	return KV{Key: string(kv.Key[len(s.prefix):]), Value: kv.Value, ModRevision: kv.ModRevision, CreateRevision: kv.CreateRevision, Lease: kv.Lease}
 }

@@ -1,0 +1,258 @@
+// Package edge is one point of presence: it watches the store, compiles a snapshot of
+// the configuration on every change, swaps it in atomically, and keeps one listener per
+// forwarding rule running (HTTP, or HTTPS with SNI certificate selection and HTTP/2).
+// Requests are routed with the URL map of the current snapshot, so a change applies to
+// the next request without restarting listeners; a listener starts or stops only when a
+// forwarding rule appears or goes, and stops gracefully.
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"meridian/internal/snapshot"
+	"meridian/internal/store"
+)
+
+// Config configures an edge.
+type Config struct {
+	Location string
+	// PortMap maps a configured port to the port actually listened on, so that the
+	// seed's --ports=443 runs unprivileged (443 → 8443).
+	PortMap map[int]int
+	Log     io.Writer
+}
+
+// Edge serves the forwarding rules of the store it watches.
+type Edge struct {
+	store *store.Store
+	cfg   Config
+	snap  atomic.Pointer[snapshot.Snapshot]
+	proxy *proxy
+
+	mu        sync.Mutex // guards listeners
+	listeners map[string]*listener
+}
+
+// New creates an edge; Run starts it.
+func New(st *store.Store, cfg Config) *Edge {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}}
+	e.snap.Store(snapshot.Compile(0, nil))
+	e.proxy = newProxy(e)
+	return e
+}
+
+// Snapshot returns the configuration being served.
+func (e *Edge) Snapshot() *snapshot.Snapshot { return e.snap.Load() }
+
+// Run loads the configuration, serves it, and follows changes until ctx is done; then
+// it closes every listener gracefully. The last good configuration keeps being served
+// while etcd is unreachable.
+func (e *Edge) Run(ctx context.Context, ready func()) error {
+	rev, err := e.reload(ctx)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready()
+	}
+	defer e.closeAll()
+	for ctx.Err() == nil {
+		wch := e.store.Client().Watch(clientv3.WithRequireLeader(ctx), e.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		for resp := range wch {
+			if resp.Err() != nil {
+				break
+			}
+			if r, err := e.reload(ctx); err == nil {
+				rev = r
+			} else {
+				fmt.Fprintf(e.cfg.Log, "edge: reload failed, keeping the last configuration: %v\n", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second): // the watch broke (etcd away); retry it
+		}
+	}
+	return nil
+}
+
+// reload reads every resource, compiles a snapshot, swaps it in and reconciles the
+// listeners. It returns the store revision it read.
+func (e *Edge) reload(ctx context.Context) (int64, error) {
+	kvs, rev, err := e.store.ListAll(ctx, "res/")
+	if err != nil {
+		return 0, err
+	}
+	res := make(map[string][]byte, len(kvs))
+	for _, kv := range kvs {
+		res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
+	}
+	snap := snapshot.Compile(rev, res)
+	for _, p := range snap.Problems {
+		fmt.Fprintf(e.cfg.Log, "edge: %s\n", p)
+	}
+	e.snap.Store(snap)
+	e.reconcile(snap)
+	return rev, nil
+}
+
+// listenAddress applies the port map to a configured address.
+func (e *Edge) listenAddress(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	p, _ := strconv.Atoi(port)
+	if mapped, ok := e.cfg.PortMap[p]; ok {
+		return net.JoinHostPort(host, strconv.Itoa(mapped))
+	}
+	return addr
+}
+
+// reconcile starts listeners for new forwarding rules and stops those whose rule is
+// gone or changed protocol.
+func (e *Edge) reconcile(snap *snapshot.Snapshot) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for addr, l := range e.listeners {
+		if want, ok := snap.Listeners[addr]; !ok || want.HTTPS != l.https {
+			go l.shutdown()
+			delete(e.listeners, addr)
+		}
+	}
+	for addr, want := range snap.Listeners {
+		if _, ok := e.listeners[addr]; ok {
+			continue
+		}
+		l, err := e.startListener(addr, want.HTTPS)
+		if err != nil {
+			fmt.Fprintf(e.cfg.Log, "edge: forwarding rule %s: %v\n", want.ForwardingRule, err)
+			continue
+		}
+		e.listeners[addr] = l
+	}
+}
+
+func (e *Edge) closeAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var wg sync.WaitGroup
+	for addr, l := range e.listeners {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.shutdown() }()
+		delete(e.listeners, addr)
+	}
+	wg.Wait()
+}
+
+// ListenAddresses reports the addresses the edge listens on, by configured address.
+func (e *Edge) ListenAddresses() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]string{}
+	for addr, l := range e.listeners {
+		out[addr] = l.ln.Addr().String()
+	}
+	return out
+}
+
+// listener is one running server.
+type listener struct {
+	addr  string // configured address: the key into the snapshot
+	https bool
+	ln    net.Listener
+	srv   *http.Server
+	done  chan struct{}
+}
+
+// shutdownGrace bounds how long a removed listener waits for in-flight requests.
+const shutdownGrace = 10 * time.Second
+
+func (e *Edge) startListener(addr string, https bool) (*listener, error) {
+	ln, err := net.Listen("tcp", e.listenAddress(addr))
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{addr: addr, https: https, ln: ln, done: make(chan struct{})}
+	l.srv = &http.Server{
+		Handler:           e.proxy.handler(addr),
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		IdleTimeout:       snapshot.DefaultKeepAlive,
+		ErrorLog:          nil,
+	}
+	if https {
+		l.srv.TLSConfig = &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"h2", "http/1.1"},
+			GetCertificate: e.certificateFor(addr),
+		}
+		ln = tls.NewListener(ln, l.srv.TLSConfig)
+	}
+	go func() {
+		defer close(l.done)
+		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(e.cfg.Log, "edge: listener %s: %v\n", addr, err)
+		}
+	}()
+	fmt.Fprintf(e.cfg.Log, "edge: serving %s on %s\n", map[bool]string{true: "HTTPS", false: "HTTP"}[https], ln.Addr())
+	return l, nil
+}
+
+func (l *listener) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if l.srv.Shutdown(ctx) != nil {
+		l.srv.Close()
+	}
+	<-l.done
+}
+
+// certificateFor selects a certificate by SNI among the proxy's certificates of the
+// current snapshot; a client without SNI (or with an unknown name) gets the first, as
+// GCP does.
+func (e *Edge) certificateFor(addr string) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		l := e.snap.Load().Listeners[addr]
+		if l == nil || len(l.Certificates) == 0 {
+			return nil, fmt.Errorf("edge: no certificate for %s", addr)
+		}
+		name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+		for _, c := range l.Certificates {
+			for _, n := range c.Names {
+				if matchName(strings.ToLower(n), name) {
+					return c.Cert, nil
+				}
+			}
+		}
+		return l.Certificates[0].Cert, nil
+	}
+}
+
+// matchName matches a certificate name, with a leading "*." wildcard for one label.
+func matchName(pattern, name string) bool {
+	if pattern == name {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		i := strings.IndexByte(name, '.')
+		return i > 0 && name[i+1:] == rest
+	}
+	return false
+}

@@ -1,0 +1,186 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"meridian/internal/controlplane"
+	"meridian/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+// harness is an API server and an edge sharing one store.
+type harness struct {
+	t    *testing.T
+	api  *httptest.Server
+	edge *Edge
+}
+
+func newHarness(t *testing.T) *harness {
+	st := testutil.Store(t)
+	api := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
+	t.Cleanup(api.Close)
+	e := New(st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done, ready := make(chan error, 1), make(chan struct{})
+	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
+	<-ready
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return &harness{t: t, api: api, edge: e}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+func (h *harness) call(method, path string, body any) map[string]any {
+	h.t.Helper()
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, h.api.URL+"/compute/v1/projects/p/"+path, bytes.NewReader(data))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// waitFor polls the edge's listeners until cond holds, with a deadline.
+func (h *harness) waitFor(what string, cond func(map[string]string) bool) map[string]string {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addrs := h.edge.ListenAddresses()
+		if cond(addrs) {
+			return addrs
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s; listening on %v", what, addrs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func selfSigned(t *testing.T, hosts ...string) (certPEM, keyPEM string, pool *x509.CertPool) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})), pool
+}
+
+// TestHTTPSThroughForwardingRule configures a load balancer in front of a test origin
+// through the API and sends real HTTPS (HTTP/2) requests through the edge.
+func TestHTTPSThroughForwardingRule(t *testing.T) {
+	h := newHarness(t)
+	var seen http.Header
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("X-Origin-Path", r.URL.Path)
+		io.WriteString(w, "hello from the origin")
+	}))
+	defer origin.Close()
+	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	certA, keyA, poolA := selfSigned(t, "a.example.com")
+	certB, keyB, poolB := selfSigned(t, "b.example.com")
+
+	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
+	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": json.Number(port)}}})
+	h.call("POST", "global/backendServices", map[string]any{"name": "web", "loadBalancingScheme": "EXTERNAL_MANAGED",
+		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}})
+	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-a", "certificate": certA, "privateKey": keyA})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-b", "certificate": certB, "privateKey": keyB})
+	h.call("POST", "global/targetHttpsProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/cert-a", "global/sslCertificates/cert-b"}})
+	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "443", "target": "global/targetHttpsProxies/proxy"})
+
+	addr := h.waitFor("the HTTPS listener", func(a map[string]string) bool { return a["127.0.0.1:443"] != "" })["127.0.0.1:443"]
+	get := func(name string, pool *x509.CertPool) *http.Response {
+		t.Helper()
+		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: name, RootCAs: pool}, ForceAttemptHTTP2: true,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) }}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get("https://" + name + "/hello?x=1")
+		if err != nil {
+			t.Fatalf("GET via %s: %v", name, err)
+		}
+		return resp
+	}
+	// SNI picks each certificate; the client verifies it against its own root.
+	for _, tc := range []struct {
+		name string
+		pool *x509.CertPool
+	}{{"a.example.com", poolA}, {"b.example.com", poolB}} {
+		resp := get(tc.name, tc.pool)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "hello from the origin" || resp.ProtoMajor != 2 {
+			t.Fatalf("%s: %d %s %q", tc.name, resp.StatusCode, resp.Proto, body)
+		}
+		if resp.Header.Get("X-Served-By") != "meridian-test" || !strings.Contains(strings.Join(resp.Header.Values("Via"), ","), "1.1 meridian") {
+			t.Errorf("response headers %v", resp.Header)
+		}
+	}
+	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") == "" || seen.Get("Via") != "1.1 meridian" {
+		t.Errorf("origin saw headers %v", seen)
+	}
+
+	// A URL map change applies to the next request, on the same listener.
+	um := h.call("GET", "global/urlMaps/map", nil)
+	h.call("PATCH", "global/urlMaps/map", map[string]any{"fingerprint": um["fingerprint"], "defaultService": nil,
+		"defaultUrlRedirect": map[string]any{"hostRedirect": "elsewhere.example", "redirectResponseCode": "FOUND"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp := get("a.example.com", poolA)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "https://elsewhere.example/hello?x=1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redirect not applied: %d %v", resp.StatusCode, resp.Header)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if now := h.edge.ListenAddresses()["127.0.0.1:443"]; now != addr {
+		t.Errorf("listener restarted: %s → %s", addr, now)
+	}
+
+	// Removing the forwarding rule closes its listener.
+	h.call("DELETE", "global/forwardingRules/fr", nil)
+	h.waitFor("the listener to close", func(a map[string]string) bool { return a["127.0.0.1:443"] == "" })
+}

@@ -1,0 +1,179 @@
+package edge
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"meridian/api"
+	"meridian/internal/router"
+	"meridian/internal/snapshot"
+)
+
+// proxy routes and forwards requests with the edge's current snapshot.
+type proxy struct {
+	edge      *Edge
+	transport *http.Transport // pooled connections to every backend, shared
+}
+
+func newProxy(e *Edge) *proxy {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = 0 // the backend service's timeout applies per request
+	return &proxy{edge: e, transport: t}
+}
+
+// statusDetails are GCP's explanations of a response, as the request log records them.
+const (
+	detailFromBackend     = "response_sent_by_backend"
+	detailPickBackend     = "failed_to_pick_backend"
+	detailConnect         = "failed_to_connect_to_backend"
+	detailServerlessRoute = "serverless_neg_routing_failed"
+	detailTimeout         = "backend_timeout"
+)
+
+func (p *proxy) handler(addr string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := p.edge.snap.Load()
+		l := snap.Listeners[addr]
+		if l == nil {
+			errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
+			return
+		}
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		res := l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
+		if res.Redirect != nil {
+			w.Header().Set("Location", res.Redirect.Location)
+			w.WriteHeader(res.Redirect.Code)
+			return
+		}
+		service := res.Service
+		if len(res.Weighted) > 0 {
+			service = pickWeighted(res.Weighted)
+		}
+		svc := snap.Services[service]
+		if svc == nil {
+			errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
+			return
+		}
+		target, detail, msg := pickTarget(svc)
+		if target == nil {
+			errorResponse(w, http.StatusServiceUnavailable, detail, msg)
+			return
+		}
+		p.forward(w, r, svc, target, res, scheme)
+	})
+}
+
+// forward proxies the request to target with the load balancer's headers: X-Forwarded-*,
+// Via in both directions, the URL map's rewrite, and the backend service's custom headers.
+func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, target *url.URL, res router.Result, scheme string) {
+	bs := svc.Resource
+	rp := &httputil.ReverseProxy{
+		Transport: p.transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
+			pr.Out.Host = res.RewrittenHost
+			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-Proto", scheme)
+			pr.Out.Header.Add("Via", "1.1 meridian")
+			for _, h := range bs.CustomRequestHeaders {
+				if name, value, ok := strings.Cut(h, ":"); ok {
+					pr.Out.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+				}
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Add("Via", "1.1 meridian")
+			for _, h := range bs.CustomResponseHeaders {
+				if name, value, ok := strings.Cut(h, ":"); ok {
+					resp.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+				}
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				errorResponse(w, http.StatusGatewayTimeout, detailTimeout, "The backend did not answer in time.")
+				return
+			}
+			errorResponse(w, http.StatusBadGateway, detailConnect, "The backend could not be reached.")
+		},
+		FlushInterval: -1, // stream responses as they arrive
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// pickTarget chooses an endpoint of the backend service: the first backend with
+// capacity that has one. (Proximity, health and failover are issue 5.)
+func pickTarget(svc *snapshot.BackendService) (*url.URL, string, string) {
+	scheme := "http"
+	switch svc.Resource.Protocol {
+	case "HTTPS", "HTTP2":
+		scheme = "https"
+	}
+	detail, msg := detailPickBackend, "No backend of this backend service can take the request."
+	for _, b := range svc.Backends {
+		if b.CapacityScaler == 0 {
+			continue
+		}
+		switch b.Type {
+		case "INTERNET_FQDN_PORT", "INTERNET_IP_PORT":
+			if len(b.Endpoints) == 0 {
+				continue
+			}
+			e := b.Endpoints[rand.IntN(len(b.Endpoints))]
+			port := e.Port
+			if port == 0 {
+				port = b.DefaultPort
+			}
+			if port == 0 {
+				port = map[string]int64{"http": 80, "https": 443}[scheme]
+			}
+			host := e.Fqdn + e.IPAddress
+			return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.FormatInt(port, 10))}, "", ""
+		case "SERVERLESS":
+			// The region runtime publishes service endpoints (issue 4); until then a
+			// serverless NEG has nowhere to send the request.
+			detail, msg = detailServerlessRoute, fmt.Sprintf("Cloud Run service %q has no running endpoint in %s yet.", b.CloudRun.Service, b.Region)
+		}
+	}
+	return nil, detail, msg
+}
+
+// pickWeighted chooses one of weightedBackendServices in proportion to its weight.
+func pickWeighted(ws []api.WeightedBackendService) string {
+	total := int64(0)
+	for _, w := range ws {
+		total += w.Weight
+	}
+	if total <= 0 {
+		return ws[0].BackendService
+	}
+	n := rand.Int64N(total)
+	for _, w := range ws {
+		if n < w.Weight {
+			return w.BackendService
+		}
+		n -= w.Weight
+	}
+	return ws[len(ws)-1].BackendService
+}
+
+// errorResponse answers with a short body, as GCP's front ends do, and records the
+// statusDetails for the request log.
+func errorResponse(w http.ResponseWriter, code int, detail, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Meridian-Status-Details", detail)
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
+}

@@ -1,0 +1,235 @@
+// Package snapshot compiles stored resources into the immutable configuration an edge
+// serves from: one Listener per forwarding rule (address, port, TLS certificates,
+// compiled URL map) and the backend services they route to, with their NEGs resolved.
+// Compile is pure: a function of the resources' JSON. A resource that cannot be served
+// (a bad certificate, a dangling reference) fails only the listeners that need it, with
+// the reason kept in Snapshot.Problems; everything else is served.
+package snapshot
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"meridian/api"
+	"meridian/internal/router"
+)
+
+// DefaultKeepAlive is GCP's httpKeepAliveTimeoutSec default for target proxies.
+const DefaultKeepAlive = 610 * time.Second
+
+// Snapshot is one consistent view of the configuration.
+type Snapshot struct {
+	Revision  int64
+	Listeners map[string]*Listener // by "ip:port" as configured (before any port map)
+	Services  map[string]*BackendService
+	// Problems explains what could not be served, for the edge's log.
+	Problems []string
+}
+
+// Listener is a forwarding rule with its target proxy, ready to serve.
+type Listener struct {
+	Address        string // "127.0.10.1:443"
+	ForwardingRule string
+	TargetProxy    string
+	URLMap         string
+	HTTPS          bool
+	Certificates   []Certificate // in the proxy's order; the first is the no-SNI default
+	Router         *router.Table
+	KeepAlive      time.Duration
+	QuicOverride   string
+}
+
+// Certificate is a parsed self-managed (or issued managed) certificate.
+type Certificate struct {
+	Name  string
+	Names []string // DNS names it serves
+	Cert  *tls.Certificate
+}
+
+// BackendService is a backend service with its NEGs resolved.
+type BackendService struct {
+	Path     string
+	Resource *api.BackendService
+	Backends []Backend
+}
+
+// Backend is one NEG of a backend service.
+type Backend struct {
+	Group          string // the NEG's path
+	Type           string // SERVERLESS, INTERNET_FQDN_PORT, INTERNET_IP_PORT
+	Region         string // for serverless NEGs
+	CloudRun       *api.NEGCloudRun
+	Endpoints      []api.NetworkEndpoint
+	DefaultPort    int64
+	CapacityScaler float64
+}
+
+// Compile builds a snapshot from stored resources, keyed by their relative path
+// ("projects/p/global/urlMaps/m") with their JSON as stored.
+func Compile(revision int64, resources map[string][]byte) *Snapshot {
+	c := &compiler{res: resources, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}}}
+	paths := make([]string, 0, len(resources))
+	for p := range resources {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if rp, err := api.ParseResourcePath(p, ""); err == nil && rp.Collection == "forwardingRules" {
+			if err := c.listener(p); err != nil {
+				c.snap.Problems = append(c.snap.Problems, fmt.Sprintf("forwarding rule %s is not served: %v", p, err))
+			}
+		}
+	}
+	return c.snap
+}
+
+type compiler struct {
+	res  map[string][]byte
+	snap *Snapshot
+}
+
+func (c *compiler) load(path string, into any) error {
+	data, ok := c.res[path]
+	if !ok {
+		return fmt.Errorf("%s does not exist", path)
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		return fmt.Errorf("%s is corrupt: %v", path, err)
+	}
+	return nil
+}
+
+func (c *compiler) listener(frPath string) error {
+	var fr api.ForwardingRule
+	if err := c.load(frPath, &fr); err != nil {
+		return err
+	}
+	lo, hi, err := api.ParsePortRange(fr.PortRange)
+	if err != nil {
+		return err
+	}
+	if lo != hi {
+		return fmt.Errorf("port range %s: Meridian listens on single ports", fr.PortRange)
+	}
+	l := &Listener{Address: joinHostPort(fr.IPAddress, lo), ForwardingRule: frPath, TargetProxy: fr.Target, KeepAlive: DefaultKeepAlive}
+	target, err := api.ParseResourcePath(fr.Target, "")
+	if err != nil {
+		return err
+	}
+	switch target.Collection {
+	case "targetHttpsProxies":
+		var p api.TargetHttpsProxy
+		if err := c.load(fr.Target, &p); err != nil {
+			return err
+		}
+		l.HTTPS, l.URLMap, l.QuicOverride = true, p.URLMap, p.QuicOverride
+		l.KeepAlive = keepAlive(p.HTTPKeepAliveTimeoutSec)
+		if l.Certificates, err = c.certificates(p.SslCertificates); err != nil {
+			return err
+		}
+	case "targetHttpProxies":
+		var p api.TargetHttpProxy
+		if err := c.load(fr.Target, &p); err != nil {
+			return err
+		}
+		l.URLMap, l.KeepAlive = p.URLMap, keepAlive(p.HTTPKeepAliveTimeoutSec)
+	default:
+		return fmt.Errorf("target %s is not a target HTTP(S) proxy", fr.Target)
+	}
+	if l.Router, err = c.urlMap(l.URLMap); err != nil {
+		return err
+	}
+	if other, dup := c.snap.Listeners[l.Address]; dup {
+		return fmt.Errorf("%s is already served by %s", l.Address, other.ForwardingRule)
+	}
+	c.snap.Listeners[l.Address] = l
+	return nil
+}
+
+func keepAlive(sec int64) time.Duration {
+	if sec == 0 {
+		return DefaultKeepAlive
+	}
+	return time.Duration(sec) * time.Second
+}
+
+func joinHostPort(ip string, port int) string {
+	if strings.Contains(ip, ":") {
+		return fmt.Sprintf("[%s]:%d", ip, port)
+	}
+	return fmt.Sprintf("%s:%d", ip, port)
+}
+
+// certificates parses the proxy's certificates. A managed certificate that is not
+// issued yet is skipped; a listener with no usable certificate is not served.
+func (c *compiler) certificates(paths []string) ([]Certificate, error) {
+	var out []Certificate
+	var skipped []string
+	for _, p := range paths {
+		var sc api.SslCertificate
+		if err := c.load(p, &sc); err != nil {
+			return nil, err
+		}
+		if sc.Certificate == "" || sc.PrivateKey == "" {
+			skipped = append(skipped, api.LastSegment(p)+" (not issued yet)")
+			continue
+		}
+		kp, err := tls.X509KeyPair([]byte(sc.Certificate), []byte(sc.PrivateKey))
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s (%v)", api.LastSegment(p), err))
+			continue
+		}
+		out = append(out, Certificate{Name: p, Names: sc.SubjectAlternativeNames, Cert: &kp})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no usable certificate: %s", strings.Join(skipped, ", "))
+	}
+	return out, nil
+}
+
+// urlMap compiles the URL map and resolves every backend service it can route to.
+func (c *compiler) urlMap(path string) (*router.Table, error) {
+	var um api.UrlMap
+	if err := c.load(path, &um); err != nil {
+		return nil, err
+	}
+	for _, ref := range um.References() {
+		if rp, err := api.ParseResourcePath(*ref.Value, ""); err == nil && rp.Collection == "backendServices" {
+			if err := c.backendService(*ref.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return router.Compile(&um)
+}
+
+func (c *compiler) backendService(path string) error {
+	if _, done := c.snap.Services[path]; done {
+		return nil
+	}
+	var bs api.BackendService
+	if err := c.load(path, &bs); err != nil {
+		return err
+	}
+	svc := &BackendService{Path: path, Resource: &bs}
+	for _, be := range bs.Backends {
+		var neg api.NetworkEndpointGroup
+		if err := c.load(be.Group, &neg); err != nil {
+			return err
+		}
+		b := Backend{Group: be.Group, Type: neg.NetworkEndpointType, CloudRun: neg.CloudRun, Endpoints: neg.Endpoints, DefaultPort: neg.DefaultPort, CapacityScaler: 1}
+		if be.CapacityScaler != nil {
+			b.CapacityScaler = *be.CapacityScaler
+		}
+		if neg.Region != "" {
+			b.Region = api.LastSegment(neg.Region)
+		}
+		svc.Backends = append(svc.Backends, b)
+	}
+	c.snap.Services[path] = svc
+	return nil
+}
