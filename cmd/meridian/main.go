@@ -32,7 +32,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCommand(), apiCommand())
+	root.AddCommand(serveCommand(), apiCommand(), edgeCommand())
 	addCLICommands(root)
 	return root
 }
@@ -63,7 +63,7 @@ func serveCommand() *cobra.Command {
 		Short: "Run Meridian on one machine: embedded etcd and the API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.API.Log = cmd.ErrOrStderr()
+			cfg.API.Log, cfg.Edge.Log = cmd.ErrOrStderr(), cmd.ErrOrStderr()
 			cfg.API.Ready = func(url string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
 				if err := rememberEndpoint(url, project); err != nil {
@@ -74,6 +74,7 @@ func serveCommand() *cobra.Command {
 		},
 	}
 	apiFlags(cmd, &cfg.API)
+	edgeFlags(cmd, &cfg.Edge)
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
 	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
 	cmd.Flags().StringVar(&project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
@@ -90,16 +91,42 @@ func apiCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Log = cmd.ErrOrStderr()
 			cfg.Ready = func(url string) { fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url) }
-			var eps []string
-			for _, e := range strings.Split(endpoints, ",") {
-				if e = strings.TrimSpace(e); e != "" {
-					eps = append(eps, e)
-				}
-			}
-			return roles.API(cmd.Context(), eps, cfg)
+			return roles.API(cmd.Context(), splitList(endpoints), cfg)
 		},
 	}
 	apiFlags(cmd, &cfg)
 	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
 	return cmd
+}
+
+func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
+	cmd.Flags().StringVar(&cfg.Location, "location", "us-central1", "where this edge is: a GCP region or metro name")
+	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
+}
+
+func edgeCommand() *cobra.Command {
+	var cfg roles.EdgeConfig
+	var endpoints string
+	cmd := &cobra.Command{
+		Use:   "edge",
+		Short: "Run one edge (listeners, TLS, routing) against an external etcd cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = cmd.ErrOrStderr()
+			return roles.Edge(cmd.Context(), splitList(endpoints), cfg)
+		},
+	}
+	edgeFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }

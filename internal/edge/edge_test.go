@@ -53,7 +53,10 @@ func newHarness(t *testing.T) *harness {
 
 type testLog struct{ t *testing.T }
 
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (h *harness) call(method, path string, body any) map[string]any {
 	h.t.Helper()
@@ -133,7 +136,9 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	get := func(name string, pool *x509.CertPool) *http.Response {
 		t.Helper()
 		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: name, RootCAs: pool}, ForceAttemptHTTP2: true,
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) }}
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			}}
 		defer tr.CloseIdleConnections()
 		resp, err := (&http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get("https://" + name + "/hello?x=1")
 		if err != nil {

@@ -1,5 +1,6 @@
-// Package roles runs Meridian's processes: `serve` (embedded etcd and the API on one
-// machine) and `api` (the API on an external etcd cluster). Each role runs until its
+// Package roles runs Meridian's processes: `serve` (embedded etcd, the API and an edge
+// on one machine), `api` (the API on an external etcd cluster) and `edge` (one point of
+// presence on an external etcd cluster). Each role runs until its
 // context is cancelled and then shuts down cleanly; cmd/meridian only parses flags and
 // calls these.
 package roles
@@ -13,10 +14,12 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"meridian/internal/controlplane"
+	"meridian/internal/edge"
 	"meridian/internal/store"
 )
 
@@ -40,8 +43,17 @@ type APIConfig struct {
 // ServeConfig configures `meridian serve`.
 type ServeConfig struct {
 	API        APIConfig
+	Edge       EdgeConfig
 	DataDir    string
 	EtcdListen string // client address of the embedded etcd; port 0 picks one
+}
+
+// EdgeConfig configures an edge.
+type EdgeConfig struct {
+	Location string
+	// PortMap is the --port-map flag: "443:8443,80:8080".
+	PortMap string
+	Log     io.Writer
 }
 
 // Serve runs the embedded default: a single-node etcd in DataDir and the API.
@@ -64,7 +76,64 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	defer st.Close()
-	return runAPI(ctx, st, cfg.API)
+	edgeCfg, err := cfg.Edge.compile()
+	if err != nil {
+		return err
+	}
+	// The API and the edge run side by side; when either fails, the other is stopped.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	edgeDone := make(chan error, 1)
+	go func() {
+		err := edge.New(st, edgeCfg).Run(ctx, nil)
+		if err != nil {
+			cancel()
+		}
+		edgeDone <- err
+	}()
+	apiErr := runAPI(ctx, st, cfg.API)
+	cancel()
+	return errors.Join(apiErr, <-edgeDone)
+}
+
+// Edge runs a standalone edge against an external etcd cluster.
+func Edge(ctx context.Context, etcdEndpoints []string, cfg EdgeConfig) error {
+	if len(etcdEndpoints) == 0 {
+		return errors.New("edge: --etcd-endpoints is required")
+	}
+	edgeCfg, err := cfg.compile()
+	if err != nil {
+		return err
+	}
+	st, err := store.Dial(etcdEndpoints, storePrefix)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return edge.New(st, edgeCfg).Run(ctx, nil)
+}
+
+func (c EdgeConfig) compile() (edge.Config, error) {
+	pm, err := ParsePortMap(c.PortMap)
+	return edge.Config{Location: c.Location, PortMap: pm, Log: c.Log}, err
+}
+
+// ParsePortMap parses "443:8443,80:8080" (configured port : port listened on).
+func ParsePortMap(s string) (map[int]int, error) {
+	out := map[int]int{}
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(pair, ":")
+		f, err1 := strconv.Atoi(from)
+		t, err2 := strconv.Atoi(to)
+		if !ok || err1 != nil || err2 != nil || f < 1 || f > 65535 || t < 0 || t > 65535 {
+			return nil, fmt.Errorf("--port-map: %q is not PORT:PORT (e.g. 443:8443)", pair)
+		}
+		out[f] = t
+	}
+	return out, nil
 }
 
 // API runs the API against an external etcd cluster.
