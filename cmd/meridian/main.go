@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"meridian/internal/certs"
 	"meridian/internal/roles"
 )
 
@@ -32,7 +33,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCommand(), apiCommand(), edgeCommand())
+	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), caCertCommand())
 	addCLICommands(root)
 	return root
 }
@@ -129,4 +130,23 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func caCertCommand() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "ca-cert",
+		Short: "Print the root of the development CA that issues MANAGED certificates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pem, err := os.ReadFile(certs.CAPath(dataDir))
+			if err != nil {
+				return fmt.Errorf("no development CA in %s (it is created by meridian serve): %w", dataDir, err)
+			}
+			_, err = cmd.OutOrStdout().Write(pem)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory of meridian serve")
+	return cmd
 }

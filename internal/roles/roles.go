@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"meridian/internal/certs"
 	"meridian/internal/controlplane"
 	"meridian/internal/edge"
 	"meridian/internal/store"
@@ -80,20 +81,30 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
-	// The API and the edge run side by side; when either fails, the other is stopped.
+	ca, err := certs.LoadOrCreateDevCA(cfg.DataDir, time.Now())
+	if err != nil {
+		return err
+	}
+	// The API, the edge and the certificate issuer run side by side; when one fails, the
+	// others are stopped.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	edgeDone := make(chan error, 1)
-	go func() {
-		err := edge.New(st, edgeCfg).Run(ctx, nil)
-		if err != nil {
-			cancel()
-		}
-		edgeDone <- err
-	}()
+	background := func(run func(context.Context) error) chan error {
+		done := make(chan error, 1)
+		go func() {
+			err := run(ctx)
+			if err != nil {
+				cancel()
+			}
+			done <- err
+		}()
+		return done
+	}
+	edgeDone := background(func(ctx context.Context) error { return edge.New(st, edgeCfg).Run(ctx, nil) })
+	issuerDone := background((&certs.Issuer{Store: st, CA: ca, Log: cfg.API.Log}).Run)
 	apiErr := runAPI(ctx, st, cfg.API)
 	cancel()
-	return errors.Join(apiErr, <-edgeDone)
+	return errors.Join(apiErr, <-edgeDone, <-issuerDone)
 }
 
 // Edge runs a standalone edge against an external etcd cluster.
