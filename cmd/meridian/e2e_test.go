@@ -4,11 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,9 +86,9 @@ type server struct {
 	done chan error
 }
 
-func startServe(t *testing.T, bin, dataDir string, env []string) *server {
+func startServe(t *testing.T, bin, dataDir string, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir="+dataDir, "--api-listen=127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir=" + dataDir, "--api-listen=127.0.0.1:0"}, args...)...)
 	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -149,7 +157,10 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 	env := append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "MERIDIAN_CONFIG="+filepath.Join(work, "config.json"),
 		"MERIDIAN_API_ENDPOINT=", "MERIDIAN_PROJECT=", "MERIDIAN_API_TOKEN=", "HOME="+work)
 	dataDir := filepath.Join(work, "data")
-	srv := startServe(t, bin, dataDir, env)
+	// The seed's --ports=443 is served on a free unprivileged port.
+	httpsPort := freePort(t, "127.0.10.1")
+	portMap := fmt.Sprintf("--port-map=443:%d", httpsPort)
+	srv := startServe(t, bin, dataDir, env, portMap)
 
 	doc, err := os.ReadFile(filepath.Join("testdata", "global-lb-cloud-run.txt"))
 	if err != nil {
@@ -225,8 +236,64 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 
 	// A restart keeps every resource.
 	srv.stop(t)
-	startServe(t, bin, dataDir, env)
+	startServe(t, bin, dataDir, env, portMap)
 	check()
+
+	// Real HTTPS through the forwarding rule: the MANAGED certificate was issued by the
+	// development CA, HTTP/2 is negotiated, and the serverless NEG answers 503 until the
+	// region runtime runs the service. A path rule to an internet NEG reaches a real origin.
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "origin saw %s %s", r.Host, r.URL.Path)
+	}))
+	defer origin.Close()
+	originPort := origin.Listener.Addr().(*net.TCPAddr).Port
+	run(fmt.Sprintf(`set -e
+meridian compute network-endpoint-groups create origin-neg --global --network-endpoint-type=INTERNET_IP_PORT
+meridian compute network-endpoint-groups update origin-neg --global --add-endpoint="ip=127.0.0.1,port=%d"
+meridian compute backend-services create origin-backend --global --load-balancing-scheme=EXTERNAL_MANAGED
+meridian compute backend-services add-backend origin-backend --global --global-network-endpoint-group --network-endpoint-group=origin-neg
+meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=static --default-service=cloudrun-backend --path-rules="/static/*=origin-backend" --new-hosts=your-domain.com
+`, originPort))
+	root := run("meridian ca-cert --data-dir=" + dataDir)
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(root)) {
+		t.Fatalf("ca-cert printed no certificate: %q", root)
+	}
+	ip := describe("compute addresses describe global-ip --global")["address"].(string)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(httpsPort)))
+		},
+	}}
+	fetch := func(path string) (*http.Response, string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := client.Get("https://your-domain.com" + path)
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				// Wait until the edge has the path matcher the script added.
+				if path != "/static/app.js" || resp.StatusCode == 200 {
+					return resp, string(body)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	resp, body := fetch("/static/app.js")
+	if resp.ProtoMajor != 2 || body != "origin saw your-domain.com /static/app.js" {
+		t.Errorf("static: %s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	resp, body = fetch("/")
+	if resp.StatusCode != 503 || resp.Header.Get("X-Meridian-Status-Details") != "serverless_neg_routing_failed" || !strings.Contains(body, "my-global-app") {
+		t.Errorf("serverless route: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
 
 	// Errors print GCP's message and exit non-zero.
 	cmd := exec.Command(bin, "compute", "backend-services", "create", "cloudrun-backend", "--global")
@@ -235,6 +302,17 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "already exists") {
 		t.Errorf("duplicate create: err=%v output=%s", err, out)
 	}
+}
+
+// freePort finds a port that is free on ip now.
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func mustAbs(t *testing.T, p string) string {
