@@ -103,6 +103,36 @@ func apiCommand() *cobra.Command {
 func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.Location, "location", "us-central1", "where this edge is: a GCP region or metro name")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
+	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")
+	cfg.RequestLog = os.Stdout
+}
+
+// requestLogFlag is --request-log: stdout, stderr, off, or a file appended to.
+type requestLogFlag struct {
+	cfg  *roles.EdgeConfig
+	name string
+}
+
+func (f *requestLogFlag) String() string { return f.name }
+func (f *requestLogFlag) Type() string   { return "destination" }
+
+func (f *requestLogFlag) Set(v string) error {
+	f.name = v
+	switch v {
+	case "stdout", "":
+		f.cfg.RequestLog = os.Stdout
+	case "stderr":
+		f.cfg.RequestLog = os.Stderr
+	case "off":
+		f.cfg.RequestLog = nil
+	default:
+		file, err := os.OpenFile(v, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		f.cfg.RequestLog = file
+	}
+	return nil
 }
 
 func edgeCommand() *cobra.Command {

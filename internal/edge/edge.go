@@ -22,6 +22,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"meridian/internal/observe"
 	"meridian/internal/snapshot"
 	"meridian/internal/store"
 )
@@ -33,6 +34,8 @@ type Config struct {
 	// seed's --ports=443 runs unprivileged (443 → 8443).
 	PortMap map[int]int
 	Log     io.Writer
+	// RequestLog receives one entry per request; nil discards them.
+	RequestLog *observe.RequestLog
 }
 
 // Edge serves the forwarding rules of the store it watches.

@@ -17,10 +17,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"meridian/internal/controlplane"
+	"meridian/internal/observe"
 	"meridian/internal/testutil"
 )
 
@@ -31,13 +33,15 @@ type harness struct {
 	t    *testing.T
 	api  *httptest.Server
 	edge *Edge
+	logs *syncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	st := testutil.Store(t)
 	api := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
 	t.Cleanup(api.Close)
-	e := New(st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}})
+	logs := &syncBuffer{}
+	e := New(st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: observe.NewRequestLog(logs)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done, ready := make(chan error, 1), make(chan struct{})
 	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
@@ -48,7 +52,25 @@ func newHarness(t *testing.T) *harness {
 			t.Error(err)
 		}
 	})
-	return &harness{t: t, api: api, edge: e}
+	return &harness{t: t, api: api, edge: e, logs: logs}
+}
+
+// syncBuffer is a buffer the edge writes to while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type testLog struct{ t *testing.T }
@@ -125,7 +147,7 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
 	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": json.Number(port)}}})
 	h.call("POST", "global/backendServices", map[string]any{"name": "web", "loadBalancingScheme": "EXTERNAL_MANAGED",
-		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}})
+		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}, "customRequestHeaders": []string{"X-Client: tls={tls_version}"}})
 	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-a", "certificate": certA, "privateKey": keyA})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-b", "certificate": certB, "privateKey": keyB})
@@ -161,15 +183,37 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 			t.Errorf("response headers %v", resp.Header)
 		}
 	}
-	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") == "" || seen.Get("Via") != "1.1 meridian" {
+	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") == "" || seen.Get("Via") != "1.1 meridian" || seen.Get("X-Client") != "tls=TLS 1.3" {
 		t.Errorf("origin saw headers %v", seen)
+	}
+	// One request log line per request in Cloud Logging's load balancer shape. The line
+	// is written after the response, so wait for it.
+	var entry struct {
+		Resource struct {
+			Type   string            `json:"type"`
+			Labels map[string]string `json:"labels"`
+		} `json:"resource"`
+		HTTPRequest map[string]any `json:"httpRequest"`
+		JSONPayload map[string]any `json:"jsonPayload"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(h.logs.String(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(h.logs.String(), "\n", 2)[0]), &entry); err != nil {
+		t.Fatalf("request log %q: %v", h.logs.String(), err)
+	}
+	if entry.Resource.Type != "http_load_balancer" || entry.Resource.Labels["forwarding_rule_name"] != "fr" || entry.Resource.Labels["backend_service_name"] != "web" ||
+		entry.HTTPRequest["status"] != float64(200) || entry.HTTPRequest["requestUrl"] != "https://a.example.com/hello?x=1" ||
+		entry.JSONPayload["statusDetails"] != "response_sent_by_backend" || entry.HTTPRequest["responseSize"] != "21" {
+		t.Errorf("request log entry %+v", entry)
 	}
 
 	// A URL map change applies to the next request, on the same listener.
 	um := h.call("GET", "global/urlMaps/map", nil)
 	h.call("PATCH", "global/urlMaps/map", map[string]any{"fingerprint": um["fingerprint"], "defaultService": nil,
 		"defaultUrlRedirect": map[string]any{"hostRedirect": "elsewhere.example", "redirectResponseCode": "FOUND"}})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		resp := get("a.example.com", poolA)
 		resp.Body.Close()

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -8,9 +9,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
+	"time"
 
 	"meridian/api"
+	"meridian/internal/observe"
 	"meridian/internal/router"
 	"meridian/internal/snapshot"
 )
@@ -39,38 +41,99 @@ const (
 
 func (p *proxy) handler(addr string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := p.edge.snap.Load()
-		l := snap.Listeners[addr]
-		if l == nil {
-			errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
-			return
-		}
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		res := l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
-		if res.Redirect != nil {
-			w.Header().Set("Location", res.Redirect.Location)
-			w.WriteHeader(res.Redirect.Code)
-			return
-		}
-		service := res.Service
-		if len(res.Weighted) > 0 {
-			service = pickWeighted(res.Weighted)
-		}
-		svc := snap.Services[service]
-		if svc == nil {
-			errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
-			return
-		}
-		target, detail, msg := pickTarget(svc)
-		if target == nil {
-			errorResponse(w, http.StatusServiceUnavailable, detail, msg)
-			return
-		}
-		p.forward(w, r, svc, target, res, scheme)
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		entry := p.serve(rec, r, addr)
+		p.edge.cfg.RequestLog.Log(completeEntry(entry, rec, r, start))
 	})
+}
+
+// serve routes and answers one request and returns what the request log names.
+func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
+	snap := p.edge.snap.Load()
+	l := snap.Listeners[addr]
+	if l == nil {
+		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
+		return observe.Entry{}
+	}
+	entry := observe.Entry{ForwardingRule: api.LastSegment(l.ForwardingRule), TargetProxy: api.LastSegment(l.TargetProxy), URLMap: api.LastSegment(l.URLMap)}
+	if p, err := api.ParseResourcePath(l.ForwardingRule, ""); err == nil {
+		entry.Project = p.Project
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	res := l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
+	if res.Redirect != nil {
+		w.Header().Set("Location", res.Redirect.Location)
+		w.WriteHeader(res.Redirect.Code)
+		return entry
+	}
+	service := res.Service
+	if len(res.Weighted) > 0 {
+		service = pickWeighted(res.Weighted)
+	}
+	entry.BackendService = api.LastSegment(service)
+	svc := snap.Services[service]
+	if svc == nil {
+		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
+		return entry
+	}
+	target, detail, msg := pickTarget(svc)
+	if target == nil {
+		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
+		return entry
+	}
+	w.detail = detailFromBackend
+	p.forward(w, r, svc, target, res, scheme)
+	return entry
+}
+
+// recorder notes what was answered, for the request log. Unwrap lets
+// http.ResponseController reach the connection's Flush.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	bytes       int64
+	detail      string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader && code >= 200 {
+		r.status, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.Time) observe.Entry {
+	e.Time, e.Latency = start, time.Since(start)
+	e.Method, e.Protocol, e.Status = r.Method, r.Proto, rec.status
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+		e.TLSVersion, e.TLSCipher = tls.VersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
+	}
+	e.URL = scheme + "://" + r.Host + r.URL.RequestURI()
+	e.RequestSize = max(r.ContentLength, 0)
+	e.ResponseSize = rec.bytes
+	e.UserAgent, e.Referer = r.UserAgent(), r.Referer()
+	e.RemoteIP, _, _ = net.SplitHostPort(r.RemoteAddr)
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		e.ServerIP, _, _ = net.SplitHostPort(la.String())
+	}
+	e.StatusDetails = rec.detail
+	return e
 }
 
 // forward proxies the request to target with the load balancer's headers: X-Forwarded-*,
@@ -86,19 +149,13 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-Proto", scheme)
 			pr.Out.Header.Add("Via", "1.1 meridian")
-			for _, h := range bs.CustomRequestHeaders {
-				if name, value, ok := strings.Cut(h, ":"); ok {
-					pr.Out.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
-				}
-			}
+			applyHeaderActions(pr.Out.Header, res.HeaderActions, true)
+			applyCustomHeaders(pr.Out.Header, bs.CustomRequestHeaders, r)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Add("Via", "1.1 meridian")
-			for _, h := range bs.CustomResponseHeaders {
-				if name, value, ok := strings.Cut(h, ":"); ok {
-					resp.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
-				}
-			}
+			applyHeaderActions(resp.Header, res.HeaderActions, false)
+			applyCustomHeaders(resp.Header, bs.CustomResponseHeaders, r)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -172,6 +229,9 @@ func pickWeighted(ws []api.WeightedBackendService) string {
 // errorResponse answers with a short body, as GCP's front ends do, and records the
 // statusDetails for the request log.
 func errorResponse(w http.ResponseWriter, code int, detail, msg string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.detail = detail
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Meridian-Status-Details", detail)
 	w.WriteHeader(code)

@@ -21,6 +21,7 @@ import (
 	"meridian/internal/certs"
 	"meridian/internal/controlplane"
 	"meridian/internal/edge"
+	"meridian/internal/observe"
 	"meridian/internal/store"
 )
 
@@ -55,6 +56,8 @@ type EdgeConfig struct {
 	// PortMap is the --port-map flag: "443:8443,80:8080".
 	PortMap string
 	Log     io.Writer
+	// RequestLog receives one JSON line per request; nil discards them.
+	RequestLog io.Writer
 }
 
 // Serve runs the embedded default: a single-node etcd in DataDir and the API.
@@ -126,7 +129,11 @@ func Edge(ctx context.Context, etcdEndpoints []string, cfg EdgeConfig) error {
 
 func (c EdgeConfig) compile() (edge.Config, error) {
 	pm, err := ParsePortMap(c.PortMap)
-	return edge.Config{Location: c.Location, PortMap: pm, Log: c.Log}, err
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log}
+	if c.RequestLog != nil {
+		cfg.RequestLog = observe.NewRequestLog(c.RequestLog)
+	}
+	return cfg, err
 }
 
 // ParsePortMap parses "443:8443,80:8080" (configured port : port listened on).

@@ -1,0 +1,75 @@
+package edge
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+
+	"meridian/api"
+)
+
+// applyHeaderActions applies URL map header actions, outermost first, to a request's
+// or a response's headers.
+func applyHeaderActions(h http.Header, actions []*api.HttpHeaderAction, request bool) {
+	for _, a := range actions {
+		remove, add := a.ResponseHeadersToRemove, a.ResponseHeadersToAdd
+		if request {
+			remove, add = a.RequestHeadersToRemove, a.RequestHeadersToAdd
+		}
+		for _, name := range remove {
+			h.Del(name)
+		}
+		for _, o := range add {
+			if o.Replace {
+				h.Set(o.HeaderName, o.HeaderValue)
+			} else {
+				h.Add(o.HeaderName, o.HeaderValue)
+			}
+		}
+	}
+}
+
+// applyCustomHeaders sets a backend service's customRequestHeaders or
+// customResponseHeaders ("Name: value"), expanding GCP's variables ([HDR]).
+func applyCustomHeaders(h http.Header, custom []string, r *http.Request) {
+	for _, line := range custom {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		h.Add(strings.TrimSpace(name), expandVariables(strings.TrimSpace(value), r))
+	}
+}
+
+// expandVariables replaces {variable} with its value for this request. Variables with
+// no value here (client geography, RTT) expand to nothing, as GCP does when a value is
+// unknown; the CDN's {cdn_cache_status} and {cdn_cache_id} come with the CDN.
+func expandVariables(v string, r *http.Request) string {
+	if !strings.Contains(v, "{") {
+		return v
+	}
+	ip, port, _ := net.SplitHostPort(r.RemoteAddr)
+	vars := map[string]string{
+		"client_ip_address":     ip,
+		"client_port":           port,
+		"origin_request_header": r.Header.Get("Origin"),
+	}
+	if r.TLS != nil {
+		vars["tls_version"] = tls.VersionName(r.TLS.Version)
+		vars["tls_cipher_suite"] = tls.CipherSuiteName(r.TLS.CipherSuite)
+		vars["tls_sni_hostname"] = r.TLS.ServerName
+	}
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(v, '{')
+		end := strings.IndexByte(v[max(open, 0):], '}') + max(open, 0)
+		if open < 0 || end < open {
+			b.WriteString(v)
+			return b.String()
+		}
+		b.WriteString(v[:open])
+		b.WriteString(vars[v[open+1:end]])
+		v = v[end+1:]
+	}
+}
