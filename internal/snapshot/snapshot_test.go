@@ -1,0 +1,68 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"meridian/api"
+)
+
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+// resources is a small deployment: two forwarding rules, one HTTPS with a bad
+// certificate, one HTTP; an internet NEG and a serverless NEG.
+func resources() map[string][]byte {
+	const g = "projects/p/global/"
+	return map[string][]byte{
+		g + "networkEndpointGroups/origin": mustJSON(api.NetworkEndpointGroup{Meta: api.Meta{Name: "origin"}, NetworkEndpointType: api.NEGInternetFQDNPort,
+			Endpoints: []api.NetworkEndpoint{{Fqdn: "origin.example", Port: 8080}}}),
+		"projects/p/regions/us-central1/networkEndpointGroups/run": mustJSON(api.NetworkEndpointGroup{Meta: api.Meta{Name: "run"}, NetworkEndpointType: api.NEGServerless,
+			CloudRun: &api.NEGCloudRun{Service: "app"}, Region: "projects/p/regions/us-central1"}),
+		g + "backendServices/web": mustJSON(api.BackendService{Meta: api.Meta{Name: "web"}, Backends: []api.Backend{
+			{Group: g + "networkEndpointGroups/origin"}, {Group: "projects/p/regions/us-central1/networkEndpointGroups/run"}}}),
+		g + "urlMaps/m":                    mustJSON(api.UrlMap{Meta: api.Meta{Name: "m"}, DefaultService: g + "backendServices/web"}),
+		g + "sslCertificates/bad":          mustJSON(api.SslCertificate{Meta: api.Meta{Name: "bad"}, Type: api.CertSelfManaged, Certificate: "junk", PrivateKey: "junk"}),
+		g + "sslCertificates/pending":      mustJSON(api.SslCertificate{Meta: api.Meta{Name: "pending"}, Type: api.CertManaged, Managed: &api.ManagedSslCert{Domains: []string{"a.example"}, Status: "PROVISIONING"}}),
+		g + "targetHttpsProxies/s":         mustJSON(api.TargetHttpsProxy{Meta: api.Meta{Name: "s"}, URLMap: g + "urlMaps/m", SslCertificates: []string{g + "sslCertificates/bad", g + "sslCertificates/pending"}}),
+		g + "targetHttpProxies/h":          mustJSON(api.TargetHttpProxy{Meta: api.Meta{Name: "h"}, URLMap: g + "urlMaps/m", HTTPKeepAliveTimeoutSec: 30}),
+		g + "forwardingRules/https":        mustJSON(api.ForwardingRule{Meta: api.Meta{Name: "https"}, IPAddress: "127.0.10.1", PortRange: "443-443", Target: g + "targetHttpsProxies/s"}),
+		g + "forwardingRules/http":         mustJSON(api.ForwardingRule{Meta: api.Meta{Name: "http"}, IPAddress: "127.0.10.1", PortRange: "80-80", Target: g + "targetHttpProxies/h"}),
+		g + "forwardingRules/dangling":     mustJSON(api.ForwardingRule{Meta: api.Meta{Name: "dangling"}, IPAddress: "127.0.10.2", PortRange: "80-80", Target: g + "targetHttpProxies/gone"}),
+		g + "forwardingRules/same-address": mustJSON(api.ForwardingRule{Meta: api.Meta{Name: "same-address"}, IPAddress: "127.0.10.1", PortRange: "80-80", Target: g + "targetHttpProxies/h"}),
+	}
+}
+
+func TestCompileIsolatesProblems(t *testing.T) {
+	snap := Compile(7, resources())
+	if len(snap.Listeners) != 1 {
+		t.Fatalf("listeners %v", snap.Listeners)
+	}
+	l := snap.Listeners["127.0.10.1:80"]
+	if l == nil || l.HTTPS || l.KeepAlive.Seconds() != 30 || l.URLMap != "projects/p/global/urlMaps/m" {
+		t.Fatalf("http listener %+v", l)
+	}
+	// The HTTPS rule has no usable certificate, the dangling one no proxy, and the
+	// second rule on 127.0.10.1:80 collides; each is reported and only it is dropped.
+	problems := strings.Join(snap.Problems, "\n")
+	for _, want := range []string{"forwardingRules/https is not served: no usable certificate: bad (", "pending (not issued yet)",
+		"forwardingRules/dangling is not served: projects/p/global/targetHttpProxies/gone does not exist",
+		"is already served by"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
+	svc := snap.Services["projects/p/global/backendServices/web"]
+	if svc == nil || len(svc.Backends) != 2 || svc.Backends[0].Endpoints[0].Fqdn != "origin.example" || svc.Backends[1].Region != "us-central1" || svc.Backends[1].CloudRun.Service != "app" {
+		t.Fatalf("backend service %+v", svc)
+	}
+	if res := l.Router.Match(routerRequest("/x")); res.Service != "projects/p/global/backendServices/web" {
+		t.Errorf("route %+v", res)
+	}
+}
