@@ -143,7 +143,7 @@ func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 		if _, ok := e.listeners[addr]; ok {
 			continue
 		}
-		l, err := e.startListener(addr, want.HTTPS)
+		l, err := e.startListener(addr, want.HTTPS, want.KeepAlive)
 		if err != nil {
 			fmt.Fprintf(e.cfg.Log, "edge: forwarding rule %s: %v\n", want.ForwardingRule, err)
 			continue
@@ -187,7 +187,9 @@ type listener struct {
 // shutdownGrace bounds how long a removed listener waits for in-flight requests.
 const shutdownGrace = 10 * time.Second
 
-func (e *Edge) startListener(addr string, https bool) (*listener, error) {
+// startListener listens on addr (after the port map). The keep-alive of the proxy at
+// start applies to the listener's connections.
+func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration) (*listener, error) {
 	ln, err := net.Listen("tcp", e.listenAddress(addr))
 	if err != nil {
 		return nil, err
@@ -197,8 +199,7 @@ func (e *Edge) startListener(addr string, https bool) (*listener, error) {
 		Handler:           e.proxy.handler(addr),
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		IdleTimeout:       snapshot.DefaultKeepAlive,
-		ErrorLog:          nil,
+		IdleTimeout:       keepAlive,
 	}
 	if https {
 		l.srv.TLSConfig = &tls.Config{

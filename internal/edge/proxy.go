@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -19,15 +21,48 @@ import (
 
 // proxy routes and forwards requests with the edge's current snapshot.
 type proxy struct {
-	edge      *Edge
-	transport *http.Transport // pooled connections to every backend, shared
+	edge *Edge
+	// transports pool connections to every backend, one per backend protocol: HTTP/1.1,
+	// TLS (HTTP/1.1 or h2 by ALPN), and h2c (HTTP/2 without TLS).
+	http1, tls, h2c *http.Transport
 }
 
 func newProxy(e *Edge) *proxy {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	t.ResponseHeaderTimeout = 0 // the backend service's timeout applies per request
-	return &proxy{edge: e, transport: t}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	base.ResponseHeaderTimeout = 0 // the backend service's timeout applies per request
+	// Like GCP's front ends, the load balancer encrypts to backends but does not
+	// authenticate them: backend certificates are not verified.
+	base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	h2c := base.Clone()
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	return &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c}
+}
+
+// transportFor picks the transport of a backend service's protocol.
+func (p *proxy) transportFor(protocol string) *http.Transport {
+	switch protocol {
+	case "HTTPS", "HTTP2":
+		return p.tls
+	case "H2C":
+		return p.h2c
+	}
+	return p.http1
+}
+
+// defaultBackendTimeout is GCP's default backend service timeoutSec.
+const defaultBackendTimeout = 30 * time.Second
+
+// timeoutFor is the route action's timeout, else the backend service's timeoutSec.
+func timeoutFor(bs *api.BackendService, action *api.HttpRouteAction) time.Duration {
+	if action != nil && action.Timeout != nil {
+		return time.Duration(action.Timeout.Seconds)*time.Second + time.Duration(action.Timeout.Nanos)
+	}
+	if bs.TimeoutSec > 0 {
+		return time.Duration(bs.TimeoutSec) * time.Second
+	}
+	return defaultBackendTimeout
 }
 
 // statusDetails are GCP's explanations of a response, as the request log records them.
@@ -140,8 +175,13 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 // Via in both directions, the URL map's rewrite, and the backend service's custom headers.
 func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, target *url.URL, res router.Result, scheme string) {
 	bs := svc.Resource
+	// The timeout covers the whole exchange with the backend, as GCP's backend service
+	// timeout does for HTTP(S) load balancers.
+	ctx, cancel := context.WithTimeout(r.Context(), timeoutFor(bs, res.Action))
+	defer cancel()
+	r = r.WithContext(ctx)
 	rp := &httputil.ReverseProxy{
-		Transport: p.transport,
+		Transport: p.transportFor(bs.Protocol),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
@@ -159,7 +199,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne, ok := err.(net.Error); (ok && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) {
 				errorResponse(w, http.StatusGatewayTimeout, detailTimeout, "The backend did not answer in time.")
 				return
 			}
@@ -178,6 +218,7 @@ func pickTarget(svc *snapshot.BackendService) (*url.URL, string, string) {
 	case "HTTPS", "HTTP2":
 		scheme = "https"
 	}
+	// (H2C stays "http": the h2c transport speaks HTTP/2 over plain TCP.)
 	detail, msg := detailPickBackend, "No backend of this backend service can take the request."
 	for _, b := range svc.Backends {
 		if b.CapacityScaler == 0 {

@@ -45,7 +45,9 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{ServerName: "lb.example.com", RootCAs: roots}, ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) },
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
 	}}
 	const workers, perWorker = 4, 150 // bounded load
 	var failures atomic.Int64

@@ -1,0 +1,95 @@
+package edge
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// httpHarness sets up an HTTP forwarding rule in front of one backend service and
+// returns a function that GETs a path through it.
+func httpHarness(t *testing.T, h *harness, origin *httptest.Server, backendService map[string]any, urlMap map[string]any) func(path string) (*http.Response, string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
+	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": mustAtoi(port)}}})
+	backendService["name"] = "web"
+	backendService["backends"] = []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}
+	h.call("POST", "global/backendServices", backendService)
+	urlMap["name"] = "map"
+	h.call("POST", "global/urlMaps", urlMap)
+	h.call("POST", "global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"})
+	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"})
+	addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}}}
+	t.Cleanup(client.CloseIdleConnections)
+	return func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get("http://lb.example.com" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+}
+
+// TestH2CBackend: a backend service with protocol H2C is reached over HTTP/2 without TLS.
+func TestH2CBackend(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
+	origin.Config.Protocols = new(http.Protocols)
+	origin.Config.Protocols.SetUnencryptedHTTP2(true)
+	origin.Start()
+	defer origin.Close()
+	get := httpHarness(t, h, origin, map[string]any{"protocol": "H2C"}, map[string]any{"defaultService": "global/backendServices/web"})
+	if resp, body := get("/"); resp.StatusCode != 200 || body != "HTTP/2.0" {
+		t.Fatalf("h2c backend: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestBackendTimeout: a backend slower than the route's timeout gives 504 with
+// statusDetails backend_timeout; the origin is released when the edge gives up.
+func TestBackendTimeout(t *testing.T) {
+	h := newHarness(t)
+	released := make(chan struct{}, 1)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers; the edge's timeout cancels the request
+		released <- struct{}{}
+	}))
+	defer origin.Close()
+	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{
+		"defaultService": "global/backendServices/web",
+		"hostRules":      []any{map[string]any{"hosts": []string{"*"}, "pathMatcher": "pm"}},
+		"pathMatchers": []any{map[string]any{"name": "pm", "defaultService": "global/backendServices/web",
+			"pathRules": []any{map[string]any{"paths": []string{"/slow"}, "service": "global/backendServices/web",
+				"routeAction": map[string]any{"timeout": map[string]any{"nanos": int64(100 * time.Millisecond)}}}}}},
+	})
+	resp, _ := get("/slow")
+	if resp.StatusCode != http.StatusGatewayTimeout || resp.Header.Get("X-Meridian-Status-Details") != "backend_timeout" {
+		t.Fatalf("slow backend: %d %v", resp.StatusCode, resp.Header)
+	}
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin's request was not cancelled")
+	}
+}
+
+// TestUnreachableBackend: a backend that refuses connections gives 502.
+func TestUnreachableBackend(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewServer(http.NotFoundHandler())
+	origin.Close() // nothing listens there any more
+	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	if resp, _ := get("/"); resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Meridian-Status-Details") != "failed_to_connect_to_backend" {
+		t.Fatalf("unreachable backend: %d %v", resp.StatusCode, resp.Header)
+	}
+}
