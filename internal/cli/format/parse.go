@@ -1,15 +1,3 @@
-// Package format implements gcloud's --format flag for Meridian's CLI: a format name
-// (json, yaml, value, table, csv, text, none), optional [attributes] and an optional
-// (projection) of keys with transforms and :attributes, e.g.
-//
-//	value(address)
-//	table(name, region.basename(), networkEndpointType, size)
-//	value[separator=","](name,status)
-//	table[no-heading](backends[].group.basename():label=GROUPS:sort=1)
-//
-// Parse turns an expression into a Format; Render prints resources (values decoded
-// from JSON: maps, slices, strings, numbers, booleans, nil) as gcloud would. Parse never
-// panics; every error names the offset in the expression.
 package format
 
 import (
@@ -18,202 +6,248 @@ import (
 	"strings"
 )
 
-// Format is a parsed --format expression.
-type Format struct {
-	name    string            // json, yaml, value, table, csv, text, none
-	attrs   map[string]string // [no-heading, separator=","]
-	columns []column          // the projection; nil means the whole resource
-}
+// The grammar, after gcloud's resource_projection_parser and resource_lex:
+//
+//	format     = NAME { "[" attributes "]" | "(" projection ")" }
+//	attributes = [ attr { "," attr } ]          attr = name [ "=" value ]
+//	projection = [ column { "," column } ]
+//	column     = key [ call { "." call } ] { ":" name [ "=" value ] }
+//	key        = "." | part { "." part }        part = name { "[" [ integer ] "]" }
+//	call       = name "(" [ arg { "," arg } ] ")"
+//
+// Names, values and arguments are tokens: runs of characters up to a terminator or
+// space, in which '...' or "..." quote terminators and \ escapes a quote or itself.
 
-type column struct {
-	key        []keyPart
-	transforms []transform
-	label      string
-	sort       int // 0: not a sort key; else its rank
-	reverse    bool
-}
+// maxExpression bounds the input; gcloud's own expressions are a few hundred bytes,
+// and the bound keeps a hostile --format from costing much.
+const maxExpression = 16 << 10
 
-// keyPart is one step of a key: a member name, optionally indexed ([0]) or fanned out
-// over a list ([]).
-type keyPart struct {
-	name  string
-	index *int
-	all   bool
-}
+// keyTerminators end an unquoted key name: gcloud reserves these for operators.
+const keyTerminators = ":=!<>~()[].{},+*/%&|^#;?"
 
-type transform struct {
-	name string
-	args []string
-}
-
-var formatNames = map[string]bool{"json": true, "yaml": true, "value": true, "table": true, "csv": true, "text": true, "flattened": true, "none": true, "list": true, "default": true}
-
-var transformArity = map[string][2]int{ // min and max argument count
-	"basename": {0, 0}, "len": {0, 0}, "list": {0, 1}, "join": {0, 1}, "lower": {0, 0}, "upper": {0, 0},
-	"yesno": {0, 2}, "segment": {0, 1}, "date": {0, 1}, "size": {0, 0}, "uri": {0, 0}, "sub": {2, 2},
-	"scoped_suffixes": {0, 0},
-}
-
-// maxExpression bounds the input; gcloud's own expressions are short.
-const maxExpression = 4096
-
-// Parse parses a --format expression.
-func Parse(expr string) (*Format, error) {
-	if len(expr) > maxExpression {
-		return nil, fmt.Errorf("format: expression longer than %d characters", maxExpression)
-	}
-	p := &parser{s: expr}
-	f, err := p.format()
-	if err != nil {
-		return nil, err
-	}
-	p.skipSpace()
-	if !p.eof() {
-		return nil, p.errorf("unexpected %q", p.s[p.i:])
-	}
-	return f, nil
-}
+// Limits on numbers that size output, so an expression cannot ask for gigabytes.
+const (
+	maxWidth     = 1000 // :width=N, table[pad=N]
+	maxPrecision = 20   // size(precision=N)
+)
 
 type parser struct {
-	s string
-	i int
+	src     string
+	pos     int
+	labels  map[string]bool // generated headings so far, to disambiguate as gcloud does
+	pending int             // map() depth waiting for the next transform
 }
 
+func parse(expr string) (*Format, error) {
+	if len(expr) > maxExpression {
+		return nil, fmt.Errorf("format: expression is longer than %d bytes", maxExpression)
+	}
+	p := &parser{src: expr}
+	return p.format()
+}
+
+// errorf reports a syntax error at the current offset.
 func (p *parser) errorf(format string, args ...any) error {
-	return fmt.Errorf("format: %s at offset %d in %q", fmt.Sprintf(format, args...), p.i, p.s)
+	return p.errorAt(p.pos, format, args...)
 }
 
-func (p *parser) eof() bool { return p.i >= len(p.s) }
+func (p *parser) errorAt(pos int, format string, args ...any) error {
+	return fmt.Errorf("format: %s at offset %d in %q", fmt.Sprintf(format, args...), pos, p.src)
+}
 
+func (p *parser) eof() bool { return p.pos >= len(p.src) }
+
+// peek returns the next byte, or 0 at the end of input.
 func (p *parser) peek() byte {
 	if p.eof() {
 		return 0
 	}
-	return p.s[p.i]
+	return p.src[p.pos]
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func (p *parser) skipSpace() {
-	for !p.eof() && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n') {
-		p.i++
+	for !p.eof() && isSpace(p.src[p.pos]) {
+		p.pos++
 	}
 }
 
-func (p *parser) expect(c byte) error {
-	p.skipSpace()
-	if p.peek() != c {
-		return p.errorf("expected '%c'", c)
+// token reads a possibly quoted token ending at one of terminators or at a space
+// after the token's first character, as gcloud's lexer does. ok is false when there
+// is no token at all (an empty quoted "" is a token). With balance, parentheses
+// nest, so that transform arguments may contain them.
+func (p *parser) token(terminators string, balance bool) (tok string, ok, quoted bool, err error) {
+	var b strings.Builder
+	var quote byte
+	depth := 0
+	i := p.pos
+	for i < len(p.src) {
+		c := p.src[i]
+		switch {
+		case c == '\\' && i+1 < len(p.src):
+			// Only a backslash or a quote is escaped; \n and the like stay as written.
+			next := p.src[i+1]
+			if next != '\\' && next != quote && (quote != 0 || (next != '"' && next != '\'')) {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(next)
+			ok = true
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote, quoted, ok = c, true, true
+		case quote == 0 && isSpace(c) && !ok:
+			// Leading space.
+		case quote == 0 && balance && (c == '(' || c == ')'):
+			if c == ')' && depth == 0 && strings.IndexByte(terminators, c) >= 0 {
+				p.pos = i
+				return b.String(), ok, quoted, nil
+			}
+			if c == '(' {
+				depth++
+			} else {
+				depth--
+			}
+			b.WriteByte(c)
+			ok = true
+		case quote == 0 && depth == 0 && strings.IndexByte(terminators, c) >= 0:
+			p.pos = i
+			return b.String(), ok, quoted, nil
+		case quote != 0 || !isSpace(c) || (ok && balance):
+			b.WriteByte(c)
+			ok = true
+		default: // a space after the token
+			p.pos = i
+			return b.String(), ok, quoted, nil
+		}
+		i++
 	}
-	p.i++
-	return nil
-}
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c == '-' || c == '@' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
-}
-
-func (p *parser) ident() string {
-	p.skipSpace()
-	start := p.i
-	for !p.eof() && isIdentByte(p.s[p.i]) {
-		p.i++
+	if quote != 0 {
+		p.pos = i
+		return "", false, false, p.errorf("unterminated %c quote", quote)
 	}
-	return p.s[start:p.i]
+	p.pos = i
+	return b.String(), ok, quoted, nil
 }
 
+// format parses the whole expression.
 func (p *parser) format() (*Format, error) {
-	name := p.ident()
-	if name == "" {
-		return nil, p.errorf("expected a format name such as json, yaml, value(...) or table(...)")
-	}
-	if !formatNames[name] {
-		return nil, fmt.Errorf("format: unknown format %q (known: csv, json, none, table, text, value, yaml)", name)
-	}
-	f := &Format{name: name, attrs: map[string]string{}}
 	p.skipSpace()
-	if p.peek() == '[' {
-		p.i++
-		if err := p.attributes(f.attrs); err != nil {
-			return nil, err
+	start := p.pos
+	name, _, _, err := p.token(":([", false)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" || !isLetters(name) {
+		return nil, p.errorAt(start, "expected a format name such as json, yaml, value(...) or table(...)")
+	}
+	kind, ok := printerFor(name)
+	if !ok {
+		return nil, fmt.Errorf("format: unknown format %q (known formats: %s)", name, knownFormats)
+	}
+	f := &Format{name: name, kind: kind, attrs: map[string]string{}}
+	for p.skipSpace(); !p.eof(); p.skipSpace() {
+		switch p.peek() {
+		case '[':
+			p.pos++
+			if err := p.attributes(f.attrs); err != nil {
+				return nil, err
+			}
+		case '(':
+			p.pos++
+			p.labels = map[string]bool{} // a later projection replaces an earlier one
+			cols, err := p.projection()
+			if err != nil {
+				return nil, err
+			}
+			f.columns = cols
+		default:
+			return nil, p.errorf("unexpected %q after the format name; a format is NAME[ATTRIBUTES](KEYS)", p.src[p.pos:])
 		}
 	}
-	p.skipSpace()
-	if p.peek() == '(' {
-		p.i++
-		cols, err := p.projection()
-		if err != nil {
-			return nil, err
-		}
-		f.columns = cols
+	if kind.needsProjection() && len(f.columns) == 0 {
+		return nil, fmt.Errorf("format: %s needs keys to print, such as %s(name, status)", name, name)
+	}
+	if err := checkAttributes(f.attrs); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
-// attributes parses `name[=value], …]` after the opening bracket.
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// attributes parses [no-]name[=value] pairs after '['. A later no-X cancels X and
+// X cancels no-X, as in gcloud. Unknown attributes are kept and ignored, as gcloud
+// ignores them.
 func (p *parser) attributes(into map[string]string) error {
 	for {
-		p.skipSpace()
-		if p.peek() == ']' {
-			p.i++
-			return nil
+		name, _, _, err := p.token("=,])", false)
+		if err != nil {
+			return err
 		}
-		name := p.ident()
-		if name == "" {
-			return p.errorf("expected an attribute name")
-		}
-		value := ""
 		p.skipSpace()
-		if p.peek() == '=' {
-			p.i++
-			v, err := p.value(",]")
-			if err != nil {
-				return err
+		if name != "" {
+			value := ""
+			if p.peek() == '=' {
+				p.pos++
+				if value, _, _, err = p.token(",])", false); err != nil {
+					return err
+				}
+				// gcloud lets users write \n and \t for separators and terminators.
+				value = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(value)
+				p.skipSpace()
 			}
-			value = v
+			into[name] = value
+			if base, ok := strings.CutPrefix(name, "no-"); ok {
+				delete(into, base)
+			} else {
+				delete(into, "no-"+name)
+			}
 		}
-		into[name] = value
-		p.skipSpace()
 		switch p.peek() {
-		case ',':
-			p.i++
 		case ']':
+			p.pos++
+			return nil
+		case ',':
+			p.pos++
+		case 0:
+			return p.errorf("expected ']'")
 		default:
-			return p.errorf("expected ',' or ']'")
+			return p.errorf("expected ',' or ']' in the attributes")
 		}
 	}
 }
 
-// value parses a quoted string or a bare word ending at one of stops.
-func (p *parser) value(stops string) (string, error) {
+// checkAttributes validates the printer attributes that take numbers.
+func checkAttributes(attrs map[string]string) error {
+	if v, ok := attrs["pad"]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxWidth {
+			return fmt.Errorf("format: pad=%q: want a number from 0 to %d", v, maxWidth)
+		}
+	}
+	return nil
+}
+
+// projection parses the comma-separated columns after '('.
+func (p *parser) projection() ([]*column, error) {
+	cols := []*column{}
 	p.skipSpace()
-	if q := p.peek(); q == '"' || q == '\'' {
-		end := strings.IndexByte(p.s[p.i+1:], q)
-		if end < 0 {
-			return "", p.errorf("unterminated string")
-		}
-		v := p.s[p.i+1 : p.i+1+end]
-		p.i += end + 2
-		return unescape(v), nil
+	if p.peek() == ')' {
+		p.pos++
+		return cols, nil
 	}
-	start := p.i
-	for !p.eof() && !strings.ContainsRune(stops, rune(p.s[p.i])) {
-		p.i++
-	}
-	return unescape(strings.TrimSpace(p.s[start:p.i])), nil
-}
-
-// unescape handles the \n and \t gcloud users write in separators and terminators.
-func unescape(s string) string {
-	return strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\\`, `\`).Replace(s)
-}
-
-func (p *parser) projection() ([]column, error) {
-	var cols []column
 	for {
-		p.skipSpace()
-		if p.peek() == ')' {
-			p.i++
-			return cols, nil
-		}
 		c, err := p.column()
 		if err != nil {
 			return nil, err
@@ -221,148 +255,322 @@ func (p *parser) projection() ([]column, error) {
 		cols = append(cols, c)
 		p.skipSpace()
 		switch p.peek() {
-		case ',':
-			p.i++
 		case ')':
+			p.pos++
+			return cols, nil
+		case ',':
+			p.pos++
+		case 0:
+			return nil, p.errorf("expected ')'")
 		default:
 			return nil, p.errorf("expected ',' or ')'")
 		}
 	}
 }
 
-// column parses key[.transform(args)…][:attr[=value]…].
-func (p *parser) column() (column, error) {
-	var c column
-	for {
-		name := p.ident()
-		if name == "" {
-			return c, p.errorf("expected a key")
+// column parses a key, its transforms and its :attributes.
+func (p *parser) column() (*column, error) {
+	p.skipSpace()
+	start := p.pos
+	k, err := p.key()
+	if err != nil {
+		return nil, err
+	}
+	c := &column{key: k}
+	if p.peek() == '(' {
+		// The key's last name was a transform: region.basename().
+		last := len(k) - 1
+		if last < 0 || k[last].kind != partName {
+			return nil, p.errorf("expected a transform name before '('")
 		}
-		if p.peek() == '(' { // a transform: basename(), join(",")
-			p.i++
-			args, err := p.transformArgs()
-			if err != nil {
-				return c, err
-			}
-			lim, ok := transformArity[name]
-			if !ok {
-				return c, fmt.Errorf("format: unknown transform %s() in %q", name, p.s)
-			}
-			if len(args) < lim[0] || len(args) > lim[1] {
-				return c, fmt.Errorf("format: transform %s() takes %d to %d arguments in %q", name, lim[0], lim[1], p.s)
-			}
-			c.transforms = append(c.transforms, transform{name, args})
-		} else {
-			if len(c.transforms) > 0 {
-				return c, p.errorf("a key cannot follow a transform")
-			}
-			part := keyPart{name: name}
-			if p.peek() == '[' {
-				if err := p.index(&part); err != nil {
-					return c, err
-				}
-			}
-			c.key = append(c.key, part)
+		c.key = k[:last]
+		if err := p.transforms(c, k[last].name, p.pos-len(k[last].name)); err != nil {
+			return nil, err
 		}
-		if p.peek() != '.' {
-			break
-		}
-		p.i++
+	} else if p.pos == start {
+		return nil, p.errorf("expected a key")
 	}
 	for p.skipSpace(); p.peek() == ':'; p.skipSpace() {
-		p.i++
-		if err := p.columnAttribute(&c); err != nil {
-			return c, err
+		p.pos++
+		if err := p.keyAttribute(c); err != nil {
+			return nil, err
 		}
 	}
+	c.label = p.heading(c)
 	return c, nil
 }
 
-func (p *parser) index(part *keyPart) error {
-	p.i++ // '['
-	p.skipSpace()
-	if p.peek() == ']' {
-		p.i++
-		part.all = true
-		return nil
-	}
-	start := p.i
-	if p.peek() == '-' {
-		p.i++
-	}
-	for !p.eof() && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
-		p.i++
-	}
-	n, err := strconv.Atoi(p.s[start:p.i])
-	if err != nil {
-		return p.errorf("expected a list index")
-	}
-	part.index = &n
-	return p.expect(']')
-}
-
-func (p *parser) transformArgs() ([]string, error) {
-	var args []string
-	for {
-		p.skipSpace()
-		if p.peek() == ')' {
-			p.i++
-			return args, nil
-		}
-		v, err := p.value(",)")
+// key parses a dotted key with [N] and [] indexes. A lone "." is the whole resource.
+func (p *parser) key() (key, error) {
+	var k key
+	for !p.eof() {
+		name, ok, _, err := p.token(keyTerminators, false)
 		if err != nil {
 			return nil, err
 		}
-		if k, val, ok := strings.Cut(v, "="); ok && isWord(k) { // yesno(yes="Y", no="N")
-			v = k + "=" + strings.Trim(val, `"'`)
+		if ok && name != "" {
+			k = append(k, keyPart{kind: partName, name: name})
+		} else if p.peek() != '[' {
+			if len(k) == 0 && p.peek() == '.' && p.wholeResourceDot() {
+				p.pos++
+				return k, nil
+			}
+			return nil, p.errorf("expected a key name")
 		}
-		args = append(args, v)
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-		case ')':
-		default:
-			return nil, p.errorf("expected ',' or ')' in transform arguments")
+		if p.peek() == ']' {
+			return nil, p.errorf("unmatched ']' in a key")
+		}
+		for p.peek() == '[' {
+			p.pos++
+			part, err := p.index()
+			if err != nil {
+				return nil, err
+			}
+			k = append(k, part)
+		}
+		if p.peek() != '.' {
+			return k, nil
+		}
+		p.pos++
+		if p.eof() {
+			return nil, p.errorf("expected a key name after '.'")
 		}
 	}
+	return k, nil
 }
 
-func isWord(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isIdentByte(s[i]) {
-			return false
+// wholeResourceDot reports whether the '.' at the current offset stands alone, as in
+// value(.), rather than starting a key.
+func (p *parser) wholeResourceDot() bool {
+	next := p.pos + 1
+	if next >= len(p.src) {
+		return true
+	}
+	c := p.src[next]
+	return c != '.' && (isSpace(c) || strings.IndexByte(keyTerminators, c) >= 0)
+}
+
+// index parses what follows '[' in a key: "]", "N]" or a quoted member name.
+func (p *parser) index() (keyPart, error) {
+	p.skipSpace()
+	tok, ok, quoted, err := p.token("]", false)
+	if err != nil {
+		return keyPart{}, err
+	}
+	p.skipSpace()
+	if p.peek() != ']' {
+		return keyPart{}, p.errorf("expected ']'")
+	}
+	p.pos++
+	if !ok || (tok == "" && !quoted) {
+		return keyPart{kind: partSlice}, nil
+	}
+	if !quoted {
+		if n, err := strconv.Atoi(tok); err == nil {
+			return keyPart{kind: partIndex, index: n}, nil
 		}
 	}
-	return s != ""
+	return keyPart{kind: partName, name: tok}, nil
 }
 
-func (p *parser) columnAttribute(c *column) error {
-	name := p.ident()
-	value := ""
-	if p.peek() == '=' {
-		p.i++
-		v, err := p.value(",):")
+// transforms parses name(args) and any .name(args) that follow, starting after the
+// first name.
+func (p *parser) transforms(c *column, name string, nameAt int) error {
+	// A map() that ends a column has nothing to apply to; it must not carry over
+	// to the next column.
+	defer func() { p.pending = 0 }()
+	for {
+		p.pos++ // '('
+		args, err := p.args()
 		if err != nil {
 			return err
 		}
-		value = v
+		if err := p.addTransform(c, name, nameAt, args); err != nil {
+			return err
+		}
+		if p.peek() != '.' {
+			return nil
+		}
+		p.pos++
+		nameAt = p.pos
+		next, err := p.key()
+		if err != nil {
+			return err
+		}
+		if p.peek() != '(' {
+			return p.errorf("expected a transform such as .basename() after a transform")
+		}
+		if len(next) != 1 || next[0].kind != partName {
+			return p.errorAt(nameAt, "expected a transform name")
+		}
+		name = next[0].name
+	}
+}
+
+// addTransform binds a call to its transform. map() is not a transform of its own:
+// it makes the next one apply to each item of a list.
+func (p *parser) addTransform(c *column, name string, at int, args []string) error {
+	if name == "map" {
+		depth := 1
+		if len(args) > 1 {
+			return p.errorAt(at, "map() takes at most one argument")
+		}
+		if len(args) == 1 {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > 100 {
+				return p.errorAt(at, "map(%q): want a depth from 1 to 100", args[0])
+			}
+			depth = n
+		}
+		p.pending = depth
+		return nil
+	}
+	spec, ok := lookupTransform(name)
+	if !ok {
+		return p.errorAt(at, "unknown transform %s()", name)
+	}
+	eval, err := spec.bind(args)
+	if err != nil {
+		return p.errorAt(at, "%s(): %v", name, err)
+	}
+	c.transforms = append(c.transforms, transform{name: name, args: args, eval: eval, eachItem: spec.eachItem, mapDepth: p.pending})
+	p.pending = 0
+	return nil
+}
+
+// args parses a transform's arguments after '(' up to and including ')'.
+func (p *parser) args() ([]string, error) {
+	var args []string
+	required := false
+	for {
+		here := p.pos
+		arg, ok, _, err := p.token(",)", true)
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		end := false
+		switch p.peek() {
+		case ')':
+			end = true
+		case ',':
+		case 0:
+			return nil, p.errorf("expected ')' after the transform arguments")
+		default:
+			return nil, p.errorf("expected ',' or ')' in the transform arguments")
+		}
+		p.pos++
+		if ok {
+			args = append(args, arg)
+		} else if required || !end {
+			return nil, p.errorAt(here, "expected a transform argument")
+		}
+		if end {
+			return args, nil
+		}
+		required = true
+	}
+}
+
+// keyAttribute parses one :name[=value] after a key.
+func (p *parser) keyAttribute(c *column) error {
+	at := p.pos
+	name, _, _, err := p.token("=:,)", false)
+	if err != nil {
+		return err
+	}
+	value, hasValue := "", false
+	if p.peek() == '=' {
+		p.pos++
+		if value, _, _, err = p.token(":,)", false); err != nil {
+			return err
+		}
+		hasValue = true
+	}
+	on := true
+	if base, ok := strings.CutPrefix(name, "no-"); ok && !hasValue {
+		name, on = base, false
 	}
 	switch name {
+	case "optional", "reverse":
+		if hasValue {
+			return p.errorAt(at, "key attribute %s takes no value", name)
+		}
+		if name == "optional" {
+			c.optional = on
+		} else {
+			c.reverse = on
+		}
+		return nil
+	case "wrap":
+		return nil // wrapping needs the terminal width; tables are printed unwrapped
+	case "":
+		return p.errorAt(at, "expected a key attribute such as label=NAME")
+	}
+	if !hasValue {
+		return p.errorAt(at, "key attribute %s needs a value, as in %s=VALUE", name, name)
+	}
+	return p.setKeyAttribute(c, name, value, at)
+}
+
+// setKeyAttribute applies one of the valued key attributes.
+func (p *parser) setKeyAttribute(c *column, name, value string, at int) error {
+	switch name {
 	case "label":
-		c.label = value
+		c.label, c.labelSet = value, true
+	case "alias":
+		// Aliases name keys for --filter and later projections; there is nothing to
+		// do with one here.
+	case "align":
+		if value != "left" && value != "center" && value != "right" {
+			return p.errorAt(at, "align=%q: want left, center or right", value)
+		}
+		c.align = value
 	case "sort":
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 1 {
-			return p.errorf("sort takes a positive number")
+			return p.errorAt(at, "sort=%q: want a positive number", value)
 		}
-		c.sort = n
-	case "reverse":
-		c.reverse = true
-	case "align", "wrap", "optional":
-		// Layout hints gcloud accepts; a plain text table has nothing to do with them.
+		c.order = n
+	case "width":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 || n > maxWidth {
+			return p.errorAt(at, "width=%q: want a number from 0 to %d", value, maxWidth)
+		}
+		c.width = n
+	case "format":
+		return p.errorAt(at, "nested formats (:format=...) are not supported")
 	default:
-		return p.errorf("unknown key attribute %q", name)
+		return p.errorAt(at, "unknown key attribute %q", name)
 	}
 	return nil
+}
+
+// heading returns the column's label: the one given, else gcloud's default, the
+// key's last name in ANGRY_SNAKE_CASE, with earlier names prefixed while that
+// heading is already taken (first.name, last.name => NAME, LAST_NAME).
+func (p *parser) heading(c *column) string {
+	if c.labelSet {
+		return c.label
+	}
+	names := c.key.names()
+	if len(names) == 0 && len(c.transforms) > 0 {
+		// A transform of the whole resource, such as firstof(a, b), is named by its
+		// call.
+		names = append([]string{c.transforms[0].name}, c.transforms[0].args...)
+	}
+	label := ""
+	for i := len(names) - 1; i >= 0; i-- {
+		part := angrySnake(names[i])
+		if label == "" {
+			label = part
+		} else {
+			label = part + "_" + label
+		}
+		if !p.labels[label] {
+			p.labels[label] = true
+			break
+		}
+	}
+	return label
 }
