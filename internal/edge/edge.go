@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strconv"
@@ -200,6 +201,7 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration) (
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       keepAlive,
+		ErrorLog:          log.New(e.cfg.Log, "edge: "+addr+": ", 0),
 	}
 	if https {
 		l.srv.TLSConfig = &tls.Config{

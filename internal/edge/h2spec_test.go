@@ -1,0 +1,124 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestH2Spec runs h2spec, the HTTP/2 conformance suite, against an HTTPS listener of
+// the edge and, in the same run, against a bare net/http server. Go's own HTTP/2 server
+// fails a few cases (it answers some malformed requests with 400 instead of a stream
+// error, and advertises a larger frame size than h2spec assumes); the edge may fail
+// exactly those and no others, so every failure that remains is Go's, not Meridian's.
+// CI installs h2spec (see .ci/run); elsewhere the test is skipped without it.
+func TestH2Spec(t *testing.T) {
+	bin := findH2Spec(t)
+	h := newHarness(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer origin.Close()
+	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	cert, key, _ := selfSigned(t, "localhost")
+	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
+	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": mustAtoi(port)}}})
+	h.call("POST", "global/backendServices", map[string]any{"name": "web", "backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}})
+	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "c", "certificate": cert, "privateKey": key})
+	h.call("POST", "global/targetHttpsProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/c"}})
+	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "443", "target": "global/targetHttpsProxies/proxy"})
+	edgeAddr := h.waitFor("the listener", func(a map[string]string) bool { return a["127.0.0.1:443"] != "" })["127.0.0.1:443"]
+
+	bare := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	bare.EnableHTTP2 = true
+	bare.Config.ErrorLog = log.New(io.Discard, "", 0) // h2spec's bad frames are expected
+	bare.StartTLS()
+	defer bare.Close()
+
+	goFailures, goTotal := runH2Spec(t, bin, bare.Listener.Addr().String())
+	edgeFailures, edgeTotal := runH2Spec(t, bin, edgeAddr)
+	t.Logf("h2spec: edge %d cases, %d failed; bare net/http %d cases, %d failed", edgeTotal, len(edgeFailures), goTotal, len(goFailures))
+	if edgeTotal < 100 || goTotal != edgeTotal {
+		t.Fatalf("h2spec ran %d cases against the edge and %d against net/http", edgeTotal, goTotal)
+	}
+	var own []string
+	for id := range edgeFailures {
+		if !goFailures[id] {
+			own = append(own, id)
+		}
+	}
+	sort.Strings(own)
+	if len(own) > 0 {
+		t.Errorf("h2spec cases the edge fails but Go's own HTTP/2 server passes:\n%s", strings.Join(own, "\n"))
+	}
+	for id := range edgeFailures {
+		t.Logf("known Go HTTP/2 server failure: %s", id)
+	}
+}
+
+func findH2Spec(t *testing.T) string {
+	if bin, err := exec.LookPath("h2spec"); err == nil {
+		return bin
+	}
+	if gobin := filepath.Join(os.Getenv("HOME"), "go", "bin", "h2spec"); fileExists(gobin) {
+		return gobin
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("h2spec is not installed; .ci/run installs it")
+	}
+	t.Skip("h2spec not installed (go install github.com/summerwind/h2spec/cmd/h2spec@latest)")
+	return ""
+}
+
+// runH2Spec runs every h2spec case against addr over TLS and returns the failed ones
+// ("section / case") and the number run.
+func runH2Spec(t *testing.T, bin, addr string) (map[string]bool, int) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	report := filepath.Join(t.TempDir(), "h2spec.xml")
+	cmd := exec.Command(bin, "-h", host, "-p", port, "-t", "-k", "-o", "2", "-j", report)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Run() // exits non-zero when any case fails; the report says which
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("h2spec wrote no report: %v\n%s", err, out.String())
+	}
+	var suites struct {
+		Suites []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name    string    `xml:"classname,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		t.Fatal(err)
+	}
+	failed, total := map[string]bool{}, 0
+	for _, s := range suites.Suites {
+		for _, c := range s.Cases {
+			total++
+			if c.Failure != nil || c.Error != nil {
+				failed[s.Name+" / "+c.Name] = true
+			}
+		}
+	}
+	return failed, total
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
