@@ -187,6 +187,12 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
 			pr.Out.Host = res.RewrittenHost
 			pr.SetXForwarded()
+			// GCP's front end appends its own address: "<client>, <load balancer>".
+			if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+				if ip, _, err := net.SplitHostPort(la.String()); err == nil {
+					pr.Out.Header.Set("X-Forwarded-For", pr.Out.Header.Get("X-Forwarded-For")+", "+ip)
+				}
+			}
 			pr.Out.Header.Set("X-Forwarded-Proto", scheme)
 			pr.Out.Header.Add("Via", "1.1 meridian")
 			applyHeaderActions(pr.Out.Header, res.HeaderActions, true)
