@@ -183,7 +183,7 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 			t.Errorf("response headers %v", resp.Header)
 		}
 	}
-	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") != "127.0.0.1, 127.0.0.1" || seen.Get("Via") != "1.1 meridian" || seen.Get("X-Client") != "tls=TLS 1.3" {
+	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") != "127.0.0.1, 127.0.0.1" || seen.Get("Via") != "1.1 meridian" || seen.Get("X-Client") != "tls=TLSv1.3" {
 		t.Errorf("origin saw headers %v", seen)
 	}
 	// One request log line per request in Cloud Logging's load balancer shape. The line

@@ -56,7 +56,7 @@ func expandVariables(v string, r *http.Request) string {
 		"origin_request_header": r.Header.Get("Origin"),
 	}
 	if r.TLS != nil {
-		vars["tls_version"] = tls.VersionName(r.TLS.Version)
+		vars["tls_version"] = tlsVersionName(r.TLS.Version)
 		vars["tls_cipher_suite"] = tls.CipherSuiteName(r.TLS.CipherSuite)
 		vars["tls_sni_hostname"] = r.TLS.ServerName
 	}
@@ -72,4 +72,9 @@ func expandVariables(v string, r *http.Request) string {
 		b.WriteString(vars[v[open+1:end]])
 		v = v[end+1:]
 	}
+}
+
+// tlsVersionName names a TLS version as GCP's logs and header variables do ("TLSv1.3").
+func tlsVersionName(v uint16) string {
+	return strings.Replace(tls.VersionName(v), "TLS 1.", "TLSv1.", 1)
 }

@@ -157,7 +157,7 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-		e.TLSVersion, e.TLSCipher = tls.VersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
+		e.TLSVersion, e.TLSCipher = tlsVersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
 	}
 	e.URL = scheme + "://" + r.Host + r.URL.RequestURI()
 	e.RequestSize = max(r.ContentLength, 0)
