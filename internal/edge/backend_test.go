@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,5 +93,40 @@ func TestUnreachableBackend(t *testing.T) {
 	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
 	if resp, _ := get("/"); resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Meridian-Status-Details") != "failed_to_connect_to_backend" {
 		t.Fatalf("unreachable backend: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestRetryPolicy: a route with retryPolicy retries a GET the backend fails with 503,
+// and does not retry a POST with a body.
+func TestRetryPolicy(t *testing.T) {
+	h := newHarness(t)
+	var calls atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%3 != 0 { // two failures, then a success
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "third time lucky")
+	}))
+	defer origin.Close()
+	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{
+		"defaultService": "global/backendServices/web",
+		"hostRules":      []any{map[string]any{"hosts": []string{"*"}, "pathMatcher": "pm"}},
+		"pathMatchers": []any{map[string]any{"name": "pm", "defaultService": "global/backendServices/web",
+			"pathRules": []any{map[string]any{"paths": []string{"/*"}, "service": "global/backendServices/web",
+				"routeAction": map[string]any{"retryPolicy": map[string]any{"retryConditions": []string{"gateway-error"}, "numRetries": 2}}}}}},
+	})
+	if resp, body := get("/"); resp.StatusCode != 200 || body != "third time lucky" || calls.Load() != 3 {
+		t.Fatalf("GET: %d %q after %d calls", resp.StatusCode, body, calls.Load())
+	}
+	calls.Store(0)
+	addr := h.edge.ListenAddresses()["127.0.0.1:80"]
+	resp, err := http.Post("http://"+addr+"/", "text/plain", strings.NewReader("not replayable"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || calls.Load() != 1 {
+		t.Fatalf("POST: %d after %d calls", resp.StatusCode, calls.Load())
 	}
 }

@@ -180,8 +180,12 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 	ctx, cancel := context.WithTimeout(r.Context(), timeoutFor(bs, res.Action))
 	defer cancel()
 	r = r.WithContext(ctx)
+	var transport http.RoundTripper = p.transportFor(bs.Protocol)
+	if res.Action != nil && res.Action.RetryPolicy != nil {
+		transport = retryTransport{base: transport, policy: res.Action.RetryPolicy}
+	}
 	rp := &httputil.ReverseProxy{
-		Transport: p.transportFor(bs.Protocol),
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
