@@ -202,6 +202,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration) (
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       keepAlive,
 		ErrorLog:          log.New(e.cfg.Log, "edge: "+addr+": ", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 	if https {
 		l.srv.TLSConfig = &tls.Config{

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -147,7 +148,7 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
 	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": json.Number(port)}}})
 	h.call("POST", "global/backendServices", map[string]any{"name": "web", "loadBalancingScheme": "EXTERNAL_MANAGED",
-		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}, "customRequestHeaders": []string{"X-Client: tls={tls_version}"}})
+		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}, "customRequestHeaders": []string{"X-Client: tls={tls_version}", "X-RTT: {client_rtt_msec}"}})
 	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-a", "certificate": certA, "privateKey": keyA})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-b", "certificate": certB, "privateKey": keyB})
@@ -185,6 +186,9 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	}
 	if seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") != "127.0.0.1, 127.0.0.1" || seen.Get("Via") != "1.1 meridian" || seen.Get("X-Client") != "tls=TLSv1.3" {
 		t.Errorf("origin saw headers %v", seen)
+	}
+	if rtt, err := strconv.Atoi(seen.Get("X-Rtt")); err != nil || rtt < 0 {
+		t.Errorf("{client_rtt_msec} expanded to %q", seen.Get("X-Rtt"))
 	}
 	// One request log line per request in Cloud Logging's load balancer shape. The line
 	// is written after the response, so wait for it.

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"meridian/api"
@@ -55,6 +56,9 @@ func expandVariables(v string, r *http.Request) string {
 		"client_port":           port,
 		"origin_request_header": r.Header.Get("Origin"),
 	}
+	if rtt, ok := clientRTT(r); ok {
+		vars["client_rtt_msec"] = strconv.Itoa(rtt)
+	}
 	if r.TLS != nil {
 		vars["tls_version"] = tlsVersionName(r.TLS.Version)
 		vars["tls_cipher_suite"] = tls.CipherSuiteName(r.TLS.CipherSuite)
@@ -72,6 +76,21 @@ func expandVariables(v string, r *http.Request) string {
 		b.WriteString(vars[v[open+1:end]])
 		v = v[end+1:]
 	}
+}
+
+// connKey is the context key under which the server stores a request's connection.
+type connKey struct{}
+
+// clientRTT is the round-trip time of the client's TCP connection.
+func clientRTT(r *http.Request) (int, bool) {
+	c, ok := r.Context().Value(connKey{}).(net.Conn)
+	if !ok {
+		return 0, false
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	return connRTT(c)
 }
 
 // tlsVersionName names a TLS version as GCP's logs and header variables do ("TLSv1.3").
