@@ -2,11 +2,16 @@ package roles
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"meridian/internal/store"
 )
@@ -122,5 +127,83 @@ func TestAPIOnExternalEtcd(t *testing.T) {
 	}
 	if err := <-doneB; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEdgeRoleOnExternalEtcd runs the api and edge roles as separate members of one
+// deployment: what the API stores, the edge serves.
+func TestEdgeRoleOnExternalEtcd(t *testing.T) {
+	e, err := store.StartEmbedded(context.Background(), t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "origin") }))
+	defer origin.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgePort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	apiDone, edgeDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		apiDone <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+	}()
+	go func() {
+		edgeDone <- Edge(ctx, []string{e.Endpoint}, EdgeConfig{Location: "europe-west1", PortMap: fmt.Sprintf("80:%d", edgePort)})
+	}()
+	api := <-ready
+	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	for _, call := range []struct{ path, body string }{
+		{"global/networkEndpointGroups", `{"name":"o","networkEndpointType":"INTERNET_IP_PORT"}`},
+		{"global/networkEndpointGroups/o/attachNetworkEndpoints", `{"networkEndpoints":[{"ipAddress":"` + host + `","port":` + port + `}]}`},
+		{"global/backendServices", `{"name":"b","backends":[{"group":"global/networkEndpointGroups/o"}]}`},
+		{"global/urlMaps", `{"name":"m","defaultService":"global/backendServices/b"}`},
+		{"global/targetHttpProxies", `{"name":"p","urlMap":"global/urlMaps/m"}`},
+		{"global/forwardingRules", `{"name":"f","IPAddress":"127.0.0.1","portRange":"80","target":"global/targetHttpProxies/p"}`},
+	} {
+		resp, err := http.Post(api+"/compute/v1/projects/p/"+call.path, "application/json", strings.NewReader(call.body))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", call.path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", edgePort))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) == "origin" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge did not serve the forwarding rule: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-apiDone; err != nil {
+		t.Error(err)
+	}
+	if err := <-edgeDone; err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParsePortMap(t *testing.T) {
+	m, err := ParsePortMap("443:8443, 80:8080")
+	if err != nil || m[443] != 8443 || m[80] != 8080 {
+		t.Fatalf("%v %v", m, err)
+	}
+	for _, bad := range []string{"443", "a:b", "0:80", "443:70000", "443:8443,x"} {
+		if _, err := ParsePortMap(bad); err == nil {
+			t.Errorf("ParsePortMap(%q) accepted", bad)
+		}
 	}
 }
