@@ -76,24 +76,34 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	defer e.closeAll()
-	for ctx.Err() == nil {
-		wch := e.store.Client().Watch(clientv3.WithRequireLeader(ctx), e.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-		for resp := range wch {
-			if resp.Err() != nil {
-				break
-			}
-			if r, err := e.reload(ctx); err == nil {
-				rev = r
-			} else {
-				fmt.Fprintf(e.cfg.Log, "edge: reload failed, keeping the last configuration: %v\n", err)
-			}
-		}
+	for {
+		e.follow(ctx, rev)
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second): // the watch broke (etcd away); retry it
+			return nil
+		case <-time.After(time.Second): // the watch broke (etcd away, history compacted)
+		}
+		// Start again from a full read, so nothing that happened meanwhile is missed.
+		if r, err := e.reload(ctx); err == nil {
+			rev = r
+		} else {
+			fmt.Fprintf(e.cfg.Log, "edge: etcd unreachable, serving the last configuration: %v\n", err)
 		}
 	}
-	return nil
+}
+
+// follow reloads on every change after rev until the watch ends.
+func (e *Edge) follow(ctx context.Context, rev int64) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for resp := range e.store.Client().Watch(wctx, e.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+		if resp.Err() != nil {
+			return
+		}
+		if _, err := e.reload(ctx); err != nil {
+			fmt.Fprintf(e.cfg.Log, "edge: reload failed, keeping the last configuration: %v\n", err)
+		}
+	}
 }
 
 // reload reads every resource, compiles a snapshot, swaps it in and reconciles the
