@@ -72,6 +72,11 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
+	unregister, err := e.register(ctx)
+	if err != nil {
+		return err
+	}
+	defer unregister()
 	if ready != nil {
 		ready()
 	}

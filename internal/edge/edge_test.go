@@ -237,3 +237,29 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	h.call("DELETE", "global/forwardingRules/fr", nil)
 	h.waitFor("the listener to close", func(a map[string]string) bool { return a["127.0.0.1:443"] == "" })
 }
+
+// TestMembership: a running edge is listed under members/edges/ with its location, and
+// is gone as soon as it stops.
+func TestMembership(t *testing.T) {
+	st := testutil.Store(t)
+	e := New(st, Config{Location: "europe-west1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done, ready := make(chan error, 1), make(chan struct{})
+	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
+	<-ready
+	kvs, _, err := st.ListAll(context.Background(), MembersPrefix)
+	if err != nil || len(kvs) != 1 || kvs[0].Lease == 0 {
+		t.Fatalf("members: %+v %v", kvs, err)
+	}
+	var m Member
+	if err := json.Unmarshal(kvs[0].Value, &m); err != nil || m.Location != "europe-west1" || !strings.HasPrefix(m.ID, "europe-west1-") {
+		t.Fatalf("member %+v %v", m, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if kvs, _, _ := st.ListAll(context.Background(), MembersPrefix); len(kvs) != 0 {
+		t.Fatalf("still listed after stopping: %+v", kvs)
+	}
+}
