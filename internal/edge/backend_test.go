@@ -130,3 +130,83 @@ func TestRetryPolicy(t *testing.T) {
 		t.Fatalf("POST: %d after %d calls", resp.StatusCode, calls.Load())
 	}
 }
+
+// TestStreaming: response and request bodies pass through the edge as they are
+// written, never buffered whole. The origin writes its second chunk only after the
+// client has received the first, and reads the request body chunk by chunk while the
+// client is still writing it; buffering would deadlock until the timeout fails the test.
+func TestStreaming(t *testing.T) {
+	h := newHarness(t)
+	gotFirst := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			http.NewResponseController(w).EnableFullDuplex()
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(r.Body, buf); err != nil || string(buf) != "first" {
+				http.Error(w, "no first chunk", 500)
+				return
+			}
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush() // tell the client the first chunk arrived
+			rest, _ := io.ReadAll(r.Body)
+			io.WriteString(w, string(buf)+string(rest))
+			return
+		}
+		io.WriteString(w, "one|")
+		w.(http.Flusher).Flush()
+		select {
+		case <-gotFirst:
+		case <-time.After(10 * time.Second):
+			return
+		}
+		io.WriteString(w, "two")
+	}))
+	defer origin.Close()
+	httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	addr := h.edge.ListenAddresses()["127.0.0.1:80"]
+
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "one|" {
+		t.Fatalf("first chunk %q %v", first, err)
+	}
+	close(gotFirst)
+	rest, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(rest) != "two" {
+		t.Fatalf("rest %q", rest)
+	}
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", pr)
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			pr.CloseWithError(err)
+			close(answered)
+			return
+		}
+		answered <- resp
+	}()
+	io.WriteString(pw, "first")
+	// The origin answers its headers after reading "first" while the body is open.
+	select {
+	case resp, ok := <-answered:
+		if !ok || resp.StatusCode != 200 {
+			t.Fatalf("request body was not streamed: %v", resp)
+		}
+		io.WriteString(pw, "+second")
+		pw.Close()
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "first+second" {
+			t.Fatalf("echo %q", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin never saw the first chunk of the request body")
+	}
+}

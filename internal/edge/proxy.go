@@ -77,6 +77,11 @@ const (
 func (p *proxy) handler(addr string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if r.ProtoMajor == 1 {
+			// Stream both ways at once, as HTTP/2 does: an origin may answer before it
+			// has read the whole request body.
+			http.NewResponseController(w).EnableFullDuplex()
+		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		entry := p.serve(rec, r, addr)
 		p.edge.cfg.RequestLog.Log(completeEntry(entry, rec, r, start))
