@@ -48,6 +48,7 @@ type Edge struct {
 
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener
+	draining  sync.WaitGroup // listeners shutting down
 }
 
 // New creates an edge; Run starts it.
@@ -144,22 +145,34 @@ func (e *Edge) listenAddress(addr string) string {
 	return addr
 }
 
-// reconcile starts listeners for new forwarding rules and stops those whose rule is
-// gone or changed protocol.
+// reconcile starts listeners for new forwarding rules, drains those whose rule is gone,
+// and replaces those whose protocol or keep-alive changed: the new listener binds the
+// same port beside the old one (SO_REUSEPORT) before the old one drains, so the address
+// never refuses connections.
 func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for addr, l := range e.listeners {
-		if want, ok := snap.Listeners[addr]; !ok || want.HTTPS != l.https {
-			go l.shutdown()
+		want, ok := snap.Listeners[addr]
+		switch {
+		case !ok:
+			e.retire(l)
 			delete(e.listeners, addr)
+		case want.HTTPS != l.https || want.KeepAlive != l.keepAlive:
+			nl, err := e.startListener(addr, want.HTTPS, want.KeepAlive, l.port())
+			if err != nil {
+				fmt.Fprintf(e.cfg.Log, "edge: forwarding rule %s: keeping the old listener: %v\n", want.ForwardingRule, err)
+				continue
+			}
+			e.retire(l)
+			e.listeners[addr] = nl
 		}
 	}
 	for addr, want := range snap.Listeners {
 		if _, ok := e.listeners[addr]; ok {
 			continue
 		}
-		l, err := e.startListener(addr, want.HTTPS, want.KeepAlive)
+		l, err := e.startListener(addr, want.HTTPS, want.KeepAlive, 0)
 		if err != nil {
 			fmt.Fprintf(e.cfg.Log, "edge: forwarding rule %s: %v\n", want.ForwardingRule, err)
 			continue
@@ -168,16 +181,23 @@ func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 	}
 }
 
+// retire drains a listener in the background; closeAll waits for it.
+func (e *Edge) retire(l *listener) {
+	e.draining.Add(1)
+	go func() {
+		defer e.draining.Done()
+		l.shutdown()
+	}()
+}
+
 func (e *Edge) closeAll() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	var wg sync.WaitGroup
 	for addr, l := range e.listeners {
-		wg.Add(1)
-		go func() { defer wg.Done(); l.shutdown() }()
+		e.retire(l)
 		delete(e.listeners, addr)
 	}
-	wg.Wait()
+	e.mu.Unlock()
+	e.draining.Wait()
 }
 
 // ListenAddresses reports the addresses the edge listens on, by configured address.
@@ -193,24 +213,33 @@ func (e *Edge) ListenAddresses() map[string]string {
 
 // listener is one running server.
 type listener struct {
-	addr  string // configured address: the key into the snapshot
-	https bool
-	ln    net.Listener
-	srv   *http.Server
-	done  chan struct{}
+	addr      string // configured address: the key into the snapshot
+	https     bool
+	keepAlive time.Duration
+	ln        net.Listener
+	srv       *http.Server
+	done      chan struct{}
 }
+
+// port is the port the listener is bound to.
+func (l *listener) port() int { return l.ln.Addr().(*net.TCPAddr).Port }
 
 // shutdownGrace bounds how long a removed listener waits for in-flight requests.
 const shutdownGrace = 10 * time.Second
 
-// startListener listens on addr (after the port map). The keep-alive of the proxy at
-// start applies to the listener's connections.
-func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration) (*listener, error) {
-	ln, err := net.Listen("tcp", e.listenAddress(addr))
+// startListener listens on addr after the port map, or on port when it is not 0 (the
+// port of a listener being replaced).
+func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, port int) (*listener, error) {
+	bind := e.listenAddress(addr)
+	if port != 0 {
+		host, _, _ := net.SplitHostPort(bind)
+		bind = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	ln, err := (&net.ListenConfig{Control: reusePort}).Listen(context.Background(), "tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{addr: addr, https: https, ln: ln, done: make(chan struct{})}
+	l := &listener{addr: addr, https: https, keepAlive: keepAlive, ln: ln, done: make(chan struct{})}
 	l.srv = &http.Server{
 		Handler:           e.proxy.handler(addr),
 		ReadHeaderTimeout: 30 * time.Second,

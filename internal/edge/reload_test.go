@@ -100,3 +100,41 @@ func mustAtoi(s string) int {
 	fmt.Sscan(s, &n)
 	return n
 }
+
+// TestListenerReplacedInPlace: changing the proxy's keep-alive replaces its listener on
+// the same port; requests before and after succeed.
+func TestListenerReplacedInPlace(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer origin.Close()
+	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	before := h.edge.ListenAddresses()["127.0.0.1:80"]
+	if resp, _ := get("/"); resp.StatusCode != 200 {
+		t.Fatalf("before: %d", resp.StatusCode)
+	}
+	p := h.call("GET", "global/targetHttpProxies/proxy", nil)
+	h.call("PATCH", "global/targetHttpProxies/proxy", map[string]any{"fingerprint": p["fingerprint"], "httpKeepAliveTimeoutSec": 30})
+	deadline := time.Now().Add(10 * time.Second)
+	for h.edge.listenerKeepAlive("127.0.0.1:80") != 30*time.Second {
+		if time.Now().After(deadline) {
+			t.Fatal("the listener was not replaced")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := h.edge.ListenAddresses()["127.0.0.1:80"]; after != before {
+		t.Errorf("listener moved from %s to %s", before, after)
+	}
+	if resp, _ := get("/"); resp.StatusCode != 200 {
+		t.Fatalf("after: %d", resp.StatusCode)
+	}
+}
+
+// listenerKeepAlive reports the keep-alive of the listener of addr (for tests).
+func (e *Edge) listenerKeepAlive(addr string) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l := e.listeners[addr]; l != nil {
+		return l.keepAlive
+	}
+	return 0
+}
