@@ -210,3 +210,42 @@ func TestStreaming(t *testing.T) {
 		t.Fatal("the origin never saw the first chunk of the request body")
 	}
 }
+
+// TestHeaderActionsAndTrace: the URL map's headerAction adds and removes request and
+// response headers; traceparent and the request's own headers reach the backend;
+// hop-by-hop headers do not.
+func TestHeaderActionsAndTrace(t *testing.T) {
+	h := newHarness(t)
+	var seen http.Header
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("X-Internal", "secret")
+		w.Header().Set("X-Kept", "yes")
+	}))
+	defer origin.Close()
+	httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web",
+		"headerAction": map[string]any{
+			"requestHeadersToAdd":     []any{map[string]any{"headerName": "X-Route", "headerValue": "edge", "replace": true}},
+			"requestHeadersToRemove":  []string{"X-Debug"},
+			"responseHeadersToAdd":    []any{map[string]any{"headerName": "Strict-Transport-Security", "headerValue": "max-age=60"}},
+			"responseHeadersToRemove": []string{"X-Internal"},
+		}})
+	addr := h.edge.ListenAddresses()["127.0.0.1:80"]
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("X-Debug", "1")
+	req.Header.Set("X-Route", "client")
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "drop me")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen.Get("Traceparent") != req.Header.Get("Traceparent") || seen.Get("X-Route") != "edge" || seen.Get("X-Debug") != "" || seen.Get("X-Hop") != "" {
+		t.Errorf("origin saw %v", seen)
+	}
+	if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Kept") != "yes" || resp.Header.Get("Strict-Transport-Security") != "max-age=60" {
+		t.Errorf("client got %v", resp.Header)
+	}
+}

@@ -263,3 +263,32 @@ func TestMembership(t *testing.T) {
 		t.Fatalf("still listed after stopping: %+v", kvs)
 	}
 }
+
+// TestNoSNIGetsFirstCertificate: a TLS client that sends no server name gets the
+// proxy's first certificate, as GCP's front ends do.
+func TestNoSNIGetsFirstCertificate(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewServer(http.NotFoundHandler())
+	defer origin.Close()
+	certA, keyA, _ := selfSigned(t, "a.example.com")
+	certB, keyB, _ := selfSigned(t, "b.example.com")
+	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_FQDN_PORT"})
+	h.call("POST", "global/backendServices", map[string]any{"name": "web", "backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}})
+	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-b", "certificate": certB, "privateKey": keyB})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-a", "certificate": certA, "privateKey": keyA})
+	h.call("POST", "global/targetHttpsProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/cert-b", "global/sslCertificates/cert-a"}})
+	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "443", "target": "global/targetHttpsProxies/proxy"})
+	addr := h.waitFor("the listener", func(a map[string]string) bool { return a["127.0.0.1:443"] != "" })["127.0.0.1:443"]
+	for _, tc := range []struct{ sni, want string }{{"", "b.example.com"}, {"unknown.example.org", "b.example.com"}, {"a.example.com", "a.example.com"}} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: tc.sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+		conn.Close()
+		if got != tc.want {
+			t.Errorf("SNI %q got %s, want %s", tc.sni, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -83,7 +84,10 @@ func (p *proxy) handler(addr string) http.Handler {
 			http.NewResponseController(w).EnableFullDuplex()
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		body := &countingBody{ReadCloser: r.Body}
+		r.Body = body
 		entry := p.serve(rec, r, addr)
+		entry.RequestSize = requestHeaderSize(r) + body.n
 		p.edge.cfg.RequestLog.Log(completeEntry(entry, rec, r, start))
 	})
 }
@@ -156,6 +160,30 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// countingBody counts the request body bytes read, for the request log.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// requestHeaderSize approximates the bytes of the request line and headers as sent
+// in HTTP/1.1, the part of Cloud Logging's requestSize that precedes the body.
+func requestHeaderSize(r *http.Request) int64 {
+	n := len(r.Method) + len(r.URL.RequestURI()) + len(r.Proto) + 4 + len("Host: \r\n") + len(r.Host)
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + 4
+		}
+	}
+	return int64(n + 2)
+}
+
 func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.Time) observe.Entry {
 	e.Time, e.Latency = start, time.Since(start)
 	e.Method, e.Protocol, e.Status = r.Method, r.Proto, rec.status
@@ -165,7 +193,6 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 		e.TLSVersion, e.TLSCipher = tlsVersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
 	}
 	e.URL = scheme + "://" + r.Host + r.URL.RequestURI()
-	e.RequestSize = max(r.ContentLength, 0)
 	e.ResponseSize = rec.bytes
 	e.UserAgent, e.Referer = r.UserAgent(), r.Referer()
 	e.RemoteIP, _, _ = net.SplitHostPort(r.RemoteAddr)
