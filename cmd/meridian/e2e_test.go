@@ -240,8 +240,8 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 	check()
 
 	// Real HTTPS through the forwarding rule: the MANAGED certificate was issued by the
-	// development CA, HTTP/2 is negotiated, and the serverless NEG answers 503 until the
-	// region runtime runs the service. A path rule to an internet NEG reaches a real origin.
+	// development CA, HTTP/2 is negotiated, the serverless NEG reaches the seed's service
+	// run by the region runtime, and a path rule to an internet NEG reaches a real origin.
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "origin saw %s %s", r.Host, r.URL.Path)
 	}))
@@ -275,8 +275,9 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 			if err == nil {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				// Wait until the edge has the path matcher the script added.
-				if path != "/static/app.js" || resp.StatusCode == 200 {
+				// Wait until the edge has the path matcher the script added and the
+				// runtime's endpoint.
+				if resp.StatusCode == 200 {
 					return resp, string(body)
 				}
 			}
@@ -291,8 +292,12 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 		t.Errorf("static: %s %d %q", resp.Proto, resp.StatusCode, body)
 	}
 	resp, body = fetch("/")
-	if resp.StatusCode != 503 || resp.Header.Get("X-Meridian-Status-Details") != "serverless_neg_routing_failed" || !strings.Contains(body, "my-global-app") {
-		t.Errorf("serverless route: %d %v %q", resp.StatusCode, resp.Header, body)
+	if !strings.Contains(body, "Service: <strong>my-global-app</strong>") || !strings.Contains(body, "Revision: <strong>my-global-app-00001-") {
+		t.Errorf("the seed's service: %d %q", resp.StatusCode, body)
+	}
+	svc := describe("run services describe my-global-app --region=us-central1")
+	if st := svc["status"].(map[string]any); st["conditions"].([]any)[0].(map[string]any)["status"] != "True" || st["url"] == nil {
+		t.Errorf("service status: %v", st)
 	}
 
 	// Errors print GCP's message and exit non-zero.

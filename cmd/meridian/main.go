@@ -15,6 +15,7 @@ import (
 
 	"meridian/internal/certs"
 	"meridian/internal/roles"
+	"meridian/internal/runtime"
 )
 
 func main() {
@@ -33,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), caCertCommand())
+	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), caCertCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -179,4 +180,21 @@ func caCertCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory of meridian serve")
 	return cmd
+}
+
+// builtinCommand runs the programs that stand in for well-known container images; the
+// region runtime starts them as it would start a container.
+func builtinCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "builtin hello",
+		Short:  "Run a built-in container image (hello: Cloud Run's sample)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "hello" {
+				return fmt.Errorf("no built-in image %q", args[0])
+			}
+			return runtime.ServeHello(cmd.Context())
+		},
+	}
 }

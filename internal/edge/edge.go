@@ -9,6 +9,7 @@ package edge
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func New(st *store.Store, cfg Config) *Edge {
 		cfg.Log = io.Discard
 	}
 	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}}
-	e.snap.Store(snapshot.Compile(0, nil))
+	e.snap.Store(snapshot.Compile(0, nil, nil))
 	e.proxy = newProxy(e)
 	return e
 }
@@ -98,13 +99,17 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// follow reloads on every change after rev until the watch ends.
+// follow reloads on every change of resources or service endpoints after rev until the
+// watch ends.
 func (e *Edge) follow(ctx context.Context, rev int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range e.store.Client().Watch(wctx, e.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+	for resp := range e.store.Client().Watch(wctx, e.store.Prefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 		if resp.Err() != nil {
 			return
+		}
+		if !e.relevant(resp.Events) {
+			continue
 		}
 		if _, err := e.reload(ctx); err != nil {
 			fmt.Fprintf(e.cfg.Log, "edge: reload failed, keeping the last configuration: %v\n", err)
@@ -115,15 +120,25 @@ func (e *Edge) follow(ctx context.Context, rev int64) {
 // reload reads every resource, compiles a snapshot, swaps it in and reconciles the
 // listeners. It returns the store revision it read.
 func (e *Edge) reload(ctx context.Context) (int64, error) {
-	kvs, rev, err := e.store.ListAll(ctx, "res/")
+	kvs, rev, err := e.store.ListAll(ctx, "")
 	if err != nil {
 		return 0, err
 	}
 	res := make(map[string][]byte, len(kvs))
+	endpoints := snapshot.ServiceEndpoints{}
 	for _, kv := range kvs {
-		res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
+		if path, ok := strings.CutPrefix(kv.Key, "res/"); ok {
+			res[path] = kv.Value
+		} else if key, ok := serviceEndpointKey(kv.Key); ok {
+			var ep struct {
+				URL string `json:"url"`
+			}
+			if json.Unmarshal(kv.Value, &ep) == nil {
+				endpoints[key] = ep.URL
+			}
+		}
 	}
-	snap := snapshot.Compile(rev, res)
+	snap := snapshot.Compile(rev, res, endpoints)
 	for _, p := range snap.Problems {
 		fmt.Fprintf(e.cfg.Log, "edge: %s\n", p)
 	}
@@ -308,4 +323,25 @@ func matchName(pattern, name string) bool {
 		return i > 0 && name[i+1:] == rest
 	}
 	return false
+}
+
+// relevant reports whether a change touches what the snapshot is made of.
+func (e *Edge) relevant(events []*clientv3.Event) bool {
+	for _, ev := range events {
+		key := strings.TrimPrefix(string(ev.Kv.Key), e.store.Prefix())
+		if strings.HasPrefix(key, "res/") || strings.HasPrefix(key, "endpoints/") {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceEndpointKey turns endpoints/regions/{r}/namespaces/{ns}/services/{name} into
+// the snapshot's "r/ns/name".
+func serviceEndpointKey(key string) (string, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 7 || parts[0] != "endpoints" || parts[1] != "regions" || parts[3] != "namespaces" || parts[5] != "services" {
+		return "", false
+	}
+	return parts[2] + "/" + parts[4] + "/" + parts[6], true
 }

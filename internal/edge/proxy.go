@@ -282,8 +282,12 @@ func pickTarget(svc *snapshot.BackendService) (*url.URL, string, string) {
 			host := e.Fqdn + e.IPAddress
 			return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.FormatInt(port, 10))}, "", ""
 		case "SERVERLESS":
-			// The region runtime publishes service endpoints (issue 4); until then a
-			// serverless NEG has nowhere to send the request.
+			if b.ServiceURL != "" {
+				if u, err := url.Parse(b.ServiceURL); err == nil {
+					return u, "", ""
+				}
+			}
+			// No region runtime serves the service (yet).
 			detail, msg = detailServerlessRoute, fmt.Sprintf("Cloud Run service %q has no running endpoint in %s yet.", b.CloudRun.Service, b.Region)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"meridian/internal/controlplane"
 	"meridian/internal/edge"
 	"meridian/internal/observe"
+	"meridian/internal/runtime"
 	"meridian/internal/store"
 )
 
@@ -103,11 +104,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}()
 		return done
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("serve: locate the meridian binary for built-in images: %w", err)
+	}
 	edgeDone := background(func(ctx context.Context) error { return edge.New(st, edgeCfg).Run(ctx, nil) })
 	issuerDone := background((&certs.Issuer{Store: st, CA: ca, Log: cfg.API.Log}).Run)
+	// One runtime serves every region on this machine.
+	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, Log: cfg.API.Log}).Run)
 	apiErr := runAPI(ctx, st, cfg.API)
 	cancel()
-	return errors.Join(apiErr, <-edgeDone, <-issuerDone)
+	return errors.Join(apiErr, <-edgeDone, <-issuerDone, <-runtimeDone)
 }
 
 // Edge runs a standalone edge against an external etcd cluster.

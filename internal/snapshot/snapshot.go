@@ -66,12 +66,20 @@ type Backend struct {
 	Endpoints      []api.NetworkEndpoint
 	DefaultPort    int64
 	CapacityScaler float64
+	// ServiceURL is where the region runtime serves a serverless NEG's Cloud Run
+	// service; empty while it runs nowhere.
+	ServiceURL string
 }
 
+// ServiceEndpoints maps "region/namespace/service" to the URL a region runtime serves
+// the service at.
+type ServiceEndpoints map[string]string
+
 // Compile builds a snapshot from stored resources, keyed by their relative path
-// ("projects/p/global/urlMaps/m") with their JSON as stored.
-func Compile(revision int64, resources map[string][]byte) *Snapshot {
-	c := &compiler{res: resources, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}}}
+// ("projects/p/global/urlMaps/m") with their JSON as stored, and the service endpoints
+// region runtimes publish.
+func Compile(revision int64, resources map[string][]byte, endpoints ServiceEndpoints) *Snapshot {
+	c := &compiler{res: resources, endpoints: endpoints, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}}}
 	paths := make([]string, 0, len(resources))
 	for p := range resources {
 		paths = append(paths, p)
@@ -88,8 +96,9 @@ func Compile(revision int64, resources map[string][]byte) *Snapshot {
 }
 
 type compiler struct {
-	res  map[string][]byte
-	snap *Snapshot
+	res       map[string][]byte
+	endpoints ServiceEndpoints
+	snap      *Snapshot
 }
 
 func (c *compiler) load(path string, into any) error {
@@ -227,6 +236,9 @@ func (c *compiler) backendService(path string) error {
 		}
 		if neg.Region != "" {
 			b.Region = api.LastSegment(neg.Region)
+		}
+		if p, err := api.ParseResourcePath(be.Group, ""); err == nil && neg.CloudRun != nil {
+			b.ServiceURL = c.endpoints[b.Region+"/"+p.Project+"/"+neg.CloudRun.Service]
 		}
 		svc.Backends = append(svc.Backends, b)
 	}

@@ -40,7 +40,7 @@ func resources() map[string][]byte {
 }
 
 func TestCompileIsolatesProblems(t *testing.T) {
-	snap := Compile(7, resources())
+	snap := Compile(7, resources(), ServiceEndpoints{"us-central1/p/app": "http://127.0.0.1:9"})
 	if len(snap.Listeners) != 1 {
 		t.Fatalf("listeners %v", snap.Listeners)
 	}
@@ -59,7 +59,7 @@ func TestCompileIsolatesProblems(t *testing.T) {
 		}
 	}
 	svc := snap.Services["projects/p/global/backendServices/web"]
-	if svc == nil || len(svc.Backends) != 2 || svc.Backends[0].Endpoints[0].Fqdn != "origin.example" || svc.Backends[1].Region != "us-central1" || svc.Backends[1].CloudRun.Service != "app" {
+	if svc == nil || len(svc.Backends) != 2 || svc.Backends[0].Endpoints[0].Fqdn != "origin.example" || svc.Backends[1].Region != "us-central1" || svc.Backends[1].CloudRun.Service != "app" || svc.Backends[1].ServiceURL != "http://127.0.0.1:9" {
 		t.Fatalf("backend service %+v", svc)
 	}
 	if res := l.Router.Match(routerRequest("/x")); res.Service != "projects/p/global/backendServices/web" {

@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // ErrNotFound is returned by Get for a missing key.
@@ -40,7 +41,9 @@ func New(client *clientv3.Client, prefix string) *Store {
 
 // Dial connects to an etcd cluster.
 func Dial(endpoints []string, prefix string) (*Store, error) {
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	// The client's own logger would write retry warnings to stderr; errors reach the
+	// caller anyway.
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to etcd %v: %w", endpoints, err)
 	}
