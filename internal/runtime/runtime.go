@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,6 +69,9 @@ type Runtime struct {
 	instances map[string]*instance // by service key
 	stopping  sync.WaitGroup       // instances being stopped
 	lease     clientv3.LeaseID
+	// crashed wakes the reconcile loop when an instance exits on its own, so a crashed
+	// container is replaced.
+	crashed chan struct{}
 }
 
 // New creates a runtime; Run starts it.
@@ -75,7 +79,7 @@ func New(st *store.Store, cfg Config) *Runtime {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	return &Runtime{store: st, cfg: cfg, instances: map[string]*instance{}}
+	return &Runtime{store: st, cfg: cfg, instances: map[string]*instance{}, crashed: make(chan struct{}, 1)}
 }
 
 // Run reconciles the services of its region with running instances until ctx is done,
@@ -125,13 +129,19 @@ func (rt *Runtime) Run(ctx context.Context) error {
 func (rt *Runtime) waitForServiceChange(ctx context.Context, rev int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
-		if resp.Err() != nil {
+	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for {
+		select {
+		case <-rt.crashed:
 			return
-		}
-		for _, ev := range resp.Events {
-			if strings.Contains(string(ev.Kv.Key), "/services/") {
+		case resp, ok := <-wch:
+			if !ok || resp.Err() != nil {
 				return
+			}
+			for _, ev := range resp.Events {
+				if strings.Contains(string(ev.Kv.Key), "/services/") {
+					return
+				}
 			}
 		}
 	}
@@ -215,6 +225,8 @@ func (rt *Runtime) ensure(ctx context.Context, ref serviceRef, svc *api.KnativeS
 
 // instance is one running container process.
 type instance struct {
+	stopped     atomic.Bool // set before the runtime stops it; an exit without it is a crash
+	ready       atomic.Bool // it listened once; only a ready instance's crash is replaced
 	revision    string
 	url         string
 	endpointKey string
@@ -233,6 +245,7 @@ func (i *instance) alive() bool {
 
 // stop sends SIGTERM, then SIGKILL after Cloud Run's 10 s grace.
 func (i *instance) stop() {
+	i.stopped.Store(true)
 	i.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-i.exited:
@@ -293,11 +306,22 @@ func (rt *Runtime) start(ref serviceRef, svc *api.KnativeService, revision strin
 	}
 	inst := &instance{revision: revision, url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{}),
 		endpointKey: EndpointKey(ref.region, ref.namespace, ref.name)}
-	go func() { cmd.Wait(); close(inst.exited) }()
+	go func() {
+		cmd.Wait()
+		close(inst.exited)
+		if inst.ready.Load() && !inst.stopped.Load() {
+			fmt.Fprintf(rt.cfg.Log, "runtime: %s/%s revision %s exited; replacing it\n", ref.region, ref.name, revision)
+			select {
+			case rt.crashed <- struct{}{}:
+			default: // a wake-up is already pending
+			}
+		}
+	}()
 	if err := waitListening(inst, port); err != nil {
 		inst.stop()
 		return nil, err
 	}
+	inst.ready.Store(true)
 	fmt.Fprintf(rt.cfg.Log, "runtime: %s/%s revision %s listening on %s\n", ref.region, ref.name, revision, inst.url)
 	return inst, nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,6 +119,16 @@ func TestRunsServicesAsProcesses(t *testing.T) {
 		t.Fatalf("hello page: %s", body)
 	}
 
+	// A crashed instance is replaced: kill the process behind the endpoint and wait for a
+	// new endpoint of the same revision.
+	crashPID := instancePID(t, ep.URL)
+	if err := syscall.Kill(crashPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, ep = waitFor(t, st, key, "the replacement instance", func(s *api.KnativeService, e *Endpoint) bool {
+		return e != nil && e.URL != ep.URL && e.Revision == rev1
+	})
+
 	// A new template makes a new revision, which replaces the old instance.
 	send("PUT", base+"/my-global-app", service(HelloImage, "GREETING=hi"))
 	_, ep2 := waitFor(t, st, key, "the second revision", func(s *api.KnativeService, e *Endpoint) bool {
@@ -148,4 +159,30 @@ func TestExpand(t *testing.T) {
 			t.Errorf("expand(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// instancePID finds the process listening at url, via the hello page's port: the
+// runtime's instances are the test binary's children started with that PORT.
+func instancePID(t *testing.T, url string) int {
+	t.Helper()
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc here")
+	}
+	for _, e := range entries {
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == "PORT="+port && strings.Contains(string(env), "K_SERVICE=my-global-app") {
+				var pid int
+				fmt.Sscan(e.Name(), &pid)
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no process with PORT=%s", port)
+	return 0
 }
