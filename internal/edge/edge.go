@@ -120,16 +120,17 @@ func (e *Edge) follow(ctx context.Context, rev int64) {
 // reload reads every resource, compiles a snapshot, swaps it in and reconciles the
 // listeners. It returns the store revision it read.
 func (e *Edge) reload(ctx context.Context) (int64, error) {
-	kvs, rev, err := e.store.ListAll(ctx, "")
+	lists, rev, err := e.store.ListPrefixes(ctx, "res/", "endpoints/")
 	if err != nil {
 		return 0, err
 	}
-	res := make(map[string][]byte, len(kvs))
+	res := make(map[string][]byte, len(lists[0]))
+	for _, kv := range lists[0] {
+		res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
+	}
 	endpoints := snapshot.ServiceEndpoints{}
-	for _, kv := range kvs {
-		if path, ok := strings.CutPrefix(kv.Key, "res/"); ok {
-			res[path] = kv.Value
-		} else if key, ok := serviceEndpointKey(kv.Key); ok {
+	for _, kv := range lists[1] {
+		if key, ok := serviceEndpointKey(kv.Key); ok {
 			var ep struct {
 				URL string `json:"url"`
 			}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // memberTTL is how long an edge stays listed after it stops renewing its lease: an edge
@@ -28,8 +26,8 @@ type Member struct {
 // MembersPrefix is where edges register.
 const MembersPrefix = "members/edges/"
 
-// register publishes the edge under a lease kept alive until ctx is done; then the
-// lease is revoked so the edge disappears at once.
+// register publishes the edge under a lease kept alive until the returned release is
+// called, which revokes it so the edge disappears at once.
 func (e *Edge) register(ctx context.Context) (func(), error) {
 	host, _ := os.Hostname()
 	id := newMemberID(e.cfg.Location)
@@ -37,33 +35,15 @@ func (e *Edge) register(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	cli := e.store.Client()
-	lease, err := cli.Grant(ctx, int64(memberTTL/time.Second))
+	lease, err := e.store.KeepLease(ctx, memberTTL)
 	if err != nil {
 		return nil, fmt.Errorf("edge: register: %w", err)
 	}
-	if _, err := cli.Put(ctx, e.store.Prefix()+MembersPrefix+id, string(data), clientv3.WithLease(lease.ID)); err != nil {
+	if err := lease.Put(ctx, MembersPrefix+id, data); err != nil {
+		lease.Release()
 		return nil, fmt.Errorf("edge: register: %w", err)
 	}
-	kctx, stop := context.WithCancel(ctx)
-	alive, err := cli.KeepAlive(kctx, lease.ID)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("edge: register: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { // drain keep-alive answers until the lease is given up
-		defer close(done)
-		for range alive {
-		}
-	}()
-	return func() {
-		stop()
-		<-done
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		cli.Revoke(rctx, lease.ID) // best effort: otherwise the lease expires
-	}, nil
+	return lease.Release, nil
 }
 
 func newMemberID(location string) string {

@@ -68,7 +68,7 @@ type Runtime struct {
 	mu        sync.Mutex           // guards instances
 	instances map[string]*instance // by service key
 	stopping  sync.WaitGroup       // instances being stopped
-	lease     clientv3.LeaseID
+	lease     *store.Lease         // endpoints are published under it
 	// crashed wakes the reconcile loop when an instance exits on its own, so a crashed
 	// container is replaced.
 	crashed chan struct{}
@@ -85,31 +85,14 @@ func New(st *store.Store, cfg Config) *Runtime {
 // Run reconciles the services of its region with running instances until ctx is done,
 // then stops every instance.
 func (rt *Runtime) Run(ctx context.Context) error {
-	cli := rt.store.Client()
-	lease, err := cli.Grant(ctx, int64(endpointTTL/time.Second))
+	lease, err := rt.store.KeepLease(ctx, endpointTTL)
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
-	rt.lease = lease.ID
-	kctx, stopKeepAlive := context.WithCancel(ctx)
-	alive, err := cli.KeepAlive(kctx, lease.ID)
-	if err != nil {
-		stopKeepAlive()
-		return fmt.Errorf("runtime: %w", err)
-	}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		for range alive {
-		}
-	}()
+	rt.lease = lease
 	defer func() {
 		rt.stopAll()
-		stopKeepAlive()
-		<-drained
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		cli.Revoke(rctx, lease.ID) // endpoints go with the lease
+		lease.Release() // the endpoints go with the lease
 	}()
 	for ctx.Err() == nil {
 		rev, err := rt.reconcile(ctx)
@@ -396,7 +379,7 @@ func expand(s string, env map[string]string) string {
 // publish writes the service's endpoint under the runtime's lease.
 func (rt *Runtime) publish(ctx context.Context, ref serviceRef, inst *instance) {
 	data, _ := json.Marshal(Endpoint{URL: inst.url, Revision: inst.revision})
-	if _, err := rt.store.Client().Put(ctx, rt.store.Prefix()+inst.endpointKey, string(data), clientv3.WithLease(rt.lease)); err != nil {
+	if err := rt.lease.Put(ctx, inst.endpointKey, data); err != nil {
 		fmt.Fprintf(rt.cfg.Log, "runtime: publish %s: %v\n", ref.name, err)
 	}
 }

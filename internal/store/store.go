@@ -104,6 +104,26 @@ func (s *Store) ListAll(ctx context.Context, prefix string) ([]KV, int64, error)
 	return out, resp.Header.Revision, nil
 }
 
+// ListPrefixes reads every key under each prefix in one transaction, so the lists are
+// consistent with each other and with the returned revision.
+func (s *Store) ListPrefixes(ctx context.Context, prefixes ...string) ([][]KV, int64, error) {
+	ops := make([]clientv3.Op, len(prefixes))
+	for i, p := range prefixes {
+		ops[i] = clientv3.OpGet(s.prefix+p, clientv3.WithPrefix())
+	}
+	resp, err := s.client.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list %v: %w", prefixes, err)
+	}
+	out := make([][]KV, len(prefixes))
+	for i, r := range resp.Responses {
+		for _, kv := range r.GetResponseRange().Kvs {
+			out[i] = append(out[i], s.kv(kv))
+		}
+	}
+	return out, resp.Header.Revision, nil
+}
+
 // Prefix is the key prefix of this store in etcd, for watches on the raw client.
 func (s *Store) Prefix() string { return s.prefix }
 

@@ -89,3 +89,37 @@ func TestExpiringPuts(t *testing.T) {
 		t.Fatalf("ttl: %+v %v", ttl, err)
 	}
 }
+
+// TestKeepLease: keys put under a kept lease exist until Release, then are gone.
+func TestKeepLease(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	lease, err := st.KeepLease(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Put(ctx, "members/a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if kv, err := st.Get(ctx, "members/a"); err != nil || kv.Lease == 0 {
+		t.Fatalf("leased key %+v %v", kv, err)
+	}
+	lease.Release()
+	if _, err := st.Get(ctx, "members/a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+// TestListPrefixes reads several prefixes at one revision.
+func TestListPrefixes(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	rev, err := st.Apply(ctx, store.Change{Puts: map[string][]byte{"res/a": nil, "res/b": nil, "endpoints/x": nil, "ops/1": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, at, err := st.ListPrefixes(ctx, "res/", "endpoints/")
+	if err != nil || len(lists) != 2 || len(lists[0]) != 2 || len(lists[1]) != 1 || at != rev {
+		t.Fatalf("lists %+v at %d (wrote at %d): %v", lists, at, rev, err)
+	}
+}

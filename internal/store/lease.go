@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Lease is an etcd lease kept alive until Release: keys put under it vanish when the
+// process that holds it stops renewing it, which is how members and the endpoints they
+// publish drop out by themselves.
+type Lease struct {
+	store   *Store
+	id      clientv3.LeaseID
+	stop    context.CancelFunc
+	drained chan struct{}
+}
+
+// KeepLease grants a lease of ttl and renews it in an owned goroutine until Release or
+// until ctx is done.
+func (s *Store) KeepLease(ctx context.Context, ttl time.Duration) (*Lease, error) {
+	granted, err := s.client.Grant(ctx, int64(ttl/time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("store: lease: %w", err)
+	}
+	kctx, stop := context.WithCancel(ctx)
+	alive, err := s.client.KeepAlive(kctx, granted.ID)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("store: lease: %w", err)
+	}
+	l := &Lease{store: s, id: granted.ID, stop: stop, drained: make(chan struct{})}
+	go func() { // consume renewal answers until the lease is given up
+		defer close(l.drained)
+		for range alive {
+		}
+	}()
+	return l, nil
+}
+
+// Put writes key under the lease.
+func (l *Lease) Put(ctx context.Context, key string, value []byte) error {
+	if _, err := l.store.client.Put(ctx, l.store.prefix+key, string(value), clientv3.WithLease(l.id)); err != nil {
+		return fmt.Errorf("store: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Release stops renewing and revokes the lease, deleting its keys at once; if etcd is
+// unreachable they expire with the lease instead.
+func (l *Lease) Release() {
+	l.stop()
+	<-l.drained
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	l.store.client.Revoke(ctx, l.id)
+}
