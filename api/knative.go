@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -120,14 +121,116 @@ type Condition struct {
 	Severity           string `json:"severity,omitempty"`
 }
 
+// KnativeRevision is an immutable snapshot of a Service's template, created by every
+// change of spec.template.
+type KnativeRevision struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   ObjectMeta      `json:"metadata"`
+	Spec       RevisionSpec    `json:"spec"`
+	Status     *RevisionStatus `json:"status,omitempty"`
+}
+
+// RevisionStatus is a revision's observed state.
+type RevisionStatus struct {
+	ObservedGeneration int64       `json:"observedGeneration,omitempty"`
+	Conditions         []Condition `json:"conditions,omitempty"`
+	LogURL             string      `json:"logUrl,omitempty"`
+	ImageDigest        string      `json:"imageDigest,omitempty"`
+}
+
 // Knative constants.
 const (
 	KnativeAPIVersion  = "serving.knative.dev/v1"
 	MinScaleAnnotation = "autoscaling.knative.dev/minScale"
 	MaxScaleAnnotation = "autoscaling.knative.dev/maxScale"
-	maxTimeoutSeconds  = 3600
-	maxConcurrency     = 1000
+	// ServiceLabel and ConfigurationLabel name a revision's service.
+	ServiceLabel       = "serving.knative.dev/service"
+	ConfigurationLabel = "serving.knative.dev/configuration"
+	// ConfigurationGenerationLabel is the service generation that created a revision.
+	ConfigurationGenerationLabel = "serving.knative.dev/configurationGeneration"
+
+	DefaultContainerConcurrency = 80
+	DefaultTimeoutSeconds       = 300
+	DefaultContainerPort        = 8080
+	// DefaultMaxScale is Cloud Run's default maximum number of instances.
+	DefaultMaxScale = 100
+
+	maxTimeoutSeconds = 3600
+	maxConcurrency    = 1000
 )
+
+// SetDefaults fills what Cloud Run fills in a written template: concurrency, timeout and
+// the container port. Defaults are applied before templates are compared, so replacing
+// a service with the same YAML does not make a new revision.
+func (s *KnativeService) SetDefaults() {
+	rs := &s.Spec.Template.Spec
+	if rs.ContainerConcurrency == nil {
+		v := int64(DefaultContainerConcurrency)
+		rs.ContainerConcurrency = &v
+	}
+	if rs.TimeoutSeconds == nil {
+		v := int64(DefaultTimeoutSeconds)
+		rs.TimeoutSeconds = &v
+	}
+	if len(rs.Containers) == 1 {
+		c := &rs.Containers[0]
+		if len(c.Ports) == 0 {
+			c.Ports = []ContainerPort{{Name: "http1", ContainerPort: DefaultContainerPort}}
+		}
+		for i := range c.Ports {
+			if c.Ports[i].Name == "" {
+				c.Ports[i].Name = "http1"
+			}
+			if c.Ports[i].ContainerPort == 0 {
+				c.Ports[i].ContainerPort = DefaultContainerPort
+			}
+		}
+	}
+}
+
+// Scale returns the revision's instance bounds from its annotations: min 0 and max
+// DefaultMaxScale unless set (a maxScale of 0 means the default).
+func Scale(annotations map[string]string) (min, max int) {
+	min, max = 0, DefaultMaxScale
+	if v, err := strconv.Atoi(annotations[MinScaleAnnotation]); err == nil && v >= 0 {
+		min = v
+	}
+	if v, err := strconv.Atoi(annotations[MaxScaleAnnotation]); err == nil && v > 0 {
+		max = v
+	}
+	if min > max {
+		max = min
+	}
+	return min, max
+}
+
+// ResolvedTraffic is one resolved traffic target: a revision, its share, and its tag.
+type ResolvedTraffic struct {
+	Revision string
+	Percent  int64
+	Tag      string
+	Latest   bool
+}
+
+// ResolveTraffic turns a service's traffic spec into revisions, resolving
+// latestRevision to latestReady. No spec means 100% to the latest ready revision.
+func ResolveTraffic(spec []TrafficTarget, latestReady string) []ResolvedTraffic {
+	if len(spec) == 0 {
+		spec = []TrafficTarget{{LatestRevision: ptrTrue(), Percent: 100}}
+	}
+	out := make([]ResolvedTraffic, 0, len(spec))
+	for _, t := range spec {
+		r := ResolvedTraffic{Revision: t.RevisionName, Percent: t.Percent, Tag: t.Tag}
+		if t.LatestRevision != nil && *t.LatestRevision {
+			r.Revision, r.Latest = latestReady, true
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func ptrTrue() *bool { t := true; return &t }
 
 // Validate checks a Knative Service as Cloud Run does: apiVersion and kind, a valid
 // name, exactly one container with an image, and sane concurrency, timeout, scale

@@ -74,3 +74,23 @@ func FuzzMergePatch(f *testing.F) {
 		mergePatch(doc, patch)
 	})
 }
+
+func FuzzParseLabelSelector(f *testing.F) {
+	for _, seed := range []string{"serving.knative.dev/service=app", "a==b,c!=d", "a", "=b", "a=b=c", " , "} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := parseLabelSelector(s)
+		if err != nil {
+			return
+		}
+		// Every requirement holds for the labels it names, unless it is negated.
+		labels := map[string]string{}
+		for _, r := range sel {
+			if !r.negate {
+				labels[r.key] = r.value
+			}
+		}
+		sel.matches(labels)
+	})
+}

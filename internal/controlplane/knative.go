@@ -140,6 +140,7 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 	if err := svc.Validate(); err != nil {
 		return nil, err
 	}
+	svc.SetDefaults()
 	ctx := r.Context()
 	key := knativeKey(region, ns, svc.Metadata.Name)
 	var prev *api.KnativeService
@@ -154,14 +155,38 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 		}
 		prev, cond = cur, store.Condition{Key: key, Want: rev}
 	}
-	s.knativeStatus(&svc, prev, region)
+	newRevision := s.knativeStatus(&svc, prev, region)
+	change := store.Change{Conditions: []store.Condition{cond}, Puts: map[string][]byte{}}
+	existing, err := s.revisionsOf(ctx, region, ns, svc.Metadata.Name)
+	if err != nil {
+		return nil, err
+	}
+	if newRevision != nil {
+		if _, taken := existing[newRevision.Metadata.Name]; taken {
+			return nil, &apiError{409, "alreadyExists", fmt.Sprintf("Revision named '%s' with different configuration already exists.", newRevision.Metadata.Name)}
+		}
+		revKey := revisionKey(region, ns, newRevision.Metadata.Name)
+		data, err := json.Marshal(newRevision)
+		if err != nil {
+			return nil, err
+		}
+		change.Conditions = append(change.Conditions, store.Condition{Key: revKey, Want: store.Absent})
+		change.Puts[revKey] = data
+		existing[newRevision.Metadata.Name] = newRevision
+	}
+	for i, t := range svc.Spec.Traffic {
+		if _, ok := existing[t.RevisionName]; t.RevisionName != "" && !ok {
+			return nil, errInvalid("Invalid value for field 'spec.traffic[%d].revisionName': '%s'. Revision '%s' of service '%s' does not exist.", i, t.RevisionName, t.RevisionName, svc.Metadata.Name)
+		}
+	}
 	data, err := json.Marshal(svc)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.Apply(ctx, store.Change{Conditions: []store.Condition{cond}, Puts: map[string][]byte{key: data}}); err != nil {
+	change.Puts[key] = data
+	if _, err := s.store.Apply(ctx, change); err != nil {
 		var cf *store.ConditionFailed
-		if errors.As(err, &cf) && create {
+		if errors.As(err, &cf) && create && cf.Condition.Key == key {
 			return nil, &apiError{409, "alreadyExists", fmt.Sprintf("Resource '%s' already exists.", svc.Metadata.Name)}
 		}
 		if errors.As(err, &cf) {
@@ -172,8 +197,9 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 	return &svc, nil
 }
 
-// knativeStatus fills the output-only metadata and status of a written service.
-func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) {
+// knativeStatus fills the output-only metadata and status of a written service, and
+// returns the revision its template creates (nil when the template did not change).
+func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) *api.KnativeRevision {
 	m := &svc.Metadata
 	m.SelfLink = fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/services/%s", m.Namespace, m.Name)
 	if prev == nil {
@@ -189,14 +215,16 @@ func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) {
 		*status = *prev.Status
 		status.ObservedGeneration = m.Generation
 	}
+	now := s.cfg.Now().UTC().Format("2006-01-02T15:04:05Z")
+	var revision *api.KnativeRevision
 	if prev == nil || !reflect.DeepEqual(svc.Spec.Template, prev.Spec.Template) {
 		name := svc.Spec.Template.Metadata.Name
 		if name == "" {
 			name = api.RevisionName(m.Name, m.Generation, newUID()[:3])
 		}
 		status.LatestCreatedRevisionName = name
+		revision = newRevision(svc, name, now)
 	}
-	now := s.cfg.Now().UTC().Format("2006-01-02T15:04:05Z")
 	msg := fmt.Sprintf("Revision %s is waiting for the %s region runtime to run it.", status.LatestCreatedRevisionName, region)
 	if status.LatestReadyRevisionName == status.LatestCreatedRevisionName && status.LatestReadyRevisionName != "" {
 		msg = ""
@@ -209,8 +237,40 @@ func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) {
 		}
 	}
 	svc.Status = status
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%s", m.UID, m.Generation, now)))
-	m.ResourceVersion = base64.RawURLEncoding.EncodeToString(sum[:9])
+	m.ResourceVersion = resourceVersion(m.UID, m.Generation, now)
+	return revision
+}
+
+func resourceVersion(uid string, generation int64, now string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%s/%d", uid, generation, now, newID())))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// newRevision is the immutable revision a service's template makes.
+func newRevision(svc *api.KnativeService, name, now string) *api.KnativeRevision {
+	tm := svc.Spec.Template.Metadata
+	labels := map[string]string{}
+	for k, v := range tm.Labels {
+		labels[k] = v
+	}
+	labels[api.ServiceLabel] = svc.Metadata.Name
+	labels[api.ConfigurationLabel] = svc.Metadata.Name
+	labels[api.ConfigurationGenerationLabel] = fmt.Sprint(svc.Metadata.Generation)
+	uid := newUID()
+	return &api.KnativeRevision{
+		APIVersion: api.KnativeAPIVersion, Kind: "Revision",
+		Metadata: api.ObjectMeta{
+			Name: name, Namespace: svc.Metadata.Namespace, Labels: labels, Annotations: tm.Annotations,
+			UID: uid, Generation: 1, CreationTimestamp: now, ResourceVersion: resourceVersion(uid, 1, now),
+			SelfLink: fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/revisions/%s", svc.Metadata.Namespace, name),
+		},
+		Spec: svc.Spec.Template.Spec,
+		Status: &api.RevisionStatus{ObservedGeneration: 1, Conditions: []api.Condition{
+			{Type: "Ready", Status: "Unknown", Reason: "Deploying", LastTransitionTime: now},
+			{Type: "ContainerHealthy", Status: "Unknown", Reason: "Deploying", LastTransitionTime: now},
+			{Type: "ResourcesAvailable", Status: "Unknown", Reason: "Deploying", LastTransitionTime: now},
+		}},
+	}
 }
 
 func (s *Server) deleteKnative(ctx context.Context, region, ns, name string) (any, error) {
@@ -219,7 +279,15 @@ func (s *Server) deleteKnative(ctx context.Context, region, ns, name string) (an
 		return nil, err
 	}
 	key := knativeKey(region, ns, name)
-	if _, err := s.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: rev}}, Deletes: []string{key}}); err != nil {
+	revisions, err := s.revisionsOf(ctx, region, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	deletes := []string{key}
+	for r := range revisions {
+		deletes = append(deletes, revisionKey(region, ns, r))
+	}
+	if _, err := s.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: rev}}, Deletes: deletes}); err != nil {
 		return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", name)}
 	}
 	return map[string]any{

@@ -54,3 +54,56 @@ func TestKnativeServiceLifecycle(t *testing.T) {
 	c.wantError("POST", runBase, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"image":"i"}]}}}}`, 400, "invalid")
 	c.wantError("POST", runBase, `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"x","namespace":"other"},"spec":{"template":{"spec":{"containers":[{"image":"i"}]}}}}`, 400, "invalid")
 }
+
+const revBase = "/regions/us-central1/apis/serving.knative.dev/v1/namespaces/default/revisions"
+
+func TestKnativeRevisionsAndTraffic(t *testing.T) {
+	c := newTestServer(t, Config{})
+	created := c.must("POST", runBase, seedService)
+	spec := created["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	if spec["containerConcurrency"] != float64(80) || spec["timeoutSeconds"] != float64(300) {
+		t.Errorf("defaults not applied: %v", spec)
+	}
+	rev1 := created["status"].(map[string]any)["latestCreatedRevisionName"].(string)
+	got := c.must("GET", revBase+"/"+rev1, nil)
+	labels := got["metadata"].(map[string]any)["labels"].(map[string]any)
+	if got["kind"] != "Revision" || labels["serving.knative.dev/service"] != "my-global-app" || got["spec"].(map[string]any)["containerConcurrency"] != float64(80) {
+		t.Errorf("revision %v", got)
+	}
+	// A new template with a chosen revision name and a 90/10 split naming both.
+	split := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"metadata":{"name":"my-global-app-green"},"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello","env":[{"name":"A","value":"1"}]}]}},
+"traffic":[{"revisionName":"` + rev1 + `","percent":90},{"revisionName":"my-global-app-green","percent":10,"tag":"green"}]}}`
+	c.must("PUT", runBase+"/my-global-app", split)
+	list := c.must("GET", revBase+"?labelSelector=serving.knative.dev/service%3Dmy-global-app", nil)
+	if items := list["items"].([]any); len(items) != 2 || list["kind"] != "RevisionList" {
+		t.Fatalf("revisions %v", list)
+	}
+	if l := c.must("GET", revBase+"?labelSelector=serving.knative.dev/service%3Dother", nil); len(l["items"].([]any)) != 0 {
+		t.Errorf("selector for another service matched %v", l)
+	}
+	c.wantError("GET", revBase+"?labelSelector=a%3D%3D%3Db", nil, 400, "invalid")
+	c.must("GET", "/v1/projects/default/locations/us-central1/revisions/"+rev1, nil)
+
+	// Traffic naming a revision that does not exist is refused and changes nothing.
+	bad := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"metadata":{"name":"my-global-app-green"},"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello","env":[{"name":"A","value":"1"}]}]}},
+"traffic":[{"revisionName":"nope","percent":100}]}}`
+	c.wantError("PUT", runBase+"/my-global-app", bad, 400, "invalid")
+	// Reusing a revision name for a different template is refused.
+	reuse := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"metadata":{"name":"` + rev1 + `"},"spec":{"containers":[{"image":"other"}]}}}}`
+	c.wantError("PUT", runBase+"/my-global-app", reuse, 409, "alreadyExists")
+
+	// Revisions serving traffic, or the latest, cannot be deleted; the service takes them with it.
+	c.wantError("DELETE", revBase+"/"+rev1, nil, 400, "failedPrecondition")
+	c.wantError("DELETE", revBase+"/my-global-app-green", nil, 400, "failedPrecondition")
+	c.must("PUT", runBase+"/my-global-app", `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"metadata":{"name":"my-global-app-green"},"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello","env":[{"name":"A","value":"1"}]}]}}}}`)
+	c.must("DELETE", revBase+"/"+rev1, nil)
+	c.wantError("GET", revBase+"/"+rev1, nil, 404, "notFound")
+	c.must("DELETE", runBase+"/my-global-app", nil)
+	if l := c.must("GET", revBase, nil); len(l["items"].([]any)) != 0 {
+		t.Errorf("revisions outlive their service: %v", l)
+	}
+}
