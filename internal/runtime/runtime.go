@@ -1,11 +1,14 @@
-// Package runtime is a region's serverless runtime: it runs the latest revision of every
-// Knative service of its region as a local process under Cloud Run's container contract
-// (PORT, K_SERVICE, K_REVISION, K_CONFIGURATION), publishes the service's endpoint in
-// etcd for serverless NEGs to resolve, and writes the service's Knative status.
+// Package runtime is a region's serverless runtime: it runs the revisions of every
+// Knative service of its region as local processes under Cloud Run's container contract
+// (PORT, K_SERVICE, K_REVISION, K_CONFIGURATION, containerConcurrency, min and max
+// instances, scale to zero, request timeout), splits each service's traffic over its
+// revisions by percent and by tag, publishes the service's endpoint in etcd for
+// serverless NEGs to resolve, and writes Knative status on services and revisions.
 //
-// This first version runs one instance per service and replaces it when a new revision
-// is created; concurrency limits, autoscaling, scale to zero and traffic splits are the
-// rest of issue 4.
+// Layout: runtime.go reconciles stored services with what runs; router.go is each
+// service's front door (traffic split, tag URLs); pool.go runs one revision's instances
+// and queues requests for them; scale.go is the pure autoscaling policy; process.go
+// starts and stops container processes.
 package runtime
 
 import (
@@ -13,14 +16,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
+	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -29,12 +27,11 @@ import (
 	"meridian/internal/store"
 )
 
-// Contract limits ([CC]).
-const (
-	startupLimit = 240 * time.Second
-	termGrace    = 10 * time.Second
-	endpointTTL  = 10 * time.Second
-)
+const endpointTTL = 10 * time.Second
+
+// DefaultIdleTimeout is how long an idle instance is kept before it is stopped (Cloud
+// Run keeps idle instances up to 15 minutes).
+const DefaultIdleTimeout = 15 * time.Minute
 
 // EndpointsPrefix is where runtimes publish service endpoints:
 // endpoints/regions/{region}/namespaces/{namespace}/services/{name}.
@@ -45,10 +42,17 @@ func EndpointKey(region, namespace, name string) string {
 	return EndpointsPrefix + "regions/" + region + "/namespaces/" + namespace + "/services/" + name
 }
 
-// Endpoint is what a runtime publishes for a running service.
+// Endpoint is what a runtime publishes for a service it serves.
 type Endpoint struct {
-	URL      string `json:"url"`
+	// URL splits traffic over the service's revisions as spec.traffic says.
+	URL string `json:"url"`
+	// Revision is the latest ready revision.
 	Revision string `json:"revision"`
+	// Tags are the URLs of tagged revisions, by tag.
+	Tags map[string]string `json:"tags,omitempty"`
+	// Healthy is false when a revision taking traffic keeps minimum instances but has
+	// none ready (the region should not get traffic); a revision scaled to zero is healthy.
+	Healthy bool `json:"healthy"`
 }
 
 // Config configures a runtime.
@@ -57,7 +61,9 @@ type Config struct {
 	Region string
 	// Executable is the meridian binary, run as `meridian builtin NAME` for built-in images.
 	Executable string
-	Log        io.Writer
+	// IdleTimeout is how long an idle instance lives (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	Log         io.Writer
 }
 
 // Runtime runs services. Its goroutines are owned by Run and stop with its context.
@@ -65,13 +71,14 @@ type Runtime struct {
 	store *store.Store
 	cfg   Config
 
-	mu        sync.Mutex           // guards instances
-	instances map[string]*instance // by service key
-	stopping  sync.WaitGroup       // instances being stopped
-	lease     *store.Lease         // endpoints are published under it
-	// crashed wakes the reconcile loop when an instance exits on its own, so a crashed
-	// container is replaced.
-	crashed chan struct{}
+	mu       sync.Mutex                // guards the maps
+	routers  map[string]*serviceRouter // by service key
+	pools    map[string]*pool          // by region/namespace/revision
+	last     map[string]Endpoint       // published, by endpoint key
+	lease    *store.Lease              // endpoints are published under it
+	wg       sync.WaitGroup            // listeners and retiring pools
+	changed  chan struct{}             // a pool's readiness or size changed
+	stopping bool
 }
 
 // New creates a runtime; Run starts it.
@@ -79,7 +86,11 @@ func New(st *store.Store, cfg Config) *Runtime {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	return &Runtime{store: st, cfg: cfg, instances: map[string]*instance{}, crashed: make(chan struct{}, 1)}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return &Runtime{store: st, cfg: cfg, routers: map[string]*serviceRouter{}, pools: map[string]*pool{},
+		last: map[string]Endpoint{}, changed: make(chan struct{}, 1)}
 }
 
 // Run reconciles the services of its region with running instances until ctx is done,
@@ -99,30 +110,41 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		if err != nil {
 			fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
 		} else {
-			rt.waitForServiceChange(ctx, rev)
+			rt.waitForChange(ctx, rev)
 		}
+		// Coalesce bursts of changes (a scale-up starts several instances at once).
 		select {
 		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return nil
 }
 
-func (rt *Runtime) waitForServiceChange(ctx context.Context, rev int64) {
+// notify wakes the reconcile loop; it never blocks.
+func (rt *Runtime) notify() {
+	select {
+	case rt.changed <- struct{}{}:
+	default:
+	}
+}
+
+// waitForChange returns when a service or revision changes after rev, or a pool
+// reports a change.
+func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/projects/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	for {
 		select {
-		case <-rt.crashed:
+		case <-rt.changed:
 			return
 		case resp, ok := <-wch:
 			if !ok || resp.Err() != nil {
 				return
 			}
 			for _, ev := range resp.Events {
-				if strings.Contains(string(ev.Kv.Key), "/services/") {
+				if k := string(ev.Kv.Key); strings.Contains(k, "/services/") || strings.Contains(k, "/revisions/") {
 					return
 				}
 			}
@@ -130,294 +152,394 @@ func (rt *Runtime) waitForServiceChange(ctx context.Context, rev int64) {
 	}
 }
 
-// serviceRef locates a stored service.
-type serviceRef struct {
-	key                     string // res/projects/{ns}/regions/{r}/services/{name}
-	namespace, region, name string
+// stored is a service or revision as read, with its key and revision for conditional
+// status writes.
+type stored[T any] struct {
+	key, region, namespace, name string
+	modRev                       int64
+	obj                          T
 }
 
-// reconcile starts the latest revision of every service of the region, stops instances
-// of services that are gone, and returns the revision it read.
+// reconcile makes what runs match the stored services of the region, publishes
+// endpoints, writes status, and returns the etcd revision it read.
 func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 	kvs, rev, err := rt.store.ListAll(ctx, "res/projects/")
 	if err != nil {
 		return 0, err
 	}
-	want := map[string]bool{}
+	var services []stored[*api.KnativeService]
+	revisions := map[string]stored[*api.KnativeRevision]{} // by region/namespace/name
 	for _, kv := range kvs {
-		ref, ok := parseServiceKey(kv.Key)
-		if !ok || (rt.cfg.Region != "" && ref.region != rt.cfg.Region) {
+		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, "res/"), "")
+		if err != nil || p.Region == "" || (rt.cfg.Region != "" && p.Region != rt.cfg.Region) {
 			continue
 		}
-		var svc api.KnativeService
-		if err := json.Unmarshal(kv.Value, &svc); err != nil || svc.Status == nil {
-			continue
+		switch p.Collection {
+		case "services":
+			var svc api.KnativeService
+			if json.Unmarshal(kv.Value, &svc) == nil && svc.Status != nil && len(svc.Spec.Template.Spec.Containers) == 1 {
+				services = append(services, stored[*api.KnativeService]{kv.Key, p.Region, p.Project, p.Name, kv.ModRevision, &svc})
+			}
+		case "revisions":
+			var r api.KnativeRevision
+			if json.Unmarshal(kv.Value, &r) == nil && len(r.Spec.Containers) == 1 {
+				revisions[p.Region+"/"+p.Project+"/"+p.Name] = stored[*api.KnativeRevision]{kv.Key, p.Region, p.Project, p.Name, kv.ModRevision, &r}
+			}
 		}
-		want[ref.key] = true
-		rt.ensure(ctx, ref, &svc)
 	}
+
+	neededPools := map[string]bool{}
+	neededRouters := map[string]bool{}
+	for _, s := range services {
+		neededRouters[s.key] = true
+		rt.reconcileService(ctx, s, revisions, neededPools)
+	}
+
+	// Retire what is no longer needed: endpoints first, so nothing new is sent there.
 	rt.mu.Lock()
-	var gone []*instance
-	for key, inst := range rt.instances {
-		if !want[key] {
-			delete(rt.instances, key)
-			gone = append(gone, inst)
+	var goneRouters []*serviceRouter
+	var goneEndpoints []string
+	for key, r := range rt.routers {
+		if !neededRouters[key] {
+			goneRouters = append(goneRouters, r)
+			delete(rt.routers, key)
+		}
+	}
+	for key := range rt.last {
+		if ref, ok := endpointService(key); !ok || !neededRouters[ref] {
+			goneEndpoints = append(goneEndpoints, key)
+			delete(rt.last, key)
+		}
+	}
+	var gonePools []*pool
+	for key, p := range rt.pools {
+		if !neededPools[key] {
+			gonePools = append(gonePools, p)
+			delete(rt.pools, key)
 		}
 	}
 	rt.mu.Unlock()
-	for _, inst := range gone {
-		// Withdraw the endpoint first, so no new request is sent to a stopping instance.
-		rt.store.Apply(ctx, store.Change{Deletes: []string{inst.endpointKey}})
-		rt.retire(inst)
+	if len(goneEndpoints) > 0 {
+		rt.store.Apply(ctx, store.Change{Deletes: goneEndpoints})
+	}
+	for _, r := range goneRouters {
+		r.close(&rt.wg)
+	}
+	for _, p := range gonePools {
+		rt.retire(p)
 	}
 	return rev, nil
 }
 
-func parseServiceKey(key string) (serviceRef, bool) {
-	p, err := api.ParseResourcePath(strings.TrimPrefix(key, "res/"), "")
-	if err != nil || p.Collection != "services" || p.Region == "" {
-		return serviceRef{}, false
+// endpointService maps an endpoint key back to its service's resource key.
+func endpointService(key string) (string, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 7 {
+		return "", false
 	}
-	return serviceRef{key: key, namespace: p.Project, region: p.Region, name: p.Name}, true
+	return "res/" + api.ResourcePath{Project: parts[4], Region: parts[2], Collection: "services", Name: parts[6]}.String(), true
 }
 
-// ensure runs the service's latest created revision, replacing an older one, and
-// records the outcome in the service's status.
-func (rt *Runtime) ensure(ctx context.Context, ref serviceRef, svc *api.KnativeService) {
-	revision := svc.Status.LatestCreatedRevisionName
-	rt.mu.Lock()
-	cur := rt.instances[ref.key]
-	rt.mu.Unlock()
-	if cur != nil && cur.revision == revision && cur.alive() {
+// reconcileService runs the pools a service needs, routes its traffic, publishes its
+// endpoint and writes its status and its revisions' status.
+func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeService], revisions map[string]stored[*api.KnativeRevision], needed map[string]bool) {
+	svc := s.obj
+	scope := s.region + "/" + s.namespace + "/"
+	poolFor := func(name string) (*pool, poolStatus, bool) {
+		r, ok := revisions[scope+name]
+		if name == "" || !ok || r.obj.Metadata.Labels[api.ServiceLabel] != s.name {
+			return nil, poolStatus{}, false
+		}
+		needed[scope+name] = true
+		p := rt.ensurePool(s, r)
+		return p, p.status(), true
+	}
+
+	latestCreated := svc.Status.LatestCreatedRevisionName
+	_, created, createdExists := poolFor(latestCreated)
+	latestReady := ""
+	if createdExists && created.state == poolReady {
+		latestReady = latestCreated
+	} else if _, st, ok := poolFor(svc.Status.LatestReadyRevisionName); ok && st.state == poolReady {
+		latestReady = svc.Status.LatestReadyRevisionName
+	}
+
+	traffic := api.ResolveTraffic(svc.Spec.Traffic, latestReady)
+	var pools []*pool
+	var weights []int64
+	tagPools := map[string]*pool{}
+	healthy, routable := true, true
+	for _, t := range traffic {
+		p, st, ok := poolFor(t.Revision)
+		if !ok || st.state != poolReady {
+			if t.Percent > 0 {
+				routable = false
+			}
+			continue
+		}
+		if t.Percent > 0 {
+			pools, weights = append(pools, p), append(weights, t.Percent)
+			if p.minScale > 0 && st.ready == 0 {
+				healthy = false
+			}
+		}
+		if t.Tag != "" {
+			tagPools[t.Tag] = p
+		}
+	}
+
+	router := rt.ensureRouter(s, tagPools)
+	if router == nil {
 		return
 	}
-	inst, err := rt.start(ref, svc, revision)
-	if err != nil {
-		rt.writeStatus(ctx, ref, revision, "", err)
-		return
+	if cur := router.main.route.Load(); !cur.sameAs(pools, weights) {
+		router.main.route.Store(newRoute(pools, weights))
 	}
-	rt.mu.Lock()
-	rt.instances[ref.key] = inst
-	rt.mu.Unlock()
-	if cur != nil {
-		rt.retire(cur)
+	ep := Endpoint{URL: router.main.url, Revision: latestReady, Healthy: healthy && len(pools) > 0}
+	for tag, p := range tagPools {
+		d := router.tags[tag]
+		if cur := d.route.Load(); !cur.sameAs([]*pool{p}, []int64{1}) {
+			d.route.Store(newRoute([]*pool{p}, []int64{1}))
+		}
+		if ep.Tags == nil {
+			ep.Tags = map[string]string{}
+		}
+		ep.Tags[tag] = d.url
 	}
-	rt.publish(ctx, ref, inst)
-	rt.writeStatus(ctx, ref, revision, inst.url, nil)
+	if len(pools) > 0 || len(tagPools) > 0 {
+		rt.publish(ctx, EndpointKey(s.region, s.namespace, s.name), ep)
+	}
+
+	// Status: the service's, then each revision's.
+	status := *svc.Status
+	status.LatestReadyRevisionName = latestReady
+	status.URL = router.main.url
+	status.Address = &api.ServiceAddress{URL: router.main.url}
+	status.Traffic = nil
+	for _, t := range traffic {
+		tt := api.TrafficTarget{RevisionName: t.Revision, Percent: t.Percent, Tag: t.Tag}
+		if t.Latest {
+			latest := true
+			tt.LatestRevision = &latest
+		}
+		if t.Tag != "" && router.tags[t.Tag] != nil {
+			tt.URL = router.tags[t.Tag].url
+		}
+		status.Traffic = append(status.Traffic, tt)
+	}
+	status.Conditions = serviceConditions(latestCreated, created, createdExists, routable && len(pools) > 0)
+	rt.writeServiceStatus(ctx, s, &status)
+	for name := range needed {
+		if r, ok := revisions[name]; ok && strings.HasPrefix(name, scope) && r.obj.Metadata.Labels[api.ServiceLabel] == s.name {
+			rt.mu.Lock()
+			p := rt.pools[name]
+			rt.mu.Unlock()
+			rt.writeRevisionStatus(ctx, r, p.status())
+		}
+	}
 }
 
-// instance is one running container process.
-type instance struct {
-	stopped     atomic.Bool // set before the runtime stops it; an exit without it is a crash
-	ready       atomic.Bool // it listened once; only a ready instance's crash is replaced
-	revision    string
-	url         string
-	endpointKey string
-	cmd         *exec.Cmd
-	exited      chan struct{}
-}
-
-func (i *instance) alive() bool {
-	select {
-	case <-i.exited:
-		return false
+// serviceConditions are Knative's Ready, ConfigurationsReady and RoutesReady.
+func serviceConditions(latest string, st poolStatus, exists, routed bool) []api.Condition {
+	cond := func(typ, status, reason, msg string) api.Condition {
+		return api.Condition{Type: typ, Status: status, Reason: reason, Message: msg}
+	}
+	var config api.Condition
+	switch {
+	case !exists:
+		config = cond("ConfigurationsReady", "Unknown", "RevisionMissing", fmt.Sprintf("Revision '%s' is not stored yet.", latest))
+	case st.state == poolFailed:
+		config = cond("ConfigurationsReady", "False", "RevisionFailed", fmt.Sprintf("Revision '%s' is not ready and cannot serve traffic. %s", latest, st.failure))
+	case st.state == poolStarting:
+		config = cond("ConfigurationsReady", "Unknown", "Deploying", fmt.Sprintf("Revision '%s' is starting.", latest))
 	default:
-		return true
+		config = cond("ConfigurationsReady", "True", "", "")
+	}
+	routes := cond("RoutesReady", "True", "", "")
+	if !routed {
+		routes = cond("RoutesReady", "Unknown", "TrafficNotMigrated", "Traffic is not yet migrated to the latest revision.")
+		if config.Status == "False" {
+			routes = cond("RoutesReady", "False", config.Reason, config.Message)
+		}
+	}
+	ready := cond("Ready", "True", "", "")
+	switch {
+	case config.Status != "True":
+		ready = cond("Ready", config.Status, config.Reason, config.Message)
+	case routes.Status != "True":
+		ready = cond("Ready", routes.Status, routes.Reason, routes.Message)
+	}
+	return []api.Condition{ready, config, routes}
+}
+
+func revisionConditions(st poolStatus) []api.Condition {
+	switch st.state {
+	case poolFailed:
+		return []api.Condition{
+			{Type: "Ready", Status: "False", Reason: "ContainerMissing", Message: st.failure},
+			{Type: "ContainerHealthy", Status: "False", Reason: "ContainerMissing", Message: st.failure},
+			{Type: "ResourcesAvailable", Status: "True"},
+		}
+	case poolReady:
+		return []api.Condition{{Type: "Ready", Status: "True"}, {Type: "ContainerHealthy", Status: "True"}, {Type: "ResourcesAvailable", Status: "True"}}
+	}
+	return []api.Condition{
+		{Type: "Ready", Status: "Unknown", Reason: "Deploying"},
+		{Type: "ContainerHealthy", Status: "Unknown", Reason: "Deploying"},
+		{Type: "ResourcesAvailable", Status: "Unknown", Reason: "Deploying"},
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL after Cloud Run's 10 s grace.
-func (i *instance) stop() {
-	i.stopped.Store(true)
-	i.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-i.exited:
-	case <-time.After(termGrace):
-		i.cmd.Process.Kill()
-		<-i.exited
+// ensurePool returns the revision's pool, starting it on first sight.
+func (rt *Runtime) ensurePool(s stored[*api.KnativeService], r stored[*api.KnativeRevision]) *pool {
+	key := r.region + "/" + r.namespace + "/" + r.name
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if p := rt.pools[key]; p != nil {
+		return p
 	}
+	p := newPool(poolConfig{
+		region: r.region, namespace: r.namespace, service: s.name, revision: r.name,
+		spec: r.obj.Spec, annotations: r.obj.Metadata.Annotations,
+		executable: rt.cfg.Executable, log: rt.cfg.Log, idle: rt.cfg.IdleTimeout,
+		now: time.Now, changed: rt.notify,
+	})
+	rt.pools[key] = p
+	return p
 }
 
-// retire stops an instance in the background; stopAll waits for it.
-func (rt *Runtime) retire(inst *instance) {
-	rt.stopping.Add(1)
+// ensureRouter returns the service's front doors, with one door per tag in tags.
+func (rt *Runtime) ensureRouter(s stored[*api.KnativeService], tags map[string]*pool) *serviceRouter {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.stopping {
+		return nil
+	}
+	r := rt.routers[s.key]
+	if r == nil {
+		main, err := openDoor(&rt.wg, s.obj.Status.URL)
+		if err != nil {
+			fmt.Fprintf(rt.cfg.Log, "runtime: %s: %v\n", s.name, err)
+			return nil
+		}
+		r = &serviceRouter{main: main, tags: map[string]*frontDoor{}}
+		rt.routers[s.key] = r
+	}
+	for tag, d := range r.tags {
+		if tags[tag] == nil {
+			d.close(&rt.wg)
+			delete(r.tags, tag)
+		}
+	}
+	for tag := range tags {
+		if r.tags[tag] != nil {
+			continue
+		}
+		preferred := ""
+		for _, t := range s.obj.Status.Traffic {
+			if t.Tag == tag {
+				preferred = t.URL
+			}
+		}
+		d, err := openDoor(&rt.wg, preferred)
+		if err != nil {
+			fmt.Fprintf(rt.cfg.Log, "runtime: %s tag %s: %v\n", s.name, tag, err)
+			continue
+		}
+		r.tags[tag] = d
+	}
+	return r
+}
+
+// retire stops a pool in the background; stopAll waits for it.
+func (rt *Runtime) retire(p *pool) {
+	rt.wg.Add(1)
 	go func() {
-		defer rt.stopping.Done()
-		inst.stop()
+		defer rt.wg.Done()
+		p.close()
 	}()
 }
 
 func (rt *Runtime) stopAll() {
 	rt.mu.Lock()
-	for key, inst := range rt.instances {
-		rt.retire(inst)
-		delete(rt.instances, key)
+	rt.stopping = true
+	for key, r := range rt.routers {
+		r.close(&rt.wg)
+		delete(rt.routers, key)
+	}
+	for key, p := range rt.pools {
+		rt.retire(p)
+		delete(rt.pools, key)
 	}
 	rt.mu.Unlock()
-	rt.stopping.Wait()
+	rt.wg.Wait()
 }
 
-// start runs the revision's container as a process and waits until it listens.
-func (rt *Runtime) start(ref serviceRef, svc *api.KnativeService, revision string) (*instance, error) {
-	c := svc.Spec.Template.Spec.Containers[0]
-	port, err := freePort()
+// publish writes a service's endpoint under the runtime's lease when it changed.
+func (rt *Runtime) publish(ctx context.Context, key string, ep Endpoint) {
+	rt.mu.Lock()
+	same := reflect.DeepEqual(rt.last[key], ep)
+	rt.mu.Unlock()
+	if same {
+		return
+	}
+	data, _ := json.Marshal(ep)
+	if err := rt.lease.Put(ctx, key, data); err != nil {
+		fmt.Fprintf(rt.cfg.Log, "runtime: publish %s: %v\n", key, err)
+		return
+	}
+	rt.mu.Lock()
+	rt.last[key] = ep
+	rt.mu.Unlock()
+}
+
+// writeServiceStatus stores the service's new status if it differs from the stored one,
+// conditioned on the service not having changed since it was read (a newer spec is
+// reconciled next).
+func (rt *Runtime) writeServiceStatus(ctx context.Context, s stored[*api.KnativeService], status *api.ServiceStatus) {
+	now := time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	status.Conditions = carryTransitionTimes(s.obj.Status.Conditions, status.Conditions, now)
+	if reflect.DeepEqual(s.obj.Status, status) {
+		return
+	}
+	svc := *s.obj
+	svc.Status = status
+	rt.writeIfUnchanged(ctx, s.key, s.modRev, &svc)
+}
+
+func (rt *Runtime) writeRevisionStatus(ctx context.Context, r stored[*api.KnativeRevision], st poolStatus) {
+	now := time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	status := api.RevisionStatus{ObservedGeneration: r.obj.Metadata.Generation}
+	if r.obj.Status != nil {
+		status = *r.obj.Status
+	}
+	status.Conditions = carryTransitionTimes(status.Conditions, revisionConditions(st), now)
+	if r.obj.Status != nil && reflect.DeepEqual(*r.obj.Status, status) {
+		return
+	}
+	rev := *r.obj
+	rev.Status = &status
+	rt.writeIfUnchanged(ctx, r.key, r.modRev, &rev)
+}
+
+func (rt *Runtime) writeIfUnchanged(ctx context.Context, key string, modRev int64, obj any) {
+	data, err := json.Marshal(obj)
 	if err != nil {
-		return nil, err
+		return
 	}
-	env := map[string]string{}
-	for _, e := range c.Env {
-		env[e.Name] = e.Value
-	}
-	env["PORT"], env["K_SERVICE"], env["K_REVISION"], env["K_CONFIGURATION"] = strconv.Itoa(port), ref.name, revision, ref.name
-	var argv []string
-	switch prog, builtin := builtinProgram(c.Image); {
-	case len(c.Command) > 0:
-		argv = append(expandAll(c.Command, env), expandAll(c.Args, env)...)
-	case builtin:
-		argv = []string{rt.cfg.Executable, "builtin", prog}
-	default:
-		return nil, fmt.Errorf("image %q cannot be run here: it is not built in and the container gives no command", c.Image)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stdout, cmd.Stderr = rt.cfg.Log, rt.cfg.Log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
-	}
-	inst := &instance{revision: revision, url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{}),
-		endpointKey: EndpointKey(ref.region, ref.namespace, ref.name)}
-	go func() {
-		cmd.Wait()
-		close(inst.exited)
-		if inst.ready.Load() && !inst.stopped.Load() {
-			fmt.Fprintf(rt.cfg.Log, "runtime: %s/%s revision %s exited; replacing it\n", ref.region, ref.name, revision)
-			select {
-			case rt.crashed <- struct{}{}:
-			default: // a wake-up is already pending
+	rt.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: modRev}}, Puts: map[string][]byte{key: data}})
+}
+
+// carryTransitionTimes keeps a condition's lastTransitionTime while its status, reason
+// and message stay the same, and stamps now on those that changed.
+func carryTransitionTimes(old, cur []api.Condition, now string) []api.Condition {
+	for i := range cur {
+		cur[i].LastTransitionTime = now
+		for _, o := range old {
+			if o.Type == cur[i].Type && o.Status == cur[i].Status && o.Reason == cur[i].Reason && o.Message == cur[i].Message {
+				cur[i].LastTransitionTime = o.LastTransitionTime
 			}
 		}
-	}()
-	if err := waitListening(inst, port); err != nil {
-		inst.stop()
-		return nil, err
 	}
-	inst.ready.Store(true)
-	fmt.Fprintf(rt.cfg.Log, "runtime: %s/%s revision %s listening on %s\n", ref.region, ref.name, revision, inst.url)
-	return inst, nil
-}
-
-// waitListening polls the instance's port until it accepts connections, the process
-// exits, or the startup limit passes.
-func waitListening(inst *instance, port int) error {
-	deadline := time.Now().Add(startupLimit)
-	for {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-inst.exited:
-			return fmt.Errorf("the container exited before listening on PORT=%d", port)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the container did not listen on PORT=%d within %s", port, startupLimit)
-		}
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// expandAll applies Kubernetes' $(VAR) expansion from the container's environment.
-func expandAll(args []string, env map[string]string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = expand(a, env)
-	}
-	return out
-}
-
-func expand(s string, env map[string]string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "$(")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		if i > 0 && s[i-1] == '$' { // $$(VAR) escapes to a literal $(VAR)
-			b.WriteString(s[:i-1] + "$(")
-			s = s[i+2:]
-			continue
-		}
-		end := strings.IndexByte(s[i:], ')')
-		if end < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		name := s[i+2 : i+end]
-		b.WriteString(s[:i])
-		if v, ok := env[name]; ok {
-			b.WriteString(v)
-		} else {
-			b.WriteString(s[i : i+end+1])
-		}
-		s = s[i+end+1:]
-	}
-}
-
-// publish writes the service's endpoint under the runtime's lease.
-func (rt *Runtime) publish(ctx context.Context, ref serviceRef, inst *instance) {
-	data, _ := json.Marshal(Endpoint{URL: inst.url, Revision: inst.revision})
-	if err := rt.lease.Put(ctx, inst.endpointKey, data); err != nil {
-		fmt.Fprintf(rt.cfg.Log, "runtime: publish %s: %v\n", ref.name, err)
-	}
-}
-
-// writeStatus records Knative's conditions for the revision, conditioned on the service
-// not having changed since it was read (a newer spec is reconciled next).
-func (rt *Runtime) writeStatus(ctx context.Context, ref serviceRef, revision, url string, runErr error) {
-	kv, err := rt.store.Get(ctx, ref.key)
-	if err != nil {
-		return
-	}
-	var svc api.KnativeService
-	if json.Unmarshal(kv.Value, &svc) != nil || svc.Status == nil || svc.Status.LatestCreatedRevisionName != revision {
-		return
-	}
-	now := time.Now().UTC().Format("2006-01-02T15:04:05Z")
-	st := svc.Status
-	if runErr != nil {
-		msg := runErr.Error()
-		st.Conditions = []api.Condition{
-			{Type: "Ready", Status: "False", Reason: "RevisionFailed", Message: msg, LastTransitionTime: now},
-			{Type: "ConfigurationsReady", Status: "False", Reason: "RevisionFailed", Message: msg, LastTransitionTime: now},
-			{Type: "RoutesReady", Status: "False", Reason: "RevisionFailed", Message: msg, LastTransitionTime: now},
-		}
-	} else {
-		st.LatestReadyRevisionName, st.URL = revision, url
-		st.Address = &api.ServiceAddress{URL: url}
-		latest := true
-		st.Traffic = []api.TrafficTarget{{RevisionName: revision, LatestRevision: &latest, Percent: 100}}
-		st.Conditions = []api.Condition{
-			{Type: "Ready", Status: "True", LastTransitionTime: now},
-			{Type: "ConfigurationsReady", Status: "True", LastTransitionTime: now},
-			{Type: "RoutesReady", Status: "True", LastTransitionTime: now},
-		}
-	}
-	data, err := json.Marshal(svc)
-	if err != nil {
-		return
-	}
-	rt.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: ref.key, Want: kv.ModRevision}}, Puts: map[string][]byte{ref.key: data}})
+	return cur
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -29,6 +30,10 @@ func TestMain(m *testing.M) {
 		if err := ServeHello(ctx); err != nil {
 			os.Exit(1)
 		}
+		os.Exit(0)
+	}
+	if len(os.Args) == 2 && os.Args[1] == "testapp" {
+		serveTestApp()
 		os.Exit(0)
 	}
 	testutil.Main(m)
@@ -54,7 +59,7 @@ func waitFor(t *testing.T, st *store.Store, key string, what string, cond func(*
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var svc *api.KnativeService
-		if kv, err := st.Get(context.Background(), "res/projects/default/regions/us-central1/services/my-global-app"); err == nil {
+		if kv, err := st.Get(context.Background(), "res/projects/default/regions/us-central1/services/"+key[strings.LastIndexByte(key, '/')+1:]); err == nil {
 			svc = &api.KnativeService{}
 			json.Unmarshal(kv.Value, svc)
 		}
@@ -73,85 +78,6 @@ func waitFor(t *testing.T, st *store.Store, key string, what string, cond func(*
 	}
 }
 
-func TestRunsServicesAsProcesses(t *testing.T) {
-	st := testutil.Store(t)
-	apiSrv := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
-	defer apiSrv.Close()
-	send := func(method, path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, apiSrv.URL+path, strings.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s %s: %v %v", method, path, resp, err)
-		}
-		resp.Body.Close()
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New(st, Config{Region: "us-central1", Executable: exe}).Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	key := EndpointKey("us-central1", "default", "my-global-app")
-
-	send("POST", base, service(HelloImage))
-	svc, ep := waitFor(t, st, key, "the first revision", func(s *api.KnativeService, e *Endpoint) bool {
-		return e != nil && s != nil && s.Status.LatestReadyRevisionName != "" && s.Status.Conditions[0].Status == "True"
-	})
-	rev1 := svc.Status.LatestReadyRevisionName
-	if ep.Revision != rev1 || svc.Status.URL != ep.URL {
-		t.Fatalf("endpoint %+v, status %+v", ep, svc.Status)
-	}
-	resp, err := http.Get(ep.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "Service: <strong>my-global-app</strong>") || !strings.Contains(string(body), rev1) {
-		t.Fatalf("hello page: %s", body)
-	}
-
-	// A crashed instance is replaced: kill the process behind the endpoint and wait for a
-	// new endpoint of the same revision.
-	crashPID := instancePID(t, ep.URL)
-	if err := syscall.Kill(crashPID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, ep = waitFor(t, st, key, "the replacement instance", func(s *api.KnativeService, e *Endpoint) bool {
-		return e != nil && e.URL != ep.URL && e.Revision == rev1
-	})
-
-	// A new template makes a new revision, which replaces the old instance.
-	send("PUT", base+"/my-global-app", service(HelloImage, "GREETING=hi"))
-	_, ep2 := waitFor(t, st, key, "the second revision", func(s *api.KnativeService, e *Endpoint) bool {
-		return e != nil && e.Revision != rev1 && s.Status.LatestReadyRevisionName == e.Revision
-	})
-	if _, err := http.Get(ep.URL); err == nil && ep.URL != ep2.URL {
-		t.Errorf("the old instance at %s still answers", ep.URL)
-	}
-
-	// An image Meridian cannot run fails the revision with a reason, never a crash.
-	send("PUT", base+"/my-global-app", service("gcr.io/example/unknown"))
-	svc, _ = waitFor(t, st, key, "the failed revision", func(s *api.KnativeService, e *Endpoint) bool {
-		return s.Status.Conditions[0].Status == "False"
-	})
-	if c := svc.Status.Conditions[0]; c.Reason != "RevisionFailed" || !strings.Contains(c.Message, "cannot be run here") {
-		t.Errorf("condition %+v", c)
-	}
-
-	// Deleting the service stops it and withdraws its endpoint.
-	send("DELETE", base+"/my-global-app", "")
-	waitFor(t, st, key, "the endpoint to go", func(s *api.KnativeService, e *Endpoint) bool { return s == nil && e == nil })
-}
-
 func TestExpand(t *testing.T) {
 	env := map[string]string{"PORT": "8080", "NAME": "x"}
 	for in, want := range map[string]string{"--port=$(PORT)": "--port=8080", "$(NAME)-$(NAME)": "x-x", "$$(PORT)": "$(PORT)", "$(MISSING)": "$(MISSING)", "$(": "$("} {
@@ -161,28 +87,311 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-// instancePID finds the process listening at url, via the hello page's port: the
-// runtime's instances are the test binary's children started with that PORT.
-func instancePID(t *testing.T, url string) int {
-	t.Helper()
-	port := url[strings.LastIndexByte(url, ':')+1:]
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skip("no /proc here")
-	}
-	for _, e := range entries {
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if kv == "PORT="+port && strings.Contains(string(env), "K_SERVICE=my-global-app") {
-				var pid int
-				fmt.Sscan(e.Name(), &pid)
-				return pid
+
+// serveTestApp is a container for the tests (run as `testbinary testapp`): it names its
+// revision and process, blocks on a gate file, hangs, or sets a cookie.
+func serveTestApp() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	id := func() string { return fmt.Sprintf("revision=%s pid=%d\n", os.Getenv("K_REVISION"), os.Getpid()) }
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, id()) })
+	mux.HandleFunc("/block", func(w http.ResponseWriter, r *http.Request) {
+		// Held until the test creates the gate file (bounded, so nothing hangs forever).
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(r.URL.Query().Get("gate")); err == nil {
+				break
 			}
 		}
+		io.WriteString(w, id())
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("/cookie", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "1"})
+		io.WriteString(w, id())
+	})
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	srv.ListenAndServe()
+}
+
+// harness runs the API and a runtime for us-central1 over one store.
+type harness struct {
+	t   *testing.T
+	st  *store.Store
+	api *httptest.Server
+	rt  *Runtime
+	exe string
+}
+
+func newHarness(t *testing.T, idle time.Duration) *harness {
+	t.Helper()
+	st := testutil.Store(t)
+	h := &harness{t: t, st: st, api: httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())}
+	t.Cleanup(h.api.Close)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no process with PORT=%s", port)
-	return 0
+	h.exe = exe
+	h.rt = New(st, Config{Region: "us-central1", Executable: exe, IdleTimeout: idle})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.rt.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return h
+}
+
+func (h *harness) send(method, path string, body any) {
+	h.t.Helper()
+	data, _ := json.Marshal(body)
+	if s, ok := body.(string); ok {
+		data = []byte(s)
+	}
+	req, _ := http.NewRequest(method, h.api.URL+path, strings.NewReader(string(data)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(resp.Body)
+		h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+	}
+}
+
+// testApp is a Knative service running serveTestApp.
+func (h *harness) testApp(name, revision string, annotations map[string]string, spec map[string]any, traffic []any) map[string]any {
+	spec["containers"] = []any{map[string]any{"image": "example.com/testapp", "command": []string{h.exe, "testapp"}}}
+	svc := map[string]any{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": map[string]any{"name": name},
+		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"name": revision, "annotations": annotations}, "spec": spec}}}
+	if traffic != nil {
+		svc["spec"].(map[string]any)["traffic"] = traffic
+	}
+	return svc
+}
+
+// pool returns a revision's pool once the runtime runs it.
+func (h *harness) pool(revision string) *pool {
+	h.rt.mu.Lock()
+	defer h.rt.mu.Unlock()
+	return h.rt.pools["us-central1/default/"+revision]
+}
+
+// until polls cond with a deadline.
+func (h *harness) until(what string, cond func() bool) {
+	h.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func get(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func TestServiceLifecycle(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "my-global-app")
+
+	h.send("POST", base, service(HelloImage))
+	svc, ep := waitFor(t, h.st, key, "the first revision", func(s *api.KnativeService, e *Endpoint) bool {
+		return e != nil && s != nil && s.Status.LatestReadyRevisionName != "" && s.Status.Conditions[0].Status == "True"
+	})
+	rev1 := svc.Status.LatestReadyRevisionName
+	if ep.Revision != rev1 || svc.Status.URL != ep.URL || !ep.Healthy || len(svc.Status.Traffic) != 1 || svc.Status.Traffic[0].RevisionName != rev1 || svc.Status.Traffic[0].Percent != 100 {
+		t.Fatalf("endpoint %+v, status %+v", ep, svc.Status)
+	}
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, "Service: <strong>my-global-app</strong>") || !strings.Contains(body, rev1) {
+		t.Fatalf("hello page: %d %s", code, body)
+	}
+
+	// Killing the instance's process: it is replaced, and requests keep succeeding.
+	p := h.pool(rev1)
+	p.mu.Lock()
+	proc := p.members[0].proc
+	p.mu.Unlock()
+	if err := proc.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-proc.exited
+	for i := range 20 {
+		if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, rev1) {
+			t.Fatalf("request %d after the kill: %d %s", i, code, body)
+		}
+	}
+	if st := p.status(); st.ready != 1 {
+		t.Errorf("after the crash the pool has %+v", st)
+	}
+
+	// A new template makes a new revision, which takes the traffic; the old one stops.
+	h.send("PUT", base+"/my-global-app", service(HelloImage, "GREETING=hi"))
+	svc, ep = waitFor(t, h.st, key, "the second revision", func(s *api.KnativeService, e *Endpoint) bool {
+		return e != nil && e.Revision != rev1 && s.Status.LatestReadyRevisionName == e.Revision && s.Status.Conditions[0].Status == "True"
+	})
+	rev2 := ep.Revision
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, rev2) {
+		t.Fatalf("second revision: %d %s", code, body)
+	}
+	h.until("the first revision's pool to stop", func() bool { return h.pool(rev1) == nil })
+
+	// An image Meridian cannot run fails its revision with a reason, never a crash, and
+	// the traffic stays on the last ready revision.
+	h.send("PUT", base+"/my-global-app", service("gcr.io/example/unknown"))
+	svc, _ = waitFor(t, h.st, key, "the failed revision", func(s *api.KnativeService, e *Endpoint) bool {
+		return s.Status.Conditions[0].Status == "False"
+	})
+	if c := svc.Status.Conditions[0]; c.Reason != "RevisionFailed" || !strings.Contains(c.Message, "cannot be run here") || svc.Status.LatestReadyRevisionName != rev2 {
+		t.Errorf("condition %+v, status %+v", c, svc.Status)
+	}
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, rev2) {
+		t.Fatalf("traffic left the last ready revision: %d %s", code, body)
+	}
+	var rev3 api.KnativeRevision
+	kv, err := h.st.Get(context.Background(), "res/projects/default/regions/us-central1/revisions/"+svc.Status.LatestCreatedRevisionName)
+	if err != nil || json.Unmarshal(kv.Value, &rev3) != nil || rev3.Status.Conditions[0].Status != "False" || rev3.Status.Conditions[0].Reason != "ContainerMissing" {
+		t.Errorf("failed revision's status: %+v %v", rev3.Status, err)
+	}
+
+	// Deleting the service stops it and withdraws its endpoint.
+	h.send("DELETE", base+"/my-global-app", "")
+	waitFor(t, h.st, key, "the endpoint to go", func(s *api.KnativeService, e *Endpoint) bool { return s == nil && e == nil })
+	h.until("the service's URL to close", func() bool { _, err := http.Get(ep.URL); return err != nil })
+}
+
+func TestScalingAndScaleToZero(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	h := newHarness(t, idle)
+	key := EndpointKey("us-central1", "default", "scaler")
+	h.send("POST", base, h.testApp("scaler", "scaler-a", map[string]string{"autoscaling.knative.dev/maxScale": "3"}, map[string]any{"containerConcurrency": 1}, nil))
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "scaler-a" })
+
+	// Five concurrent requests held by the container, at one request per instance and at
+	// most three instances: three instances start, two requests queue, none fail.
+	load := func(n int, p *pool, want int) {
+		gate := filepath.Join(t.TempDir(), "gate")
+		results := make(chan string, n)
+		for range n {
+			go func() {
+				code, body, _ := get(t, ep.URL+"/block?gate="+gate)
+				results <- fmt.Sprint(code, " ", body)
+			}()
+		}
+		h.until(fmt.Sprintf("%d ready instances", want), func() bool {
+			st := p.status()
+			if st.instances > 3 {
+				t.Fatalf("%d instances exceed maxScale 3", st.instances)
+			}
+			return st.ready == want
+		})
+		os.WriteFile(gate, nil, 0o644)
+		pids := map[string]bool{}
+		for range n {
+			r := <-results
+			if !strings.HasPrefix(r, "200 revision=") {
+				t.Fatalf("a request under load: %s", r)
+			}
+			pids[r[strings.Index(r, "pid="):]] = true
+		}
+		if len(pids) != want {
+			t.Errorf("requests were served by %d instances, want %d", len(pids), want)
+		}
+	}
+	p := h.pool("scaler-a")
+	load(5, p, 3)
+
+	// Idle, the revision scales to zero; the next request cold-starts an instance.
+	h.until("scale to zero", func() bool { return p.status().instances == 0 })
+	if svc, ep2 := waitFor(t, h.st, key, "endpoint", func(*api.KnativeService, *Endpoint) bool { return true }); !ep2.Healthy || svc.Status.Conditions[0].Status != "True" {
+		t.Errorf("a revision scaled to zero must stay ready and healthy: %+v %+v", ep2, svc.Status.Conditions)
+	}
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, "revision=scaler-a") {
+		t.Fatalf("cold start: %d %s", code, body)
+	}
+
+	// With minScale 1, load scales up and idleness scales back down to one, not zero.
+	h.send("PUT", base+"/scaler", h.testApp("scaler", "scaler-b", map[string]string{"autoscaling.knative.dev/minScale": "1", "autoscaling.knative.dev/maxScale": "3"}, map[string]any{"containerConcurrency": 1}, nil))
+	waitFor(t, h.st, key, "the min-instances revision", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "scaler-b" })
+	p = h.pool("scaler-b")
+	load(3, p, 3)
+	h.until("scale down to the minimum", func() bool { return p.status().instances == 1 })
+	// The reaper passes over the pool for two more idle periods and keeps the minimum.
+	passes := p.reaps.Load()
+	h.until("two idle periods of reaping", func() bool { return p.reaps.Load() >= passes+8 })
+	if st := p.status(); st.instances != 1 || st.ready != 1 {
+		t.Errorf("min instances not kept: %+v", st)
+	}
+}
+
+func TestContractTimeoutsAndCookies(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "contract")
+	h.send("POST", base, h.testApp("contract", "contract-a", nil, map[string]any{"timeoutSeconds": 1}, nil))
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+
+	code, body, _ := get(t, ep.URL+"/hang")
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "upstream request timeout") {
+		t.Errorf("timeoutSeconds: %d %s", code, body)
+	}
+	code, _, hdr := get(t, ep.URL+"/cookie")
+	if code != 200 || hdr.Get("Cache-Control") != "private" || hdr.Get("Set-Cookie") == "" {
+		t.Errorf("a response setting a cookie: %d %v", code, hdr)
+	}
+	if _, _, hdr := get(t, ep.URL+"/"); hdr.Get("Cache-Control") != "" {
+		t.Errorf("Cache-Control added without a cookie: %v", hdr)
+	}
+}
+
+func TestTrafficSplitAndTags(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "split")
+	h.send("POST", base, h.testApp("split", "split-blue", nil, map[string]any{}, nil))
+	waitFor(t, h.st, key, "blue", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "split-blue" })
+	h.send("PUT", base+"/split", h.testApp("split", "split-green", nil, map[string]any{"containerConcurrency": 10}, []any{
+		map[string]any{"revisionName": "split-blue", "percent": 90},
+		map[string]any{"revisionName": "split-green", "percent": 10, "tag": "green"},
+	}))
+	svc, ep := waitFor(t, h.st, key, "the split", func(s *api.KnativeService, e *Endpoint) bool {
+		return e != nil && e.Tags["green"] != "" && s.Status.Conditions[0].Status == "True" && s.Status.LatestReadyRevisionName == "split-green"
+	})
+	if tr := svc.Status.Traffic; len(tr) != 2 || tr[1].Tag != "green" || tr[1].URL != ep.Tags["green"] || tr[0].Percent != 90 {
+		t.Errorf("status traffic %+v", tr)
+	}
+
+	counts := map[string]int{}
+	for range 1000 {
+		code, body, _ := get(t, ep.URL)
+		if code != 200 {
+			t.Fatalf("split request: %d %s", code, body)
+		}
+		counts[strings.Fields(body)[0]]++
+	}
+	if blue := counts["revision=split-blue"]; blue < 870 || blue > 930 || blue+counts["revision=split-green"] != 1000 {
+		t.Errorf("90/10 split over 1000 requests: %v", counts)
+	}
+	for range 50 {
+		if code, body, _ := get(t, ep.Tags["green"]); code != 200 || !strings.HasPrefix(body, "revision=split-green ") {
+			t.Fatalf("the tag URL reached %d %s", code, body)
+		}
+	}
 }

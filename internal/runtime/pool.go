@@ -1,0 +1,523 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"meridian/api"
+)
+
+// A pool runs one revision's instances and is the revision's activator: a request takes
+// a free slot on a ready instance (at most containerConcurrency per instance), or waits
+// in line while the pool starts instances for it, up to maxScale. Idle instances are
+// stopped down to minScale (zero scales the revision to zero; the next request waits for
+// a cold start). The pool is an http.RoundTripper, so a ReverseProxy in front of it
+// streams, upgrades and flushes as it does for any backend.
+type pool struct {
+	cfg         poolConfig
+	concurrency int
+	minScale    int
+	maxScale    int
+	timeout     time.Duration
+	transport   *http.Transport
+	proxy       *httputil.ReverseProxy
+
+	mu        sync.Mutex
+	members   []*member // starting and ready instances
+	loads     []load    // loads[i] is members[i]'s, for the pure policy in scale.go
+	waiters   []*waiter // requests waiting for a slot, first come first served
+	state     poolState
+	failure   string        // why the revision cannot run (state == poolFailed)
+	startTime time.Duration // mean time to listen, for the pending limit
+	starts    int
+	closed    bool
+
+	stopping chan struct{} // closed by close
+	wg       sync.WaitGroup
+	reaps    atomic.Int64 // reaper passes, for tests to wait on
+}
+
+type poolConfig struct {
+	region, namespace, service, revision string
+	spec                                 api.RevisionSpec
+	annotations                          map[string]string
+	executable                           string
+	log                                  io.Writer
+	idle                                 time.Duration
+	now                                  func() time.Time
+	changed                              func() // readiness or instance count changed
+}
+
+type poolState int
+
+const (
+	poolStarting poolState = iota // the first instance is starting
+	poolReady                     // an instance has listened: the revision can serve
+	poolFailed                    // the first instance could not start: the revision cannot run
+)
+
+// member is one instance: its process once started, and a channel that stops it.
+type member struct {
+	proc     *process
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+func (m *member) halt() { m.stopOnce.Do(func() { close(m.stop) }) }
+
+type waiter struct{ ch chan grant }
+
+type grant struct {
+	m   *member
+	err error
+}
+
+// Errors a request can meet before reaching an instance; errorHandler maps them to the
+// statuses Cloud Run answers with.
+var (
+	errNoInstance = errors.New("The request was aborted because there was no available instance.")
+	errPoolClosed = errors.New("The revision is being stopped.")
+)
+
+type revisionFailedError struct{ msg string }
+
+func (e *revisionFailedError) Error() string { return e.msg }
+
+func newPool(cfg poolConfig) *pool {
+	rs := cfg.spec
+	p := &pool{cfg: cfg, concurrency: api.DefaultContainerConcurrency, timeout: api.DefaultTimeoutSeconds * time.Second, stopping: make(chan struct{})}
+	if rs.ContainerConcurrency != nil && *rs.ContainerConcurrency > 0 {
+		p.concurrency = int(*rs.ContainerConcurrency)
+	} else if rs.ContainerConcurrency != nil {
+		p.concurrency = 1000 // 0 is Knative's "no limit"; Cloud Run's largest is 1000
+	}
+	if rs.TimeoutSeconds != nil && *rs.TimeoutSeconds > 0 {
+		p.timeout = time.Duration(*rs.TimeoutSeconds) * time.Second
+	}
+	p.minScale, p.maxScale = api.Scale(cfg.annotations)
+	h2c := false
+	if c := rs.Containers; len(c) == 1 && len(c[0].Ports) == 1 && c[0].Ports[0].Name == "h2c" {
+		h2c = true
+	}
+	p.transport = instanceTransport(h2c)
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      p,
+		ModifyResponse: privateWhenSettingCookies,
+		ErrorHandler:   errorHandler,
+		ErrorLog:       nil,
+	}
+	p.mu.Lock()
+	// Start minScale instances, and at least one to learn whether the revision runs.
+	for range max(p.minScale, 1) {
+		p.startLocked()
+	}
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.reap()
+	return p
+}
+
+// serve proxies one request to an instance under the revision's request timeout.
+func (p *pool) serve(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	p.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// rewrite keeps what the load balancer set: Host and the X-Forwarded-* headers pass to
+// the container unchanged, as Cloud Run passes them.
+func rewrite(pr *httputil.ProxyRequest) {
+	pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "instance" // RoundTrip sets the instance
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"} {
+		if v, ok := pr.In.Header[h]; ok {
+			pr.Out.Header[h] = v
+		}
+	}
+}
+
+// privateWhenSettingCookies does what Cloud Run does: a response that sets a cookie is
+// marked private, so no shared cache stores it.
+func privateWhenSettingCookies(resp *http.Response) error {
+	if len(resp.Header["Set-Cookie"]) > 0 {
+		resp.Header.Set("Cache-Control", "private")
+	}
+	return nil
+}
+
+func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var failed *revisionFailedError
+	switch {
+	case errors.As(err, &failed):
+		http.Error(w, failed.msg, http.StatusServiceUnavailable)
+	case errors.Is(err, errNoInstance):
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+	case errors.Is(err, errPoolClosed):
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		http.Error(w, "upstream request timeout", http.StatusGatewayTimeout)
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads this.
+		w.WriteHeader(499)
+	default:
+		http.Error(w, "upstream connect error or disconnect/reset before headers: "+err.Error(), http.StatusBadGateway)
+	}
+}
+
+// RoundTrip sends the request to an instance with a free slot, holding it while the pool
+// scales up. A connection refused by an instance (it died) evicts the instance and
+// tries another, as long as nothing of the body was sent.
+func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body *trackedBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &trackedBody{rc: req.Body}
+	}
+	for attempt := 0; ; attempt++ {
+		m, err := p.acquire(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		out, u := *req, *req.URL
+		u.Host = m.proc.addr
+		out.URL = &u
+		if body != nil {
+			out.Body = body
+		}
+		resp, err := p.transport.RoundTrip(&out)
+		if err != nil {
+			p.release(m)
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" && (body == nil || !body.read) && attempt < 3 {
+				p.evict(m)
+				continue
+			}
+			return nil, err
+		}
+		resp.Body = releaseOnClose(resp.Body, func() { p.release(m) })
+		return resp, nil
+	}
+}
+
+// acquire returns an instance with a slot reserved for the caller, who must release it.
+func (p *pool) acquire(ctx context.Context) (*member, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errPoolClosed
+	}
+	if p.state == poolFailed {
+		p.mu.Unlock()
+		return nil, &revisionFailedError{p.failure}
+	}
+	if i := pick(p.loads, p.concurrency); i >= 0 {
+		p.loads[i].inflight++
+		m := p.members[i]
+		p.mu.Unlock()
+		return m, nil
+	}
+	w := &waiter{ch: make(chan grant, 1)}
+	p.waiters = append(p.waiters, w)
+	p.scaleUpLocked()
+	limit := p.pendingLimitLocked()
+	p.mu.Unlock()
+
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	var err error
+	select {
+	case g := <-w.ch:
+		return g.m, g.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = errNoInstance
+	}
+	p.mu.Lock()
+	for i, o := range p.waiters {
+		if o == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			p.mu.Unlock()
+			return nil, err
+		}
+	}
+	p.mu.Unlock()
+	// A grant raced the give-up: hand its slot back.
+	if g := <-w.ch; g.m != nil {
+		p.release(g.m)
+	}
+	return nil, err
+}
+
+// pendingLimitLocked is how long a request waits for an instance: Cloud Run's
+// max(3.5 × mean startup time, 10 s).
+func (p *pool) pendingLimitLocked() time.Duration {
+	limit := 10 * time.Second
+	if p.starts > 0 {
+		limit = max(limit, p.startTime*7/2)
+	}
+	return limit
+}
+
+func (p *pool) release(m *member) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := p.indexLocked(m); i >= 0 {
+		p.loads[i].inflight--
+		p.loads[i].lastActive = p.cfg.now()
+		p.dispatchLocked()
+	}
+}
+
+// dispatchLocked hands free slots to waiting requests in arrival order.
+func (p *pool) dispatchLocked() {
+	for len(p.waiters) > 0 {
+		i := pick(p.loads, p.concurrency)
+		if i < 0 {
+			return
+		}
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.loads[i].inflight++
+		w.ch <- grant{m: p.members[i]}
+	}
+}
+
+// failWaitersLocked answers every waiting request with err.
+func (p *pool) failWaitersLocked(err error) {
+	for _, w := range p.waiters {
+		w.ch <- grant{err: err}
+	}
+	p.waiters = nil
+}
+
+func (p *pool) scaleUpLocked() {
+	for range toStart(p.loads, len(p.waiters), p.concurrency, p.minScale, p.maxScale) {
+		p.startLocked()
+	}
+}
+
+func (p *pool) indexLocked(m *member) int {
+	for i, o := range p.members {
+		if o == m {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *pool) removeLocked(m *member) bool {
+	i := p.indexLocked(m)
+	if i < 0 {
+		return false
+	}
+	p.members = append(p.members[:i], p.members[i+1:]...)
+	p.loads = append(p.loads[:i], p.loads[i+1:]...)
+	m.halt()
+	return true
+}
+
+// evict removes an instance that refused a connection.
+func (p *pool) evict(m *member) {
+	p.mu.Lock()
+	removed := p.removeLocked(m)
+	if removed && len(p.waiters) > 0 {
+		p.scaleUpLocked()
+	}
+	p.mu.Unlock()
+	if removed {
+		p.cfg.changed()
+	}
+}
+
+// startLocked adds a starting instance; its goroutine starts the process and owns it.
+func (p *pool) startLocked() {
+	m := &member{stop: make(chan struct{})}
+	p.members = append(p.members, m)
+	p.loads = append(p.loads, load{})
+	p.wg.Add(1)
+	go p.run(m)
+}
+
+// run starts one instance, makes it available once it listens, and stops it when it is
+// halted; an instance that exits on its own is a crash and is replaced as demand needs.
+func (p *pool) run(m *member) {
+	defer p.wg.Done()
+	began := time.Now()
+	proc, err := startProcess(containerSpec{
+		service: p.cfg.service, revision: p.cfg.revision, container: p.cfg.spec.Containers[0],
+		executable: p.cfg.executable, log: p.cfg.log,
+	})
+	if err == nil {
+		p.mu.Lock()
+		m.proc = proc
+		p.mu.Unlock()
+		if err = proc.waitListening(m.stop); err != nil {
+			proc.stop()
+		}
+	}
+	if err != nil {
+		p.startFailed(m, err)
+		return
+	}
+	p.mu.Lock()
+	if i := p.indexLocked(m); i >= 0 {
+		p.loads[i].ready, p.loads[i].lastActive = true, p.cfg.now()
+		p.startTime = (p.startTime*time.Duration(p.starts) + time.Since(began)) / time.Duration(p.starts+1)
+		p.starts++
+		p.state = poolReady
+		p.dispatchLocked()
+	}
+	p.mu.Unlock()
+	fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: instance listening on %s\n", p.cfg.region, p.cfg.service, p.cfg.revision, proc.addr)
+	p.cfg.changed()
+
+	select {
+	case <-m.stop:
+		proc.stop()
+	case <-proc.exited:
+		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: instance %s exited (%v); replacing it as needed\n", p.cfg.region, p.cfg.service, p.cfg.revision, proc.addr, proc.cmd.ProcessState)
+		p.mu.Lock()
+		p.removeLocked(m)
+		if !p.closed {
+			p.scaleUpLocked()
+		}
+		p.mu.Unlock()
+		p.cfg.changed()
+	}
+}
+
+func (p *pool) startFailed(m *member, err error) {
+	p.mu.Lock()
+	p.removeLocked(m)
+	if !p.closed {
+		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %v\n", p.cfg.region, p.cfg.service, p.cfg.revision, err)
+	}
+	if p.state == poolStarting && !p.closed {
+		// The revision never ran: it cannot serve until a new revision replaces it.
+		p.state, p.failure = poolFailed, err.Error()
+		for _, o := range p.members {
+			o.halt()
+		}
+		p.failWaitersLocked(&revisionFailedError{p.failure})
+	} else if len(p.members) == 0 {
+		p.failWaitersLocked(&revisionFailedError{"The instance could not start: " + err.Error()})
+	}
+	p.mu.Unlock()
+	p.cfg.changed()
+}
+
+// reap stops instances idle for the idle period, down to minScale, and restores
+// minScale after crashes.
+func (p *pool) reap() {
+	defer p.wg.Done()
+	tick := time.NewTicker(min(max(p.cfg.idle/4, 10*time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stopping:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		var victims []*member
+		for _, i := range idleVictims(p.loads, p.cfg.now(), p.cfg.idle, p.minScale) {
+			victims = append(victims, p.members[i])
+		}
+		for _, m := range victims {
+			p.removeLocked(m)
+		}
+		if p.state == poolReady {
+			p.scaleUpLocked()
+		}
+		p.mu.Unlock()
+		if len(victims) > 0 {
+			p.cfg.changed()
+		}
+		p.reaps.Add(1)
+	}
+}
+
+// poolStatus is what the runtime reports of a pool.
+type poolStatus struct {
+	state            poolState
+	failure          string
+	ready, instances int
+}
+
+func (p *pool) status() poolStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := poolStatus{state: p.state, failure: p.failure, instances: len(p.members)}
+	for _, l := range p.loads {
+		if l.ready {
+			s.ready++
+		}
+	}
+	return s
+}
+
+// close stops every instance (SIGTERM, then SIGKILL after the grace period) and answers
+// waiting requests; it returns when all are gone.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	for _, m := range p.members {
+		m.halt()
+	}
+	p.failWaitersLocked(errPoolClosed)
+	p.mu.Unlock()
+	close(p.stopping)
+	p.wg.Wait()
+}
+
+// trackedBody passes a request body to an instance and remembers whether any of it was
+// read, which decides whether the request can go to another instance. Closing is left
+// to the server that owns the body.
+type trackedBody struct {
+	rc   io.ReadCloser
+	read bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.rc.Read(p)
+}
+
+func (b *trackedBody) Close() error { return nil }
+
+// releaseOnClose calls release once when the response body is closed. A 101 Switching
+// Protocols body is also writable, and stays so (ReverseProxy needs that to tunnel).
+func releaseOnClose(body io.ReadCloser, release func()) io.ReadCloser {
+	rb := releasingBody{ReadCloser: body, once: new(sync.Once), release: release}
+	if rw, ok := body.(io.ReadWriteCloser); ok {
+		return releasingRWBody{releasingBody: rb, w: rw}
+	}
+	return rb
+}
+
+type releasingBody struct {
+	io.ReadCloser
+	once    *sync.Once
+	release func()
+}
+
+func (b releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+type releasingRWBody struct {
+	releasingBody
+	w io.Writer
+}
+
+func (b releasingRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
