@@ -132,10 +132,12 @@ func (e *Edge) reload(ctx context.Context) (int64, error) {
 	for _, kv := range lists[1] {
 		if key, ok := serviceEndpointKey(kv.Key); ok {
 			var ep struct {
-				URL string `json:"url"`
+				URL     string            `json:"url"`
+				Tags    map[string]string `json:"tags"`
+				Healthy bool              `json:"healthy"`
 			}
 			if json.Unmarshal(kv.Value, &ep) == nil {
-				endpoints[key] = ep.URL
+				endpoints[key] = snapshot.ServiceEndpoint{URL: ep.URL, Tags: ep.Tags, Healthy: ep.Healthy}
 			}
 		}
 	}

@@ -124,7 +124,7 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
 		return entry
 	}
-	target, detail, msg := pickTarget(svc)
+	target, detail, msg := pickTarget(svc, r)
 	if target == nil {
 		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
 		return entry
@@ -254,7 +254,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 
 // pickTarget chooses an endpoint of the backend service: the first backend with
 // capacity that has one. (Proximity, health and failover are issue 5.)
-func pickTarget(svc *snapshot.BackendService) (*url.URL, string, string) {
+func pickTarget(svc *snapshot.BackendService, r *http.Request) (*url.URL, string, string) {
 	scheme := "http"
 	switch svc.Resource.Protocol {
 	case "HTTPS", "HTTP2":
@@ -282,13 +282,13 @@ func pickTarget(svc *snapshot.BackendService) (*url.URL, string, string) {
 			host := e.Fqdn + e.IPAddress
 			return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.FormatInt(port, 10))}, "", ""
 		case "SERVERLESS":
-			if b.ServiceURL != "" {
-				if u, err := url.Parse(b.ServiceURL); err == nil {
+			if target, ok, why := b.ServerlessTarget(r.Host, r.URL.Path); ok {
+				if u, err := url.Parse(target); err == nil {
 					return u, "", ""
 				}
+			} else {
+				detail, msg = detailServerlessRoute, why
 			}
-			// No region runtime serves the service (yet).
-			detail, msg = detailServerlessRoute, fmt.Sprintf("Cloud Run service %q has no running endpoint in %s yet.", b.CloudRun.Service, b.Region)
 		}
 	}
 	return nil, detail, msg

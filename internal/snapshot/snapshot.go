@@ -66,14 +66,56 @@ type Backend struct {
 	Endpoints      []api.NetworkEndpoint
 	DefaultPort    int64
 	CapacityScaler float64
-	// ServiceURL is where the region runtime serves a serverless NEG's Cloud Run
-	// service; empty while it runs nowhere.
-	ServiceURL string
+	// Services are the Cloud Run services the region runtime serves in a serverless
+	// NEG's project and region, by name.
+	Services map[string]ServiceEndpoint
 }
 
-// ServiceEndpoints maps "region/namespace/service" to the URL a region runtime serves
-// the service at.
-type ServiceEndpoints map[string]string
+// ServiceEndpoint is where a region runtime serves a Cloud Run service.
+type ServiceEndpoint struct {
+	URL     string            // traffic split as the service says
+	Tags    map[string]string // tagged revisions' URLs
+	Healthy bool
+}
+
+// ServiceEndpoints maps "region/namespace/service" to where a region runtime serves the
+// service.
+type ServiceEndpoints map[string]ServiceEndpoint
+
+// ServerlessTarget resolves a serverless NEG for one request: the service and tag it
+// names, or that its urlMask parses from the request's host and path, to the URL that
+// serves them. ok is false, with a reason, when nothing serves them.
+func (b *Backend) ServerlessTarget(host, path string) (target string, ok bool, why string) {
+	if b.CloudRun == nil {
+		return "", false, "The NEG names no Cloud Run service."
+	}
+	service, tag := b.CloudRun.Service, b.CloudRun.Tag
+	if b.CloudRun.URLMask != "" {
+		ms, mt, matched := api.MatchURLMask(b.CloudRun.URLMask, host, path)
+		if !matched {
+			return "", false, fmt.Sprintf("The request URL does not match the NEG's urlMask %q.", b.CloudRun.URLMask)
+		}
+		if ms != "" {
+			service = ms
+		}
+		if mt != "" {
+			tag = mt
+		}
+	}
+	ep, found := b.Services[service]
+	switch {
+	case service == "":
+		return "", false, "No Cloud Run service is named by the NEG or its urlMask."
+	case !found:
+		return "", false, fmt.Sprintf("Cloud Run service %q has no running endpoint in %s.", service, b.Region)
+	case tag != "":
+		if u := ep.Tags[tag]; u != "" {
+			return u, true, ""
+		}
+		return "", false, fmt.Sprintf("Cloud Run service %q has no revision tagged %q in %s.", service, tag, b.Region)
+	}
+	return ep.URL, true, ""
+}
 
 // Compile builds a snapshot from stored resources, keyed by their relative path
 // ("projects/p/global/urlMaps/m") with their JSON as stored, and the service endpoints
@@ -95,7 +137,27 @@ func Compile(revision int64, resources map[string][]byte, endpoints ServiceEndpo
 	return c.snap
 }
 
+// servicesIn returns the endpoints of one region and project, by service name.
+func (c *compiler) servicesIn(region, project string) map[string]ServiceEndpoint {
+	key := region + "/" + project
+	if m, ok := c.byScope[key]; ok {
+		return m
+	}
+	m := map[string]ServiceEndpoint{}
+	for k, ep := range c.endpoints {
+		if name, ok := strings.CutPrefix(k, key+"/"); ok {
+			m[name] = ep
+		}
+	}
+	if c.byScope == nil {
+		c.byScope = map[string]map[string]ServiceEndpoint{}
+	}
+	c.byScope[key] = m
+	return m
+}
+
 type compiler struct {
+	byScope   map[string]map[string]ServiceEndpoint
 	res       map[string][]byte
 	endpoints ServiceEndpoints
 	snap      *Snapshot
@@ -238,7 +300,7 @@ func (c *compiler) backendService(path string) error {
 			b.Region = api.LastSegment(neg.Region)
 		}
 		if p, err := api.ParseResourcePath(be.Group, ""); err == nil && neg.CloudRun != nil {
-			b.ServiceURL = c.endpoints[b.Region+"/"+p.Project+"/"+neg.CloudRun.Service]
+			b.Services = c.servicesIn(b.Region, p.Project)
 		}
 		svc.Backends = append(svc.Backends, b)
 	}

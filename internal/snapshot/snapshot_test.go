@@ -40,7 +40,7 @@ func resources() map[string][]byte {
 }
 
 func TestCompileIsolatesProblems(t *testing.T) {
-	snap := Compile(7, resources(), ServiceEndpoints{"us-central1/p/app": "http://127.0.0.1:9"})
+	snap := Compile(7, resources(), ServiceEndpoints{"us-central1/p/app": {URL: "http://127.0.0.1:9"}, "europe-west1/p/app": {URL: "http://127.0.0.1:8"}})
 	if len(snap.Listeners) != 1 {
 		t.Fatalf("listeners %v", snap.Listeners)
 	}
@@ -59,10 +59,38 @@ func TestCompileIsolatesProblems(t *testing.T) {
 		}
 	}
 	svc := snap.Services["projects/p/global/backendServices/web"]
-	if svc == nil || len(svc.Backends) != 2 || svc.Backends[0].Endpoints[0].Fqdn != "origin.example" || svc.Backends[1].Region != "us-central1" || svc.Backends[1].CloudRun.Service != "app" || svc.Backends[1].ServiceURL != "http://127.0.0.1:9" {
+	if svc == nil || len(svc.Backends) != 2 || svc.Backends[0].Endpoints[0].Fqdn != "origin.example" || svc.Backends[1].Region != "us-central1" || svc.Backends[1].CloudRun.Service != "app" || len(svc.Backends[1].Services) != 1 || svc.Backends[1].Services["app"].URL != "http://127.0.0.1:9" {
 		t.Fatalf("backend service %+v", svc)
 	}
 	if res := l.Router.Match(routerRequest("/x")); res.Service != "projects/p/global/backendServices/web" {
 		t.Errorf("route %+v", res)
+	}
+}
+
+func TestServerlessTarget(t *testing.T) {
+	services := map[string]ServiceEndpoint{
+		"app":  {URL: "http://127.0.0.1:1", Tags: map[string]string{"green": "http://127.0.0.1:2"}},
+		"shop": {URL: "http://127.0.0.1:3"},
+	}
+	for _, tc := range []struct {
+		run        api.NEGCloudRun
+		host, path string
+		want       string
+	}{
+		{api.NEGCloudRun{Service: "app"}, "x", "/", "http://127.0.0.1:1"},
+		{api.NEGCloudRun{Service: "app", Tag: "green"}, "x", "/", "http://127.0.0.1:2"},
+		{api.NEGCloudRun{Service: "app", Tag: "blue"}, "x", "/", ""},
+		{api.NEGCloudRun{Service: "gone"}, "x", "/", ""},
+		{api.NEGCloudRun{URLMask: "example.com/<service>"}, "example.com", "/shop/cart", "http://127.0.0.1:3"},
+		{api.NEGCloudRun{URLMask: "<tag>.example.com/<service>"}, "green.example.com", "/app", "http://127.0.0.1:2"},
+		{api.NEGCloudRun{URLMask: "example.com/<service>"}, "other.com", "/shop", ""},
+		{api.NEGCloudRun{Service: "app", URLMask: "<tag>.example.com"}, "green.example.com", "/", "http://127.0.0.1:2"},
+	} {
+		run := tc.run
+		b := Backend{CloudRun: &run, Region: "r", Services: services}
+		got, ok, why := b.ServerlessTarget(tc.host, tc.path)
+		if got != tc.want || ok != (tc.want != "") || (!ok && why == "") {
+			t.Errorf("%+v %s%s: %q %v %q, want %q", tc.run, tc.host, tc.path, got, ok, why, tc.want)
+		}
 	}
 }
