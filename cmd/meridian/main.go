@@ -1,6 +1,6 @@
 // Command meridian is a self-hosted global HTTP(S) load balancer with a built-in CDN,
 // configured like Google Cloud's global external Application Load Balancer. One binary
-// holds every role (serve, api) and the gcloud-grammar CLI (compute, run).
+// holds every role (serve, api, edge, region) and the gcloud-grammar CLI (compute, run).
 package main
 
 import (
@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), caCertCommand(), builtinCommand())
+	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), regionCommand(), caCertCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -79,6 +79,7 @@ func serveCommand() *cobra.Command {
 	edgeFlags(cmd, &cfg.Edge)
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
 	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
+	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle Cloud Run instance is kept before it is stopped (scale to zero)")
 	cmd.Flags().StringVar(&project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
 	return cmd
 }
@@ -149,6 +150,24 @@ func edgeCommand() *cobra.Command {
 		},
 	}
 	edgeFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	return cmd
+}
+
+func regionCommand() *cobra.Command {
+	var cfg roles.RegionConfig
+	var endpoints string
+	cmd := &cobra.Command{
+		Use:   "region",
+		Short: "Run one region's Cloud Run services against an external etcd cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = cmd.ErrOrStderr()
+			return roles.Region(cmd.Context(), splitList(endpoints), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Region, "region", "", "the region whose services this runtime runs, e.g. us-central1")
+	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle instance is kept before it is stopped (scale to zero)")
 	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
 	return cmd
 }

@@ -1,6 +1,7 @@
-// Package roles runs Meridian's processes: `serve` (embedded etcd, the API and an edge
-// on one machine), `api` (the API on an external etcd cluster) and `edge` (one point of
-// presence on an external etcd cluster). Each role runs until its
+// Package roles runs Meridian's processes: `serve` (embedded etcd, the API, an edge and
+// a runtime for every region on one machine), `api` (the API on an external etcd
+// cluster), `edge` (one point of presence on an external etcd cluster) and `region` (one
+// region's runtime on an external etcd cluster). Each role runs until its
 // context is cancelled and then shuts down cleanly; cmd/meridian only parses flags and
 // calls these.
 package roles
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"meridian/api"
 	"meridian/internal/certs"
 	"meridian/internal/controlplane"
 	"meridian/internal/edge"
@@ -49,6 +51,15 @@ type ServeConfig struct {
 	Edge       EdgeConfig
 	DataDir    string
 	EtcdListen string // client address of the embedded etcd; port 0 picks one
+	// IdleTimeout is how long the runtime keeps an idle instance (0: Cloud Run's 15 min).
+	IdleTimeout time.Duration
+}
+
+// RegionConfig configures a standalone region runtime.
+type RegionConfig struct {
+	Region      string
+	IdleTimeout time.Duration
+	Log         io.Writer
 }
 
 // EdgeConfig configures an edge.
@@ -110,8 +121,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	edgeDone := background(func(ctx context.Context) error { return edge.New(st, edgeCfg).Run(ctx, nil) })
 	issuerDone := background((&certs.Issuer{Store: st, CA: ca, Log: cfg.API.Log}).Run)
-	// One runtime serves every region on this machine.
-	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, Log: cfg.API.Log}).Run)
+	// One runtime serves every region on this machine that no standalone region runtime
+	// has claimed.
+	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, IdleTimeout: cfg.IdleTimeout, Log: cfg.API.Log}).Run)
 	apiErr := runAPI(ctx, st, cfg.API)
 	cancel()
 	return errors.Join(apiErr, <-edgeDone, <-issuerDone, <-runtimeDone)
@@ -132,6 +144,27 @@ func Edge(ctx context.Context, etcdEndpoints []string, cfg EdgeConfig) error {
 	}
 	defer st.Close()
 	return edge.New(st, edgeCfg).Run(ctx, nil)
+}
+
+// Region runs a standalone region runtime against an external etcd cluster: it runs the
+// region's Cloud Run services once no other runtime does.
+func Region(ctx context.Context, etcdEndpoints []string, cfg RegionConfig) error {
+	if len(etcdEndpoints) == 0 {
+		return errors.New("region: --etcd-endpoints is required")
+	}
+	if err := api.ValidateName("--region", cfg.Region); err != nil || cfg.Region == "" {
+		return fmt.Errorf("region: --region must name a region, such as us-central1 (got %q)", cfg.Region)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("region: locate the meridian binary for built-in images: %w", err)
+	}
+	st, err := store.Dial(etcdEndpoints, storePrefix)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return runtime.New(st, runtime.Config{Region: cfg.Region, Executable: exe, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log}).Run(ctx)
 }
 
 func (c EdgeConfig) compile() (edge.Config, error) {

@@ -2,19 +2,37 @@ package roles
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"meridian/internal/runtime"
 	"meridian/internal/store"
 )
+
+// TestMain lets the test binary stand in for `meridian builtin hello`, which region
+// runtimes start as a container process.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == "builtin" && os.Args[2] == "hello" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		if err := runtime.ServeHello(ctx); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestNonLoopbackNeedsToken(t *testing.T) {
 	err := API(context.Background(), []string{"http://127.0.0.1:1"}, APIConfig{Listen: "0.0.0.0:0"})
@@ -205,5 +223,72 @@ func TestParsePortMap(t *testing.T) {
 		if _, err := ParsePortMap(bad); err == nil {
 			t.Errorf("ParsePortMap(%q) accepted", bad)
 		}
+	}
+}
+
+// TestRegionRoleOnExternalEtcd runs the api and a standalone region runtime as separate
+// members: a service created through the API runs in the region and answers.
+func TestRegionRoleOnExternalEtcd(t *testing.T) {
+	if err := Region(context.Background(), nil, RegionConfig{Region: "us-central1"}); err == nil {
+		t.Error("region without --etcd-endpoints")
+	}
+	if err := Region(context.Background(), []string{"http://127.0.0.1:1"}, RegionConfig{Region: "Not A Region"}); err == nil || !strings.Contains(err.Error(), "--region") {
+		t.Errorf("bad --region: %v", err)
+	}
+	e, err := store.StartEmbedded(context.Background(), t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	apiDone, regionDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		apiDone <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+	}()
+	go func() { regionDone <- Region(ctx, []string{e.Endpoint}, RegionConfig{Region: "europe-west1"}) }()
+	api := <-ready
+	svcs := api + "/regions/europe-west1/apis/serving.knative.dev/v1/namespaces/p/services"
+	resp, err := http.Post(svcs, "application/json", strings.NewReader(`{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello"},"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello"}]}}}}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("create service: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the region runtime did not make the service ready")
+		}
+		var svc struct {
+			Status struct {
+				URL        string `json:"url"`
+				Conditions []struct{ Type, Status string }
+			} `json:"status"`
+		}
+		resp, err := http.Get(svcs + "/hello")
+		if err != nil {
+			continue
+		}
+		json.NewDecoder(resp.Body).Decode(&svc)
+		resp.Body.Close()
+		if len(svc.Status.Conditions) > 0 && svc.Status.Conditions[0].Status == "True" {
+			url = svc.Status.URL
+		}
+	}
+	resp, err = http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Service: <strong>hello</strong>") {
+		t.Errorf("the service answered %s", body)
+	}
+	cancel()
+	if err := <-apiDone; err != nil {
+		t.Error(err)
+	}
+	if err := <-regionDone; err != nil {
+		t.Error(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ const DefaultIdleTimeout = 15 * time.Minute
 // EndpointsPrefix is where runtimes publish service endpoints:
 // endpoints/regions/{region}/namespaces/{namespace}/services/{name}.
 const EndpointsPrefix = "endpoints/"
+
+// ClaimsPrefix is where runtimes claim regions: runtimes/regions/{region} is held under
+// the lease of the one runtime that runs the region's services.
+const ClaimsPrefix = "runtimes/"
 
 // EndpointKey is the key of a service's endpoint.
 func EndpointKey(region, namespace, name string) string {
@@ -79,6 +84,8 @@ type Runtime struct {
 	wg       sync.WaitGroup            // listeners and retiring pools
 	changed  chan struct{}             // a pool's readiness or size changed
 	stopping bool
+	id       string          // this runtime, in its claims
+	claimed  map[string]bool // regions this runtime runs, as last claimed
 }
 
 // New creates a runtime; Run starts it.
@@ -90,7 +97,8 @@ func New(st *store.Store, cfg Config) *Runtime {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	return &Runtime{store: st, cfg: cfg, routers: map[string]*serviceRouter{}, pools: map[string]*pool{},
-		last: map[string]Endpoint{}, changed: make(chan struct{}, 1)}
+		last: map[string]Endpoint{}, changed: make(chan struct{}, 1), claimed: map[string]bool{},
+		id: fmt.Sprintf("%s/%d/%d", hostname(), os.Getpid(), time.Now().UnixNano())}
 }
 
 // Run reconciles the services of its region with running instances until ctx is done,
@@ -135,10 +143,21 @@ func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/projects/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	// A claim that ends (its runtime stopped) lets this runtime take the region.
+	claims := rt.store.Client().Watch(wctx, rt.store.Prefix()+ClaimsPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	for {
 		select {
 		case <-rt.changed:
 			return
+		case resp, ok := <-claims:
+			if !ok || resp.Err() != nil {
+				return
+			}
+			for _, ev := range resp.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					return
+				}
+			}
 		case resp, ok := <-wch:
 			if !ok || resp.Err() != nil {
 				return
@@ -190,7 +209,16 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 
 	neededPools := map[string]bool{}
 	neededRouters := map[string]bool{}
+	claims := map[string]bool{}
 	for _, s := range services {
+		held, seen := claims[s.region]
+		if !seen {
+			held = rt.claim(ctx, s.region)
+			claims[s.region] = held
+		}
+		if !held {
+			continue
+		}
 		neededRouters[s.key] = true
 		rt.reconcileService(ctx, s, revisions, neededPools)
 	}
@@ -207,7 +235,11 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 	}
 	for key := range rt.last {
 		if ref, ok := endpointService(key); !ok || !neededRouters[ref] {
-			goneEndpoints = append(goneEndpoints, key)
+			// Withdraw it, unless the region now belongs to another runtime, whose
+			// endpoint has the same key.
+			if held, seen := claims[strings.Split(key, "/")[2]]; held || !seen {
+				goneEndpoints = append(goneEndpoints, key)
+			}
 			delete(rt.last, key)
 		}
 	}
@@ -229,6 +261,34 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 		rt.retire(p)
 	}
 	return rev, nil
+}
+
+// claim makes this runtime the one that runs region, unless another runtime does.
+func (rt *Runtime) claim(ctx context.Context, region string) bool {
+	data, _ := json.Marshal(map[string]string{"runtime": rt.id})
+	held, err := rt.lease.Claim(ctx, ClaimsPrefix+"regions/"+region, data)
+	if err != nil {
+		fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if was, known := rt.claimed[region]; !known || was != held {
+		if held {
+			fmt.Fprintf(rt.cfg.Log, "runtime: running region %s\n", region)
+		} else {
+			fmt.Fprintf(rt.cfg.Log, "runtime: region %s is run by another runtime\n", region)
+		}
+	}
+	rt.claimed[region] = held
+	return held
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
 }
 
 // endpointService maps an endpoint key back to its service's resource key.

@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,7 +88,6 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-
 // serveTestApp is a container for the tests (run as `testbinary testapp`): it names its
 // revision and process, blocks on a gate file, hangs, or sets a cookie.
 func serveTestApp() {
@@ -123,11 +123,12 @@ func serveTestApp() {
 
 // harness runs the API and a runtime for us-central1 over one store.
 type harness struct {
-	t   *testing.T
-	st  *store.Store
-	api *httptest.Server
-	rt  *Runtime
-	exe string
+	t    *testing.T
+	stop func() // stops the runtime
+	st   *store.Store
+	api  *httptest.Server
+	rt   *Runtime
+	exe  string
 }
 
 func newHarness(t *testing.T, idle time.Duration) *harness {
@@ -144,12 +145,16 @@ func newHarness(t *testing.T, idle time.Duration) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.rt.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
 	return h
 }
 
@@ -393,5 +398,41 @@ func TestTrafficSplitAndTags(t *testing.T) {
 		if code, body, _ := get(t, ep.Tags["green"]); code != 200 || !strings.HasPrefix(body, "revision=split-green ") {
 			t.Fatalf("the tag URL reached %d %s", code, body)
 		}
+	}
+}
+
+func TestOneRuntimePerRegionAndTakeover(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "my-global-app")
+	h.send("POST", base, service(HelloImage))
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+
+	// A second runtime for the same region stands by while the first holds the region.
+	second := New(h.st, Config{Region: "us-central1", Executable: h.exe, IdleTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h.until("the second runtime to see the claim", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return second.claimed["us-central1"] == false && len(second.claimed) == 1
+	})
+	second.mu.Lock()
+	pools := len(second.pools)
+	second.mu.Unlock()
+	if pools != 0 {
+		t.Fatalf("the standby runtime runs %d pools", pools)
+	}
+
+	// Stopping the first hands the region over: the second publishes its own endpoint.
+	h.stop()
+	_, ep2 := waitFor(t, h.st, key, "the takeover", func(s *api.KnativeService, e *Endpoint) bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return e != nil && second.claimed["us-central1"] && len(second.pools) == 1
+	})
+	if code, body, _ := get(t, ep2.URL); code != 200 || !strings.Contains(body, "my-global-app") {
+		t.Fatalf("after takeover: %d %s (was %s)", code, body, ep.URL)
 	}
 }

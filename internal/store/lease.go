@@ -57,3 +57,23 @@ func (l *Lease) Release() {
 	defer cancel()
 	l.store.client.Revoke(ctx, l.id)
 }
+
+// Claim puts key under the lease unless another lease holds it, and reports whether
+// this lease holds it afterwards: an exclusive role (such as running a region) that
+// passes to another claimant when the holder's lease ends.
+func (l *Lease) Claim(ctx context.Context, key string, value []byte) (bool, error) {
+	k := l.store.prefix + key
+	resp, err := l.store.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(value), clientv3.WithLease(l.id))).
+		Else(clientv3.OpGet(k)).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: claim %s: %w", key, err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	return len(kvs) == 1 && clientv3.LeaseID(kvs[0].Lease) == l.id, nil
+}
