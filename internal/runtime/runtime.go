@@ -114,16 +114,19 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		lease.Release() // the endpoints go with the lease
 	}()
 	for ctx.Err() == nil {
+		// Coalesce bursts of changes (a scale-up starts several instances at once); when
+		// etcd cannot be read, keep serving what runs and retry after a second.
+		pause := 50 * time.Millisecond
 		rev, err := rt.reconcile(ctx)
 		if err != nil {
 			fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
+			pause = time.Second
 		} else {
 			rt.waitForChange(ctx, rev)
 		}
-		// Coalesce bursts of changes (a scale-up starts several instances at once).
 		select {
 		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 	return nil
