@@ -94,3 +94,33 @@ func FuzzParseLabelSelector(f *testing.F) {
 		sel.matches(labels)
 	})
 }
+
+// FuzzKnativeService feeds arbitrary bodies to the Cloud Run API's decoding, validation
+// and defaults, and the runtime's readings of a valid service: none may panic, and a
+// valid service stays valid with defaults applied.
+func FuzzKnativeService(f *testing.F) {
+	f.Add([]byte(`{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"a"},"spec":{"template":{"metadata":{"annotations":{"autoscaling.knative.dev/minScale":"1","autoscaling.knative.dev/maxScale":"3"}},"spec":{"containerConcurrency":1,"containers":[{"image":"i","ports":[{"name":"h2c"}]}]}},"traffic":[{"latestRevision":true,"percent":90},{"revisionName":"a-1","percent":10,"tag":"t"}]}}`))
+	f.Add([]byte(`{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"a"},"spec":{"template":{"spec":{"containers":[]}}}}`))
+	f.Add([]byte(`{"spec":{"traffic":[{"percent":-1}]}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var svc api.KnativeService
+		if decodeStrict(body, &svc, "service") != nil || svc.Validate() != nil {
+			return
+		}
+		svc.SetDefaults()
+		if err := svc.Validate(); err != nil {
+			t.Fatalf("defaults made a valid service invalid: %v", err)
+		}
+		lo, hi := api.Scale(svc.Spec.Template.Metadata.Annotations)
+		if lo < 0 || hi < lo {
+			t.Fatalf("scale %d..%d", lo, hi)
+		}
+		total := int64(0)
+		for _, tr := range api.ResolveTraffic(svc.Spec.Traffic, "latest") {
+			total += tr.Percent
+		}
+		if total != 100 {
+			t.Fatalf("resolved traffic sums to %d", total)
+		}
+	})
+}
