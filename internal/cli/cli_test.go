@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -456,8 +457,29 @@ func TestRunServicesReplace(t *testing.T) {
 	os.WriteFile(file, []byte("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: app\n  namespace: default\nspec:\n  template:\n    spec:\n      containers:\n      - image: hello\n"), 0o644)
 	f.reply("GET "+services+"/app", 404, gcpError(404, "notFound", "Resource 'app' of kind 'SERVICE' does not exist."))
 	f.reply("POST "+services, 200, map[string]any{"metadata": map[string]any{"name": "app"}, "status": map[string]any{"url": "http://app.example"}})
-	r := f.run("run", "services", "replace", file, "--region=us-central1").mustSucceed(t)
+	r := f.run("run", "services", "replace", file, "--region=us-central1", "--async").mustSucceed(t)
 	want := "Applying new configuration to Cloud Run service [app] in project [p] region [us-central1]\n" +
+		"New configuration has been applied to service [app].\nURL: http://app.example\n"
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+
+	// Without --async, replace waits until the service is Ready.
+	var posted atomic.Bool
+	f.on("GET "+services+"/app", func(map[string]any) (int, any) {
+		if !posted.Load() {
+			return 404, gcpError(404, "notFound", "Resource 'app' of kind 'SERVICE' does not exist.")
+		}
+		return 200, map[string]any{"metadata": map[string]any{"name": "app", "generation": 1}, "status": map[string]any{
+			"observedGeneration": 1, "url": "http://app.example", "latestReadyRevisionName": "app-00001-abc",
+			"conditions": []any{map[string]any{"type": "Ready", "status": "True"}}}}
+	})
+	f.on("POST "+services, func(map[string]any) (int, any) {
+		posted.Store(true)
+		return 200, map[string]any{"metadata": map[string]any{"name": "app"}}
+	})
+	r = f.run("run", "services", "replace", file, "--region=us-central1").mustSucceed(t)
+	want = "Applying new configuration to Cloud Run service [app] in project [p] region [us-central1]\n" +
 		"New configuration has been applied to service [app].\nURL: http://app.example\n"
 	if r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
@@ -469,7 +491,7 @@ func TestRunServicesReplace(t *testing.T) {
 
 	f.reply("GET "+services+"/app", 200, map[string]any{"metadata": map[string]any{"name": "app"}})
 	f.reply("PUT "+services+"/app", 200, map[string]any{"metadata": map[string]any{"name": "app"}})
-	f.run("run", "services", "replace", file, "--region=us-central1").mustSucceed(t)
+	f.run("run", "services", "replace", file, "--region=us-central1", "--async").mustSucceed(t)
 	f.last("PUT", services+"/app")
 
 	f.run("run", "services", "replace", file).mustFail(t, "Missing required argument [--region]")

@@ -1,11 +1,13 @@
-// Package cli implements `meridian compute …`, `meridian run services …` and
-// `meridian config …` in gcloud's grammar, so that a gcloud script runs with `gcloud`
-// replaced by `meridian`. The commands talk REST to Meridian's API, which speaks
-// Compute Engine v1 and Cloud Run's Knative API, and print what gcloud prints:
-// "Created [selfLink]." on stderr and the new resource as a row of its list table,
-// describe as YAML, list as gcloud's table, errors as
+// Package cli implements `meridian compute …`, `meridian run …` (deploy, services,
+// revisions) and `meridian config …` in gcloud's grammar, so that a gcloud script
+// runs with `gcloud` replaced by `meridian`. The commands talk REST to Meridian's API,
+// which speaks Compute Engine v1 and Cloud Run's Knative API, and print what gcloud
+// prints: "Created [selfLink]." on stderr and the new resource as a row of its list
+// table, describe as YAML, list as gcloud's table, errors as
 // "ERROR: (meridian.compute.backend-services.create) Could not fetch resource: …",
-// and any --format expression through the format package.
+// and any --format expression through the format package. `run deploy`, `run
+// services replace` and `update-traffic` wait, unless --async, until the service's
+// status says Ready (True or False) for its latest generation.
 //
 // # Layout
 //

@@ -20,8 +20,13 @@ func (a *app) runCommand() *cobra.Command {
 		a.runDescribeCommand(),
 		a.runListCommand(),
 		a.runReplaceCommand(),
+		a.runUpdateTrafficCommand(),
 	)
-	root := a.group("run", "Manage Cloud Run services, as `gcloud run` does.", services)
+	root := a.group("run", "Manage Cloud Run services, as `gcloud run` does.",
+		a.runDeployCommand(),
+		a.runRevisionsCommand(),
+		services,
+	)
 	a.setUpTree(root)
 	return root
 }
@@ -42,6 +47,12 @@ func (a *app) addRunFlags(fs *pflag.FlagSet) *runFlags {
 
 // servicesPath is the Knative services collection of a region, with an optional name.
 func (f *runFlags) servicesPath(s *session, name ...string) (string, error) {
+	return f.knativePath(s, "services", name...)
+}
+
+// knativePath is a Knative collection ("services", "revisions") of a region, with an
+// optional name.
+func (f *runFlags) knativePath(s *session, collection string, name ...string) (string, error) {
 	if f.platform != "managed" {
 		return "", fmt.Errorf("Meridian runs Cloud Run (fully managed) services only: --platform must be managed, not [%s].", f.platform)
 	}
@@ -49,7 +60,7 @@ func (f *runFlags) servicesPath(s *session, name ...string) (string, error) {
 	if region == "" {
 		return "", errors.New("Missing required argument [--region]: You must specify a region. Either use the `--region` flag or set $CLOUDSDK_RUN_REGION.")
 	}
-	segments := []string{"regions", region, "apis", "serving.knative.dev", "v1", "namespaces", s.project, "services"}
+	segments := []string{"regions", region, "apis", "serving.knative.dev", "v1", "namespaces", s.project, collection}
 	return joinPath(append(segments, name...)...), nil
 }
 
@@ -59,6 +70,7 @@ func (f *runFlags) regionName() string {
 
 func (a *app) runReplaceCommand() *cobra.Command {
 	var f *runFlags
+	var async bool
 	cmd := a.command("replace FILE", "Create or replace a service from a Knative Service YAML file.", exactArgs("FILE"), func(s *session, args []string) error {
 		svc, err := s.readDocument(args[0])
 		if err != nil {
@@ -85,6 +97,13 @@ func (a *app) runReplaceCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if !async {
+			done, err := s.waitForService(itemPath, name)
+			if err != nil {
+				return err
+			}
+			applied = *done
+		}
 		s.status("New configuration has been applied to service [%s].", name)
 		if applied.Status != nil && applied.Status.URL != "" {
 			s.status("URL: %s", applied.Status.URL)
@@ -92,6 +111,7 @@ func (a *app) runReplaceCommand() *cobra.Command {
 		return nil
 	})
 	f = a.addRunFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&async, "async", false, "Return at once, without waiting for the service to be ready.")
 	return cmd
 }
 

@@ -229,6 +229,14 @@ func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) *ap
 	if status.LatestReadyRevisionName == status.LatestCreatedRevisionName && status.LatestReadyRevisionName != "" {
 		msg = ""
 	}
+	if msg == "" && prev != nil && !reflect.DeepEqual(svc.Spec.Traffic, prev.Spec.Traffic) {
+		// A new split is ready once the runtime routes it.
+		status.Conditions = []api.Condition{
+			{Type: "Ready", Status: "Unknown", Reason: "TrafficNotMigrated", Message: "Traffic is not yet migrated to the new split.", LastTransitionTime: now},
+			{Type: "ConfigurationsReady", Status: "True", LastTransitionTime: now},
+			{Type: "RoutesReady", Status: "Unknown", Reason: "TrafficNotMigrated", Message: "Traffic is not yet migrated to the new split.", LastTransitionTime: now},
+		}
+	}
 	if msg != "" {
 		status.Conditions = []api.Condition{
 			{Type: "Ready", Status: "Unknown", Reason: "RevisionMissing", Message: msg, LastTransitionTime: now},

@@ -14,6 +14,7 @@ import (
 
 	"meridian/internal/cli"
 	"meridian/internal/controlplane"
+	"meridian/internal/store"
 	"meridian/internal/testutil"
 )
 
@@ -24,11 +25,13 @@ type meridian struct {
 	t      *testing.T
 	env    map[string]string
 	config string
+	store  *store.Store // the API server's store, for writing what the region runtime would
 }
 
 func newMeridian(t *testing.T) *meridian {
 	t.Helper()
-	s := controlplane.New(testutil.Store(t), controlplane.Config{
+	st := testutil.Store(t)
+	s := controlplane.New(st, controlplane.Config{
 		Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
 	})
 	srv := httptest.NewServer(s.Handler())
@@ -37,7 +40,7 @@ func newMeridian(t *testing.T) *meridian {
 	if err := cli.WriteConfig(config, cli.Config{Endpoint: srv.URL, Project: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	return &meridian{t: t, env: map[string]string{}, config: config}
+	return &meridian{t: t, env: map[string]string{}, config: config, store: st}
 }
 
 // run executes one command line and returns its stdout and stderr.
@@ -72,6 +75,7 @@ func (m *meridian) ok(args ...string) string {
 // TestSeedScript runs the acceptance script's commands, in order, in-process.
 func TestSeedScript(t *testing.T) {
 	m := newMeridian(t)
+	m.startRuntime() // replace waits for the service to be ready
 	yaml := filepath.Join(t.TempDir(), "service.yaml")
 	if err := os.WriteFile(yaml, []byte(seedService), 0o644); err != nil {
 		t.Fatal(err)
@@ -155,6 +159,7 @@ func (m *meridian) fails(want string, args ...string) {
 // would fail here.
 func TestEveryCommandAgainstTheAPI(t *testing.T) {
 	m := newMeridian(t)
+	m.startRuntime()
 	dir := t.TempDir()
 
 	// An internet NEG with endpoints.
