@@ -267,31 +267,32 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(httpsPort)))
 		},
 	}}
-	fetch := func(path string) (*http.Response, string) {
+	// fetch GETs path through the load balancer until it answers 200 with a body
+	// containing want (the edge and the runtime follow changes within moments).
+	fetch := func(path, want string) (*http.Response, string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			resp, err := client.Get("https://your-domain.com" + path)
+			var body []byte
 			if err == nil {
-				body, _ := io.ReadAll(resp.Body)
+				body, _ = io.ReadAll(resp.Body)
 				resp.Body.Close()
-				// Wait until the edge has the path matcher the script added and the
-				// runtime's endpoint.
-				if resp.StatusCode == 200 {
+				if resp.StatusCode == 200 && strings.Contains(string(body), want) {
 					return resp, string(body)
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: %v", path, err)
+				t.Fatalf("GET %s: want %q, got %v %s", path, want, err, body)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	resp, body := fetch("/static/app.js")
+	resp, body := fetch("/static/app.js", "origin saw")
 	if resp.ProtoMajor != 2 || body != "origin saw your-domain.com /static/app.js" {
 		t.Errorf("static: %s %d %q", resp.Proto, resp.StatusCode, body)
 	}
-	resp, body = fetch("/")
+	resp, body = fetch("/", "Revision: <strong>my-global-app-00001-")
 	if !strings.Contains(body, "Service: <strong>my-global-app</strong>") || !strings.Contains(body, "Revision: <strong>my-global-app-00001-") {
 		t.Errorf("the seed's service: %d %q", resp.StatusCode, body)
 	}
@@ -300,13 +301,78 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 		t.Errorf("service status: %v", st)
 	}
 
+	// A second revision deployed with a tag and no traffic: the service keeps serving the
+	// first, a serverless NEG naming the tag reaches the second, and moving the traffic
+	// to the latest revision moves the load balancer's traffic.
+	out := runCombined(t, env, work, `meridian run deploy my-global-app --image=us-docker.pkg.dev/cloudrun/container/hello --region=us-central1 --set-env-vars=COLOR=green --tag=green --no-traffic`)
+	if !strings.Contains(out, "my-global-app-00002-") || !strings.Contains(out, "serving 0 percent") {
+		t.Errorf("deploy --tag --no-traffic said:\n%s", out)
+	}
+	run(`set -e
+meridian compute network-endpoint-groups create green-neg --region=us-central1 --network-endpoint-type=serverless --cloud-run-service=my-global-app --cloud-run-tag=green
+meridian compute backend-services create green-backend --global --load-balancing-scheme=EXTERNAL_MANAGED
+meridian compute backend-services add-backend green-backend --global --network-endpoint-group=green-neg --network-endpoint-group-region=us-central1
+meridian compute url-maps remove-path-matcher cloudrun-url-map --path-matcher-name=static
+meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=paths --default-service=cloudrun-backend --path-rules="/static/*=origin-backend,/green/*=green-backend" --new-hosts=your-domain.com
+`)
+	fetch("/green/", "Revision: <strong>my-global-app-00002-")
+	if _, body := fetch("/", "Service: <strong>my-global-app</strong>"); !strings.Contains(body, "my-global-app-00001-") {
+		t.Errorf("--no-traffic moved traffic: %s", body)
+	}
+	revs := run("meridian run revisions list --region=us-central1 --service=my-global-app")
+	if !strings.Contains(revs, "my-global-app-00001-") || !strings.Contains(revs, "my-global-app-00002-") {
+		t.Errorf("revisions list:\n%s", revs)
+	}
+	if out := run("meridian run services update-traffic my-global-app --region=us-central1 --to-latest"); !strings.Contains(out, "100% LATEST (currently my-global-app-00002-") {
+		t.Errorf("update-traffic printed:\n%s", out)
+	}
+	fetch("/", "Revision: <strong>my-global-app-00002-")
+
+	// Bad input: clear errors, nothing half-created.
+	os.WriteFile(filepath.Join(work, "bad.yaml"), []byte("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  template:\n    spec:\n      containers:\n      - image: x\n        imagePullPolicy: Always\n        bogus: 1\n"), 0o644)
+	if out, err := runFails(t, env, work, "meridian run services replace bad.yaml --region=us-central1"); err == nil || !strings.Contains(out, "bogus") {
+		t.Errorf("unknown field: err=%v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(work, "broken.yaml"), []byte("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: [\n"), 0o644)
+	if out, err := runFails(t, env, work, "meridian run services replace broken.yaml --region=us-central1"); err == nil || !strings.Contains(strings.ToLower(out), "yaml") {
+		t.Errorf("bad YAML: err=%v\n%s", err, out)
+	}
+	if list := run("meridian run services list --region=us-central1 --format='value(metadata.name)'"); strings.TrimSpace(list) != "my-global-app" {
+		t.Errorf("bad input left services behind: %q", list)
+	}
+	if out, err := runFails(t, env, work, "meridian run deploy other --image=gcr.io/example/unknown --region=us-central1"); err == nil || !strings.Contains(out, "cannot be run here") {
+		t.Errorf("unknown image: err=%v\n%s", err, out)
+	}
+
 	// Errors print GCP's message and exit non-zero.
 	cmd := exec.Command(bin, "compute", "backend-services", "create", "cloudrun-backend", "--global")
 	cmd.Env, cmd.Dir = env, work
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "already exists") {
-		t.Errorf("duplicate create: err=%v output=%s", err, out)
+	dup, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(dup), "already exists") {
+		t.Errorf("duplicate create: err=%v output=%s", err, dup)
 	}
+}
+
+// runCombined runs a bash command line and returns its stdout and stderr together; it
+// must succeed.
+func runCombined(t *testing.T, env []string, dir, line string) string {
+	t.Helper()
+	out, err := runFails(t, env, dir, line)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	return out
+}
+
+// runFails runs a bash command line and returns its combined output and error.
+func runFails(t *testing.T, env []string, dir, line string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", line)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // freePort finds a port that is free on ip now.
