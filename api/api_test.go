@@ -260,3 +260,23 @@ func TestKnativeServiceValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestKnativeDefaults(t *testing.T) {
+	for cpu, want := range map[string]int64{"": 80, "1": 80, "2": 80, "1000m": 80, "500m": 1, "0.5": 1} {
+		s := KnativeService{Spec: ServiceSpec{Template: RevisionTemplate{Spec: RevisionSpec{Containers: []Container{{Image: "i"}}}}}}
+		if cpu != "" {
+			s.Spec.Template.Spec.Containers[0].Resources = &ResourceRequirements{Limits: map[string]string{"cpu": cpu}}
+		}
+		s.SetDefaults()
+		rs := s.Spec.Template.Spec
+		if *rs.ContainerConcurrency != want || *rs.TimeoutSeconds != 300 || rs.Containers[0].Ports[0].ContainerPort != 8080 || rs.Containers[0].Ports[0].Name != "http1" {
+			t.Errorf("cpu %q: %d %+v", cpu, *rs.ContainerConcurrency, rs)
+		}
+	}
+	if lo, hi := Scale(map[string]string{MinScaleAnnotation: "2", MaxScaleAnnotation: "5"}); lo != 2 || hi != 5 {
+		t.Errorf("scale %d..%d", lo, hi)
+	}
+	if lo, hi := Scale(nil); lo != 0 || hi != DefaultMaxScale {
+		t.Errorf("default scale %d..%d", lo, hi)
+	}
+}

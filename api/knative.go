@@ -167,6 +167,9 @@ func (s *KnativeService) SetDefaults() {
 	rs := &s.Spec.Template.Spec
 	if rs.ContainerConcurrency == nil {
 		v := int64(DefaultContainerConcurrency)
+		if len(rs.Containers) == 1 && rs.Containers[0].Resources != nil && cpuBelowOne(rs.Containers[0].Resources.Limits["cpu"]) {
+			v = 1 // Cloud Run's default for less than one CPU
+		}
 		rs.ContainerConcurrency = &v
 	}
 	if rs.TimeoutSeconds == nil {
@@ -187,6 +190,17 @@ func (s *KnativeService) SetDefaults() {
 			}
 		}
 	}
+}
+
+// cpuBelowOne reports whether a Kubernetes CPU quantity ("500m", "0.5", "1", "2") is
+// less than one CPU.
+func cpuBelowOne(q string) bool {
+	if m, ok := strings.CutSuffix(q, "m"); ok {
+		v, err := strconv.ParseInt(m, 10, 64)
+		return err == nil && v < 1000
+	}
+	v, err := strconv.ParseFloat(q, 64)
+	return err == nil && v < 1
 }
 
 // Scale returns the revision's instance bounds from its annotations: min 0 and max

@@ -96,6 +96,7 @@ func serveTestApp() {
 	id := func() string { return fmt.Sprintf("revision=%s pid=%d\n", os.Getenv("K_REVISION"), os.Getpid()) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, id()) })
+	mux.HandleFunc("/proto", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })
 	mux.HandleFunc("/block", func(w http.ResponseWriter, r *http.Request) {
 		// Held until the test creates the gate file (bounded, so nothing hangs forever).
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -111,7 +112,9 @@ func serveTestApp() {
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "1"})
 		io.WriteString(w, id())
 	})
-	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -364,6 +367,18 @@ func TestContractTimeoutsAndCookies(t *testing.T) {
 	}
 	if _, _, hdr := get(t, ep.URL+"/"); hdr.Get("Cache-Control") != "" {
 		t.Errorf("Cache-Control added without a cookie: %v", hdr)
+	}
+	if _, proto, _ := get(t, ep.URL+"/proto"); proto != "HTTP/1.1" {
+		t.Errorf("an http1 port got %s", proto)
+	}
+
+	// A container port named h2c is spoken to in HTTP/2 without TLS.
+	h2c := h.testApp("contract-h2c", "contract-h2c-a", nil, map[string]any{}, nil)
+	h2c["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["ports"] = []any{map[string]any{"name": "h2c"}}
+	h.send("POST", base, h2c)
+	_, ep = waitFor(t, h.st, EndpointKey("us-central1", "default", "contract-h2c"), "the h2c service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	if _, proto, _ := get(t, ep.URL+"/proto"); proto != "HTTP/2.0" {
+		t.Errorf("an h2c port got %s", proto)
 	}
 }
 
