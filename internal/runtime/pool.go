@@ -38,7 +38,9 @@ type pool struct {
 	failure   string        // why the revision cannot run (state == poolFailed)
 	startTime time.Duration // mean time to listen, for the pending limit
 	starts    int
-	closed    bool
+	// failedStarts counts first starts that failed, retried before the revision fails.
+	failedStarts int
+	closed       bool
 
 	stopping chan struct{} // closed by close
 	wg       sync.WaitGroup
@@ -400,7 +402,13 @@ func (p *pool) startFailed(m *member, err error) {
 	if !p.closed {
 		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %v\n", p.cfg.region, p.cfg.service, p.cfg.revision, err)
 	}
-	if p.state == poolStarting && !p.closed {
+	var permanent *imageError
+	if p.state == poolStarting && !p.closed && !errors.As(err, &permanent) && p.failedStarts < 2 {
+		// A first start can fail for a passing reason (its port taken between choosing
+		// and listening); try twice more before declaring the revision failed.
+		p.failedStarts++
+		p.startLocked()
+	} else if p.state == poolStarting && !p.closed {
 		// The revision never ran: it cannot serve until a new revision replaces it.
 		p.state, p.failure = poolFailed, err.Error()
 		for _, o := range p.members {

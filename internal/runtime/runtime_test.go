@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) == 2 && os.Args[1] == "exit" {
+		os.Exit(3) // a container that dies before listening
+	}
 	if len(os.Args) == 2 && os.Args[1] == "testapp" {
 		serveTestApp()
 		os.Exit(0)
@@ -449,5 +452,25 @@ func TestOneRuntimePerRegionAndTakeover(t *testing.T) {
 	})
 	if code, body, _ := get(t, ep2.URL); code != 200 || !strings.Contains(body, "my-global-app") {
 		t.Fatalf("after takeover: %d %s (was %s)", code, body, ep.URL)
+	}
+}
+
+func TestContainerThatNeverListens(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	svc := h.testApp("dies", "dies-a", nil, map[string]any{}, nil)
+	svc["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["command"] = []string{h.exe, "exit"}
+	h.send("POST", base, svc)
+	got, _ := waitFor(t, h.st, EndpointKey("us-central1", "default", "dies"), "the revision to fail", func(s *api.KnativeService, e *Endpoint) bool {
+		return s != nil && s.Status.Conditions[0].Status == "False"
+	})
+	if c := got.Status.Conditions[0]; c.Reason != "RevisionFailed" || !strings.Contains(c.Message, "failed to start and listen on the port") {
+		t.Errorf("condition %+v", c)
+	}
+	p := h.pool("dies-a")
+	p.mu.Lock()
+	tries := p.failedStarts
+	p.mu.Unlock()
+	if tries != 2 {
+		t.Errorf("the first start was retried %d times, want 2", tries)
 	}
 }
