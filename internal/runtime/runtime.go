@@ -320,10 +320,12 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 
 	latestCreated := svc.Status.LatestCreatedRevisionName
 	_, created, createdExists := poolFor(latestCreated)
+	// The latest ready revision stays what it was until the latest created one is ready,
+	// also across a restart of the runtime, while its pool starts again.
 	latestReady := ""
 	if createdExists && created.state == poolReady {
 		latestReady = latestCreated
-	} else if _, st, ok := poolFor(svc.Status.LatestReadyRevisionName); ok && st.state == poolReady {
+	} else if _, st, ok := poolFor(svc.Status.LatestReadyRevisionName); ok && st.state != poolFailed {
 		latestReady = svc.Status.LatestReadyRevisionName
 	}
 
@@ -333,8 +335,9 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 	tagPools := map[string]*pool{}
 	healthy, routable := true, true
 	for _, t := range traffic {
+		// A starting pool takes requests: they wait for its first instance.
 		p, st, ok := poolFor(t.Revision)
-		if !ok || st.state != poolReady {
+		if !ok || st.state == poolFailed {
 			if t.Percent > 0 {
 				routable = false
 			}

@@ -284,6 +284,21 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("failed revision's status: %+v %v", rev3.Status, err)
 	}
 
+	// A restarted runtime keeps serving the last ready revision, not the failed latest.
+	h.stop()
+	h.rt = New(h.st, Config{Region: "us-central1", Executable: h.exe, IdleTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.rt.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	_, ep = waitFor(t, h.st, key, "the restarted runtime's endpoint", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, rev2) {
+		t.Fatalf("after a restart: %d %s", code, body)
+	}
+	svc, _ = waitFor(t, h.st, key, "the status after the restart", func(s *api.KnativeService, e *Endpoint) bool {
+		return s.Status.LatestReadyRevisionName == rev2 && s.Status.Conditions[0].Status == "False"
+	})
+
 	// Deleting the service stops it and withdraws its endpoint.
 	h.send("DELETE", base+"/my-global-app", "")
 	waitFor(t, h.st, key, "the endpoint to go", func(s *api.KnativeService, e *Endpoint) bool { return s == nil && e == nil })
