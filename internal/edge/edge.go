@@ -24,6 +24,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"meridian/internal/geo"
+	"meridian/internal/health"
+	"meridian/internal/lb"
 	"meridian/internal/observe"
 	"meridian/internal/snapshot"
 	"meridian/internal/store"
@@ -38,6 +41,14 @@ type Config struct {
 	Log     io.Writer
 	// RequestLog receives one entry per request; nil discards them.
 	RequestLog *observe.RequestLog
+	// Locations adds named coordinates to the built-in table of regions and metros,
+	// for an edge or region placed somewhere the table does not know.
+	Locations map[string]geo.Point
+	// ProbeInterval is how often the edge measures the round trip to each region's
+	// service (default 2 s).
+	ProbeInterval time.Duration
+	// Now is the clock of the balancer (time.Now when nil).
+	Now func() time.Time
 }
 
 // Edge serves the forwarding rules of the store it watches.
@@ -46,6 +57,14 @@ type Edge struct {
 	cfg   Config
 	snap  atomic.Pointer[snapshot.Snapshot]
 	proxy *proxy
+	lb    *lb.Balancer
+	// probes measure the round trip to every region's service, for lb
+	probes *health.Prober
+
+	// where the edge is, for the distance prior of each region
+	locations *geo.Table
+	where     geo.Point
+	located   bool
 
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener
@@ -57,7 +76,17 @@ func New(st *store.Store, cfg Config) *Edge {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 2 * time.Second
+	}
+	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable()}
+	for name, p := range cfg.Locations {
+		if err := e.locations.Add(name, p); err != nil {
+			fmt.Fprintf(cfg.Log, "edge: location %s: %v\n", name, err)
+		}
+	}
+	e.where, e.located = e.locations.Lookup(cfg.Location)
+	e.probes = health.NewProber(e.probed)
 	e.snap.Store(snapshot.Compile(0, nil, nil))
 	e.proxy = newProxy(e)
 	return e
@@ -83,6 +112,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	defer e.closeAll()
+	defer e.probes.Close()
 	for {
 		e.follow(ctx, rev)
 		select {
@@ -147,6 +177,7 @@ func (e *Edge) reload(ctx context.Context) (int64, error) {
 	}
 	e.snap.Store(snap)
 	e.reconcile(snap)
+	e.follows(snap)
 	return rev, nil
 }
 

@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
-	"strconv"
 	"time"
 
 	"meridian/api"
@@ -124,13 +122,13 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
 		return entry
 	}
-	target, detail, msg := pickTarget(svc, r)
-	if target == nil {
+	attempts, detail, msg := p.plan(svc, r)
+	if len(attempts) == 0 {
 		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
 		return entry
 	}
 	w.detail = detailFromBackend
-	p.forward(w, r, svc, target, res, scheme)
+	p.forward(w, r, svc, attempts, res, scheme)
 	return entry
 }
 
@@ -205,7 +203,7 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 
 // forward proxies the request to target with the load balancer's headers: X-Forwarded-*,
 // Via in both directions, the URL map's rewrite, and the backend service's custom headers.
-func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, target *url.URL, res router.Result, scheme string) {
+func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, attempts []attempt, res router.Result, scheme string) {
 	bs := svc.Resource
 	// The timeout covers the whole exchange with the backend, as GCP's backend service
 	// timeout does for HTTP(S) load balancers.
@@ -213,13 +211,17 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 	defer cancel()
 	r = r.WithContext(ctx)
 	var transport http.RoundTripper = p.transportFor(bs.Protocol)
+	retryAny := false
 	if res.Action != nil && res.Action.RetryPolicy != nil {
 		transport = retryTransport{base: transport, policy: res.Action.RetryPolicy}
+		retryAny = len(res.Action.RetryPolicy.RetryConditions) > 0
 	}
+	transport = &failover{balancer: p.edge.lb, service: svc.Path, outlier: outlierOf(bs), backends: len(svc.Backends),
+		attempts: attempts, base: transport, retry: retryAny}
 	rp := &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
+			pr.SetURL(attempts[0].target)
 			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
 			pr.Out.Host = res.RewrittenHost
 			pr.SetXForwarded()
@@ -241,6 +243,10 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errAllFailed) {
+				errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "Every backend of this backend service failed.")
+				return
+			}
 			if ne, ok := err.(net.Error); (ok && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) {
 				errorResponse(w, http.StatusGatewayTimeout, detailTimeout, "The backend did not answer in time.")
 				return
@@ -250,48 +256,6 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 		FlushInterval: -1, // stream responses as they arrive
 	}
 	rp.ServeHTTP(w, r)
-}
-
-// pickTarget chooses an endpoint of the backend service: the first backend with
-// capacity that has one. (Proximity, health and failover are issue 5.)
-func pickTarget(svc *snapshot.BackendService, r *http.Request) (*url.URL, string, string) {
-	scheme := "http"
-	switch svc.Resource.Protocol {
-	case "HTTPS", "HTTP2":
-		scheme = "https"
-	}
-	// (H2C stays "http": the h2c transport speaks HTTP/2 over plain TCP.)
-	detail, msg := detailPickBackend, "No backend of this backend service can take the request."
-	for _, b := range svc.Backends {
-		if b.CapacityScaler == 0 {
-			continue
-		}
-		switch b.Type {
-		case "INTERNET_FQDN_PORT", "INTERNET_IP_PORT":
-			if len(b.Endpoints) == 0 {
-				continue
-			}
-			e := b.Endpoints[rand.IntN(len(b.Endpoints))]
-			port := e.Port
-			if port == 0 {
-				port = b.DefaultPort
-			}
-			if port == 0 {
-				port = map[string]int64{"http": 80, "https": 443}[scheme]
-			}
-			host := e.Fqdn + e.IPAddress
-			return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.FormatInt(port, 10))}, "", ""
-		case "SERVERLESS":
-			if target, ok, why := b.ServerlessTarget(r.Host, r.URL.Path); ok {
-				if u, err := url.Parse(target); err == nil {
-					return u, "", ""
-				}
-			} else {
-				detail, msg = detailServerlessRoute, why
-			}
-		}
-	}
-	return nil, detail, msg
 }
 
 // pickWeighted chooses one of weightedBackendServices in proportion to its weight.

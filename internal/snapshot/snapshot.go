@@ -66,6 +66,10 @@ type Backend struct {
 	Endpoints      []api.NetworkEndpoint
 	DefaultPort    int64
 	CapacityScaler float64
+	// MaxRate is the requests per second the backend takes under balancing mode RATE
+	// (maxRate, or maxRatePerEndpoint times its endpoints), before CapacityScaler; 0
+	// means no cap.
+	MaxRate float64
 	// Services are the Cloud Run services the region runtime serves in a serverless
 	// NEG's project and region, by name.
 	Services map[string]ServiceEndpoint
@@ -298,6 +302,18 @@ func (c *compiler) backendService(path string) error {
 		}
 		if neg.Region != "" {
 			b.Region = api.LastSegment(neg.Region)
+		}
+		if be.BalancingMode == "RATE" {
+			endpoints := len(neg.Endpoints)
+			if neg.NetworkEndpointType == api.NEGServerless {
+				endpoints = 1
+			}
+			switch {
+			case be.MaxRate > 0:
+				b.MaxRate = float64(be.MaxRate)
+			case be.MaxRatePerEndpoint > 0:
+				b.MaxRate = be.MaxRatePerEndpoint * float64(endpoints)
+			}
 		}
 		if p, err := api.ParseResourcePath(be.Group, ""); err == nil && neg.CloudRun != nil {
 			b.Services = c.servicesIn(b.Region, p.Project)

@@ -1,0 +1,227 @@
+package edge
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"meridian/api"
+	"meridian/internal/geo"
+	"meridian/internal/health"
+	"meridian/internal/lb"
+	"meridian/internal/snapshot"
+)
+
+// Balancing: for each request the edge asks the lb package for the order in which to
+// try the backend service's backends (closest healthy region first), resolves each to
+// an address, and a failover transport tries them in turn: a connection failure or a
+// 502/503 from one backend sends an idempotent request on to the next within the same
+// client request, and every outcome teaches the balancer (outlier detection).
+
+// attempt is one backend the request may go to, and where.
+type attempt struct {
+	backend *snapshot.Backend
+	target  *url.URL
+}
+
+// unknownPrior is the round-trip estimate of a backend whose location is unknown:
+// behind every located one nearby, ahead of those across an ocean.
+const unknownPrior = 80 * time.Millisecond
+
+// prior estimates the round trip from this edge to a backend's region by distance.
+func (e *Edge) prior(b *snapshot.Backend) time.Duration {
+	if b.Region == "" {
+		return 0 // global NEGs are not placed anywhere
+	}
+	to, ok := e.locations.Lookup(b.Region)
+	if !ok || !e.located {
+		return unknownPrior
+	}
+	return geo.EstimatedRTT(e.where, to)
+}
+
+// plan orders the backend service's backends and resolves each to an address. When none
+// can take the request it returns the statusDetails and message to answer with.
+func (p *proxy) plan(svc *snapshot.BackendService, r *http.Request) ([]attempt, string, string) {
+	scheme := "http"
+	switch svc.Resource.Protocol {
+	case "HTTPS", "HTTP2":
+		scheme = "https"
+	}
+	// (H2C stays "http": the h2c transport speaks HTTP/2 over plain TCP.)
+	cands := make([]lb.Candidate, len(svc.Backends))
+	targets := make([]*url.URL, len(svc.Backends))
+	detail, msg := detailPickBackend, "No backend of this backend service can take the request."
+	for i := range svc.Backends {
+		b := &svc.Backends[i]
+		cands[i] = lb.Candidate{Group: b.Group, Prior: p.edge.prior(b), Scaler: b.CapacityScaler, MaxRate: b.MaxRate, Healthy: true}
+		switch b.Type {
+		case "INTERNET_FQDN_PORT", "INTERNET_IP_PORT":
+			if len(b.Endpoints) == 0 {
+				cands[i].Scaler = 0 // nothing to send to
+				continue
+			}
+			e := b.Endpoints[rand.IntN(len(b.Endpoints))]
+			port := e.Port
+			if port == 0 {
+				port = b.DefaultPort
+			}
+			if port == 0 {
+				port = map[string]int64{"http": 80, "https": 443}[scheme]
+			}
+			targets[i] = &url.URL{Scheme: scheme, Host: net.JoinHostPort(e.Fqdn+e.IPAddress, strconv.FormatInt(port, 10))}
+		case "SERVERLESS":
+			target, ok, why := b.ServerlessTarget(r.Host, r.URL.Path)
+			u, err := url.Parse(target)
+			if !ok || err != nil {
+				detail, msg = detailServerlessRoute, why
+				cands[i].Scaler = 0
+				continue
+			}
+			targets[i] = u
+			if ep := b.Services[b.CloudRun.Service]; b.CloudRun.URLMask == "" && !ep.Healthy {
+				cands[i].Healthy = false
+			}
+		default:
+			cands[i].Scaler = 0
+		}
+	}
+	order := p.edge.lb.Plan(svc.Path, cands)
+	attempts := make([]attempt, 0, len(order))
+	for _, i := range order {
+		attempts = append(attempts, attempt{backend: &svc.Backends[i], target: targets[i]})
+	}
+	if len(attempts) == 0 {
+		return nil, detail, msg
+	}
+	return attempts, "", ""
+}
+
+// outlierOf is the backend service's outlierDetection, GCP's defaults where unset.
+func outlierOf(bs *api.BackendService) lb.Outlier {
+	o := lb.DefaultOutlier
+	od := bs.OutlierDetection
+	if od == nil {
+		return o
+	}
+	setInt := func(dst *int64, src *int64) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setInt(&o.ConsecutiveErrors, od.ConsecutiveErrors)
+	setInt(&o.ConsecutiveGatewayFailure, od.ConsecutiveGatewayFailure)
+	setInt(&o.EnforcingConsecutiveErrors, od.EnforcingConsecutiveErrors)
+	setInt(&o.EnforcingConsecutiveGatewayFailure, od.EnforcingConsecutiveGatewayFailure)
+	setInt(&o.MaxEjectionPercent, od.MaxEjectionPercent)
+	if d := od.BaseEjectionTime; d != nil {
+		o.BaseEjectionTime = time.Duration(d.Seconds)*time.Second + time.Duration(d.Nanos)
+	}
+	if d := od.Interval; d != nil {
+		o.Interval = time.Duration(d.Seconds)*time.Second + time.Duration(d.Nanos)
+	}
+	return o
+}
+
+// errAllFailed is the outcome when every backend of the plan failed: GCP answers 503
+// failed_to_pick_backend.
+var errAllFailed = errors.New("every backend of the backend service failed")
+
+// failover tries a request on each attempt in turn. Only requests that can be sent
+// again (no body) and are idempotent, or that a retryPolicy covers, move on; the others
+// end with the first backend's answer.
+type failover struct {
+	balancer *lb.Balancer
+	service  string
+	outlier  lb.Outlier
+	backends int
+	attempts []attempt
+	base     http.RoundTripper
+	retry    bool // the route's retryPolicy allows retrying any method
+	// served notes which backend answered, for the request log.
+	served *snapshot.Backend
+}
+
+func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
+	replayable := req.Body == nil || req.Body == http.NoBody
+	idempotent := f.retry || req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
+	canMove := replayable && idempotent && len(f.attempts) > 1
+	for k, a := range f.attempts {
+		out, u := *req, *req.URL
+		u.Scheme, u.Host = a.target.Scheme, a.target.Host
+		out.URL = &u
+		resp, err := f.base.RoundTrip(&out)
+		f.balancer.Observe(f.service, a.backend.Group, outcomeOf(resp, err), f.outlier, f.backends)
+		failed := err != nil || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable
+		if !failed || !canMove || req.Context().Err() != nil {
+			f.served = a.backend
+			return resp, err
+		}
+		if resp != nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+			resp.Body.Close()
+		}
+		if k == len(f.attempts)-1 {
+			return nil, errAllFailed
+		}
+	}
+	return nil, errAllFailed
+}
+
+// outcomeOf classifies an attempt for outlier detection.
+func outcomeOf(resp *http.Response, err error) lb.Outcome {
+	switch {
+	case err != nil:
+		return lb.GatewayFailure
+	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
+		return lb.GatewayFailure
+	case resp.StatusCode >= 500:
+		return lb.Error
+	}
+	return lb.Success
+}
+
+// follows points the round-trip probes at every serverless backend of the snapshot and
+// lets the balancer forget backends that are gone.
+func (e *Edge) follows(snap *snapshot.Snapshot) {
+	keep := map[string]map[string]bool{}
+	targets := map[string]health.Check{}
+	for path, svc := range snap.Services {
+		groups := map[string]bool{}
+		for _, b := range svc.Backends {
+			groups[b.Group] = true
+			if b.Type != api.NEGServerless || b.CloudRun == nil || b.CloudRun.URLMask != "" {
+				continue
+			}
+			ep, ok := b.Services[b.CloudRun.Service]
+			if !ok {
+				continue
+			}
+			if u, err := url.Parse(ep.URL); err == nil && u.Host != "" {
+				targets[path+probeKeySep+b.Group] = health.Check{Kind: "RTT", Address: u.Host, Interval: e.cfg.ProbeInterval}
+			}
+		}
+		keep[path] = groups
+	}
+	e.lb.Retain(keep)
+	e.probes.Set(targets)
+}
+
+// probeKeySep joins a backend service and a backend group in a probe's key.
+const probeKeySep = "\x00"
+
+// probed feeds a round-trip probe's measurement to the balancer.
+func (e *Edge) probed(r health.Result) {
+	if r.Err != nil {
+		return
+	}
+	if service, group, ok := strings.Cut(r.Key, probeKeySep); ok {
+		e.lb.ObserveRTT(service, group, r.RTT)
+	}
+}
