@@ -204,7 +204,7 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 				continue
 			}
 			if u, err := url.Parse(ep.URL); err == nil && u.Host != "" {
-				targets[path+probeKeySep+b.Group] = health.Check{Kind: "RTT", Address: u.Host, Interval: e.cfg.ProbeInterval}
+				targets[path+probeKeySep+b.Group] = health.Check{Kind: "RTT", Address: u.Host, Interval: e.cfg.ProbeInterval, Timeout: rttProbeTimeout}
 			}
 		}
 		keep[path] = groups
@@ -212,6 +212,10 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 	e.lb.Retain(keep)
 	e.probes.Set(targets)
 }
+
+// rttProbeTimeout bounds a round-trip probe: a region farther than this is not measured
+// and keeps its distance estimate.
+const rttProbeTimeout = 2 * time.Second
 
 // probeKeySep joins a backend service and a backend group in a probe's key.
 const probeKeySep = "\x00"

@@ -24,6 +24,7 @@ import (
 
 	"meridian/internal/controlplane"
 	"meridian/internal/observe"
+	"meridian/internal/store"
 	"meridian/internal/testutil"
 )
 
@@ -32,17 +33,25 @@ func TestMain(m *testing.M) { testutil.Main(m) }
 // harness is an API server and an edge sharing one store.
 type harness struct {
 	t    *testing.T
+	st   *store.Store
 	api  *httptest.Server
 	edge *Edge
 	logs *syncBuffer
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith lets a test adjust the edge's configuration.
+func newHarnessWith(t *testing.T, adjust func(*Config)) *harness {
 	st := testutil.Store(t)
 	api := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
 	t.Cleanup(api.Close)
 	logs := &syncBuffer{}
-	e := New(st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: observe.NewRequestLog(logs)})
+	cfg := Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: observe.NewRequestLog(logs)}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	e := New(st, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done, ready := make(chan error, 1), make(chan struct{})
 	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
@@ -53,7 +62,7 @@ func newHarness(t *testing.T) *harness {
 			t.Error(err)
 		}
 	})
-	return &harness{t: t, api: api, edge: e, logs: logs}
+	return &harness{t: t, st: st, api: api, edge: e, logs: logs}
 }
 
 // syncBuffer is a buffer the edge writes to while the test reads.

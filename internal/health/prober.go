@@ -102,7 +102,7 @@ func (p *Prober) run(ctx context.Context, key string, c Check) {
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
 	}
-	if c.Timeout <= 0 || c.Timeout > c.Interval {
+	if c.Timeout <= 0 {
 		c.Timeout = min(c.Interval, 5*time.Second)
 	}
 	client := clientFor(c)
