@@ -70,6 +70,8 @@ func (s *Server) action(ctx context.Context, k *kind, rt route, r *http.Request)
 		return s.validateURLMap(ctx, rt, body)
 	case "urlMaps.invalidateCache":
 		return s.invalidateCache(ctx, k, rt, body, reqID)
+	case "backendServices.getHealth":
+		return s.getHealth(ctx, k, rt, body)
 	}
 	return nil, &apiError{400, "invalid", fmt.Sprintf("Meridian does not implement %s.%s.", k.collection, rt.action)}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"meridian/internal/store"
 	"meridian/internal/testutil"
 )
 
@@ -18,6 +19,7 @@ func TestMain(m *testing.M) { testutil.Main(m) }
 type client struct {
 	t   *testing.T
 	srv *httptest.Server
+	st  *store.Store
 }
 
 func newTestServer(t *testing.T, cfg Config) *client {
@@ -25,10 +27,11 @@ func newTestServer(t *testing.T, cfg Config) *client {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }
 	}
-	s := New(testutil.Store(t), cfg)
+	st := testutil.Store(t)
+	s := New(st, cfg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &client{t: t, srv: srv}
+	return &client{t: t, srv: srv, st: st}
 }
 
 // do sends a request with a JSON body (a string or a value) and decodes the answer.

@@ -103,11 +103,18 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	unregister, err := e.register(ctx)
+	lease, id, err := e.register(ctx)
 	if err != nil {
 		return err
 	}
-	defer unregister()
+	defer lease.Release()
+	reportCtx, stopReports := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		e.reportHealth(reportCtx, lease, id)
+	}()
+	defer func() { stopReports(); <-reported }()
 	if ready != nil {
 		ready()
 	}

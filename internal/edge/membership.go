@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"meridian/internal/store"
 )
 
 // memberTTL is how long an edge stays listed after it stops renewing its lease: an edge
@@ -26,24 +28,25 @@ type Member struct {
 // MembersPrefix is where edges register.
 const MembersPrefix = "members/edges/"
 
-// register publishes the edge under a lease kept alive until the returned release is
-// called, which revokes it so the edge disappears at once.
-func (e *Edge) register(ctx context.Context) (func(), error) {
+// register publishes the edge under a lease kept alive until it is released, which
+// revokes it so the edge disappears at once; the edge's health reports live under the
+// same lease.
+func (e *Edge) register(ctx context.Context) (*store.Lease, string, error) {
 	host, _ := os.Hostname()
 	id := newMemberID(e.cfg.Location)
 	data, err := json.Marshal(Member{ID: id, Location: e.cfg.Location, Host: host, Started: time.Now().UTC()})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	lease, err := e.store.KeepLease(ctx, memberTTL)
 	if err != nil {
-		return nil, fmt.Errorf("edge: register: %w", err)
+		return nil, "", fmt.Errorf("edge: register: %w", err)
 	}
 	if err := lease.Put(ctx, MembersPrefix+id, data); err != nil {
 		lease.Release()
-		return nil, fmt.Errorf("edge: register: %w", err)
+		return nil, "", fmt.Errorf("edge: register: %w", err)
 	}
-	return lease.Release, nil
+	return lease, id, nil
 }
 
 func newMemberID(location string) string {

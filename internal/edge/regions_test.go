@@ -209,6 +209,29 @@ func TestAllRegionsDownThenOneBack(t *testing.T) {
 			t.Fatalf("every region down: %d %q %q", code, body, detail)
 		}
 	}
+	// getHealth reports, per edge, the ejected backend with its ejection's end, and the
+	// measured round trip.
+	deadline := time.Now().Add(10 * time.Second)
+	for ejected := ""; ejected == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("getHealth never reported the ejection")
+		}
+		for region := range rs.relays {
+			health := rs.h.call("POST", "global/backendServices/app/getHealth", map[string]any{"group": "regions/" + region + "/networkEndpointGroups/app-" + region})
+			statuses, _ := health["healthStatus"].([]any)
+			if health["kind"] != "compute#backendServiceGroupHealth" || len(statuses) != 1 {
+				continue
+			}
+			st := statuses[0].(map[string]any)
+			ann := st["annotations"].(map[string]any)
+			if ann["meridian.rttMs"] == nil || ann["meridian.location"] != "us-central1" {
+				t.Errorf("annotations %v", ann)
+			}
+			if st["healthState"] == "UNHEALTHY" && ann["meridian.ejectedUntil"] != nil {
+				ejected = region
+			}
+		}
+	}
 	if err := rs.relays["us-central1"].Start(); err != nil {
 		t.Fatal(err)
 	}
