@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"meridian/api"
@@ -45,6 +46,10 @@ type pool struct {
 	stopping chan struct{} // closed by close
 	wg       sync.WaitGroup
 	reaps    atomic.Int64 // reaper passes, for tests to wait on
+	// closing is closed without the lock, for front doors to skip a retiring pool
+	closing atomic.Bool
+	// drained is closed when the last in-flight request of a closed pool ends
+	drained chan struct{}
 }
 
 type poolConfig struct {
@@ -196,16 +201,30 @@ func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := p.transport.RoundTrip(&out)
 		if err != nil {
 			p.release(m)
-			var op *net.OpError
-			if errors.As(err, &op) && op.Op == "dial" && (body == nil || !body.read) && attempt < 3 {
+			// A refused connection means the instance is gone: evict it and try another.
+			if errors.Is(err, syscall.ECONNREFUSED) && (body == nil || !body.read) && attempt < 3 {
 				p.evict(m)
 				continue
 			}
 			return nil, err
 		}
+		if resp.StatusCode == http.StatusSwitchingProtocols && !upgradeMatches(req, resp) {
+			// ReverseProxy would refuse it without closing the body; refuse it here so
+			// the slot comes back.
+			resp.Body.Close()
+			p.release(m)
+			return nil, fmt.Errorf("the container switched protocols to %q, which the request did not ask for", resp.Header.Get("Upgrade"))
+		}
 		resp.Body = releaseOnClose(resp.Body, func() { p.release(m) })
 		return resp, nil
 	}
+}
+
+// upgradeMatches reports whether a 101 response switches to the protocol the request
+// asked for.
+func upgradeMatches(req *http.Request, resp *http.Response) bool {
+	want := req.Header.Get("Upgrade")
+	return want != "" && strings.EqualFold(want, resp.Header.Get("Upgrade"))
 }
 
 // acquire returns an instance with a slot reserved for the caller, who must release it.
@@ -276,6 +295,10 @@ func (p *pool) release(m *member) {
 		p.loads[i].lastActive = p.cfg.now()
 		p.dispatchLocked()
 	}
+	if p.drained != nil && p.inflightLocked() == 0 {
+		close(p.drained)
+		p.drained = nil
+	}
 }
 
 // dispatchLocked hands free slots to waiting requests in arrival order.
@@ -341,6 +364,9 @@ func (p *pool) evict(m *member) {
 
 // startLocked adds a starting instance; its goroutine starts the process and owns it.
 func (p *pool) startLocked() {
+	if p.closed {
+		return
+	}
 	m := &member{stop: make(chan struct{})}
 	p.members = append(p.members, m)
 	p.loads = append(p.loads, load{})
@@ -370,6 +396,14 @@ func (p *pool) run(m *member) {
 		return
 	}
 	p.mu.Lock()
+	select {
+	case <-m.stop: // halted while it started (the pool closed or the revision failed)
+		p.removeLocked(m)
+		p.mu.Unlock()
+		proc.stop()
+		return
+	default:
+	}
 	if i := p.indexLocked(m); i >= 0 {
 		p.loads[i].ready, p.loads[i].lastActive = true, p.cfg.now()
 		p.startTime = (p.startTime*time.Duration(p.starts) + time.Since(began)) / time.Duration(p.starts+1)
@@ -383,13 +417,16 @@ func (p *pool) run(m *member) {
 
 	select {
 	case <-m.stop:
+		p.mu.Lock()
+		p.removeLocked(m)
+		p.mu.Unlock()
 		proc.stop()
 	case <-proc.exited:
 		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: instance %s exited (%v); replacing it as needed\n", p.cfg.region, p.cfg.service, p.cfg.revision, proc.addr, proc.cmd.ProcessState)
 		p.mu.Lock()
 		p.removeLocked(m)
-		if !p.closed {
-			p.scaleUpLocked()
+		if len(p.waiters) > 0 {
+			p.scaleUpLocked() // requests wait; minScale is restored by the reaper
 		}
 		p.mu.Unlock()
 		p.cfg.changed()
@@ -399,9 +436,7 @@ func (p *pool) run(m *member) {
 func (p *pool) startFailed(m *member, err error) {
 	p.mu.Lock()
 	p.removeLocked(m)
-	if !p.closed {
-		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %v\n", p.cfg.region, p.cfg.service, p.cfg.revision, err)
-	}
+	closed := p.closed
 	var permanent *imageError
 	if p.state == poolStarting && !p.closed && !errors.As(err, &permanent) && p.failedStarts < 2 {
 		// A first start can fail for a passing reason (its port taken between choosing
@@ -415,10 +450,13 @@ func (p *pool) startFailed(m *member, err error) {
 			o.halt()
 		}
 		p.failWaitersLocked(&revisionFailedError{p.failure})
-	} else if len(p.members) == 0 {
-		p.failWaitersLocked(&revisionFailedError{"The instance could not start: " + err.Error()})
 	}
+	// A revision that ran before is started again by the reaper (at most a second
+	// later) while requests wait, up to their pending limit.
 	p.mu.Unlock()
+	if !closed {
+		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %v\n", p.cfg.region, p.cfg.service, p.cfg.revision, err)
+	}
 	p.cfg.changed()
 }
 
@@ -442,7 +480,7 @@ func (p *pool) reap() {
 		for _, m := range victims {
 			p.removeLocked(m)
 		}
-		if p.state == poolReady {
+		if p.state == poolReady && !p.closed {
 			p.scaleUpLocked()
 		}
 		p.mu.Unlock()
@@ -472,18 +510,45 @@ func (p *pool) status() poolStatus {
 	return s
 }
 
-// close stops every instance (SIGTERM, then SIGKILL after the grace period) and answers
-// waiting requests; it returns when all are gone.
-func (p *pool) close() {
+// close retires the pool: it takes no new requests, lets those in flight finish (up to
+// drainFor: the request timeout when a revision stops taking traffic, as Cloud Run
+// does, the shutdown grace when the runtime stops), then stops every instance (SIGTERM,
+// then SIGKILL after the grace period). It returns when all are gone.
+func (p *pool) close(drainFor time.Duration) {
 	p.mu.Lock()
 	p.closed = true
+	p.closing.Store(true)
+	p.failWaitersLocked(errPoolClosed)
+	var drained chan struct{}
+	if p.inflightLocked() > 0 {
+		drained = make(chan struct{})
+		p.drained = drained
+	}
+	p.mu.Unlock()
+	if drained != nil {
+		t := time.NewTimer(drainFor)
+		select {
+		case <-drained:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	p.mu.Lock()
 	for _, m := range p.members {
 		m.halt()
 	}
-	p.failWaitersLocked(errPoolClosed)
 	p.mu.Unlock()
 	close(p.stopping)
 	p.wg.Wait()
+	p.transport.CloseIdleConnections()
+}
+
+func (p *pool) inflightLocked() int {
+	n := 0
+	for _, l := range p.loads {
+		n += l.inflight
+	}
+	return n
 }
 
 // trackedBody passes a request body to an instance and remembers whether any of it was

@@ -69,11 +69,17 @@ func startProcess(cs containerSpec) (*process, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.WorkingDir
-	cmd.Env = os.Environ()
+	// A container sees its own environment, not the runtime's: PATH and HOME to find
+	// and run programs, then the container's variables and the contract's.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout, cmd.Stderr = cs.log, cs.log
+	// Its own process group, so stopping it stops every process it started (a shell
+	// that does not exec its server), and output pipes cannot hold Wait forever.
+	cmd.SysProcAttr = containerProcAttr()
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, &imageError{fmt.Sprintf("The container command %q cannot be started: %v", argv[0], err)}
 	}
@@ -123,16 +129,19 @@ func (p *process) alive() bool {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL after Cloud Run's 10 s grace.
+// stop sends SIGTERM to the container's process group, then SIGKILL after Cloud Run's
+// 10 s grace.
 func (p *process) stop() {
 	p.stopped.Store(true)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	pgid := -p.cmd.Process.Pid
+	syscall.Kill(pgid, syscall.SIGTERM)
 	t := time.NewTimer(termGrace)
 	defer t.Stop()
 	select {
 	case <-p.exited:
+		syscall.Kill(pgid, syscall.SIGKILL) // anything it left behind
 	case <-t.C:
-		p.cmd.Process.Kill()
+		syscall.Kill(pgid, syscall.SIGKILL)
 		<-p.exited
 	}
 }

@@ -64,6 +64,12 @@ func (d *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt := d.route.Load(); rt != nil {
 		p = rt.next()
 	}
+	if p != nil && p.closing.Load() {
+		// The pool is retiring: the route was swapped just before; take the new one.
+		if rt := d.route.Load(); rt != nil {
+			p = rt.next()
+		}
+	}
 	if p == nil {
 		http.Error(w, "The service has no revision ready to serve traffic.", http.StatusServiceUnavailable)
 		return

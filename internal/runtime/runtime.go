@@ -110,13 +110,23 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	rt.lease = lease
 	defer func() {
+		// Withdraw the endpoints and the claims first (they go with the lease), so edges
+		// and a standby runtime move on while in-flight requests drain.
+		rt.lease.Release()
 		rt.stopAll()
-		lease.Release() // the endpoints go with the lease
 	}()
 	for ctx.Err() == nil {
 		// Coalesce bursts of changes (a scale-up starts several instances at once); when
 		// etcd cannot be read, keep serving what runs and retry after a second.
 		pause := 50 * time.Millisecond
+		if err := rt.renewLeaseIfLost(ctx); err != nil {
+			fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
 		rev, err := rt.reconcile(ctx)
 		if err != nil {
 			fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
@@ -131,6 +141,34 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// renewLeaseIfLost takes a new lease when the last one expired (etcd was unreachable for
+// longer than its TTL): the endpoints and claims it held are gone and are published
+// again by the next reconcile.
+func (rt *Runtime) renewLeaseIfLost(ctx context.Context) error {
+	select {
+	case <-rt.lease.Lost():
+	default:
+		return nil
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	lease, err := rt.store.KeepLease(ctx, endpointTTL)
+	if err != nil {
+		return fmt.Errorf("the lease expired and a new one cannot be had yet: %w", err)
+	}
+	rt.mu.Lock()
+	rt.lease = lease
+	rt.last = map[string]Endpoint{}
+	rt.mu.Unlock()
+	fmt.Fprintf(rt.cfg.Log, "runtime: lease renewed after it expired\n")
+	return nil
+}
+
+// resyncInterval bounds how long the runtime goes without re-reading everything, as a
+// safety net under the watch.
+const resyncInterval = 30 * time.Second
 
 // notify wakes the reconcile loop; it never blocks.
 func (rt *Runtime) notify() {
@@ -148,9 +186,15 @@ func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
 	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/projects/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	// A claim that ends (its runtime stopped) lets this runtime take the region.
 	claims := rt.store.Client().Watch(wctx, rt.store.Prefix()+ClaimsPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	resync := time.NewTimer(resyncInterval)
+	defer resync.Stop()
 	for {
 		select {
 		case <-rt.changed:
+			return
+		case <-rt.lease.Lost():
+			return
+		case <-resync.C:
 			return
 		case resp, ok := <-claims:
 			if !ok || resp.Err() != nil {
@@ -216,7 +260,10 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 	for _, s := range services {
 		held, seen := claims[s.region]
 		if !seen {
-			held = rt.claim(ctx, s.region)
+			// An error is not a lost claim: keep everything as it runs and retry.
+			if held, err = rt.claim(ctx, s.region); err != nil {
+				return 0, err
+			}
 			claims[s.region] = held
 		}
 		if !held {
@@ -242,8 +289,9 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 			// endpoint has the same key.
 			if held, seen := claims[strings.Split(key, "/")[2]]; held || !seen {
 				goneEndpoints = append(goneEndpoints, key)
+			} else {
+				delete(rt.last, key)
 			}
-			delete(rt.last, key)
 		}
 	}
 	var gonePools []*pool
@@ -254,36 +302,47 @@ func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
 		}
 	}
 	rt.mu.Unlock()
+	var withdrawErr error
 	if len(goneEndpoints) > 0 {
-		rt.store.Apply(ctx, store.Change{Deletes: goneEndpoints})
+		if _, withdrawErr = rt.store.Apply(ctx, store.Change{Deletes: goneEndpoints}); withdrawErr == nil {
+			rt.mu.Lock()
+			for _, key := range goneEndpoints {
+				delete(rt.last, key)
+			}
+			rt.mu.Unlock()
+		}
 	}
 	for _, r := range goneRouters {
 		r.close(&rt.wg)
 	}
 	for _, p := range gonePools {
-		rt.retire(p)
+		rt.retire(p, p.timeout)
+	}
+	if withdrawErr != nil {
+		return 0, fmt.Errorf("withdraw endpoints: %w", withdrawErr) // retried
 	}
 	return rev, nil
 }
 
 // claim makes this runtime the one that runs region, unless another runtime does.
-func (rt *Runtime) claim(ctx context.Context, region string) bool {
+func (rt *Runtime) claim(ctx context.Context, region string) (bool, error) {
 	data, _ := json.Marshal(map[string]string{"runtime": rt.id})
 	held, err := rt.lease.Claim(ctx, ClaimsPrefix+"regions/"+region, data)
 	if err != nil {
-		fmt.Fprintf(rt.cfg.Log, "runtime: %v\n", err)
+		return false, err
 	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if was, known := rt.claimed[region]; !known || was != held {
+	was, known := rt.claimed[region]
+	rt.claimed[region] = held
+	rt.mu.Unlock()
+	if !known || was != held {
 		if held {
 			fmt.Fprintf(rt.cfg.Log, "runtime: running region %s\n", region)
 		} else {
 			fmt.Fprintf(rt.cfg.Log, "runtime: region %s is run by another runtime\n", region)
 		}
 	}
-	rt.claimed[region] = held
-	return held
+	return held, nil
 }
 
 func hostname() string {
@@ -364,6 +423,9 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 	ep := Endpoint{URL: router.main.url, Revision: latestReady, Healthy: healthy && len(pools) > 0}
 	for tag, p := range tagPools {
 		d := router.tags[tag]
+		if d == nil {
+			continue // its listener could not open; retried on the next reconcile
+		}
 		if cur := d.route.Load(); !cur.sameAs([]*pool{p}, []int64{1}) {
 			d.route.Store(newRoute([]*pool{p}, []int64{1}))
 		}
@@ -372,9 +434,9 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 		}
 		ep.Tags[tag] = d.url
 	}
-	if len(pools) > 0 || len(tagPools) > 0 {
-		rt.publish(ctx, EndpointKey(s.region, s.namespace, s.name), ep)
-	}
+	// Published whatever the state: a service with nothing routable is there but
+	// unhealthy, so edges go elsewhere.
+	rt.publish(ctx, EndpointKey(s.region, s.namespace, s.name), ep)
 
 	// Status: the service's, then each revision's.
 	status := *svc.Status
@@ -517,12 +579,13 @@ func (rt *Runtime) ensureRouter(s stored[*api.KnativeService], tags map[string]*
 	return r
 }
 
-// retire stops a pool in the background; stopAll waits for it.
-func (rt *Runtime) retire(p *pool) {
+// retire stops a pool in the background after its requests in flight, bounded by
+// drainFor; stopAll waits for it.
+func (rt *Runtime) retire(p *pool, drainFor time.Duration) {
 	rt.wg.Add(1)
 	go func() {
 		defer rt.wg.Done()
-		p.close()
+		p.close(drainFor)
 	}()
 }
 
@@ -534,7 +597,7 @@ func (rt *Runtime) stopAll() {
 		delete(rt.routers, key)
 	}
 	for key, p := range rt.pools {
-		rt.retire(p)
+		rt.retire(p, termGrace)
 		delete(rt.pools, key)
 	}
 	rt.mu.Unlock()
@@ -550,7 +613,10 @@ func (rt *Runtime) publish(ctx context.Context, key string, ep Endpoint) {
 		return
 	}
 	data, _ := json.Marshal(ep)
-	if err := rt.lease.Put(ctx, key, data); err != nil {
+	rt.mu.Lock()
+	lease := rt.lease
+	rt.mu.Unlock()
+	if err := lease.Put(ctx, key, data); err != nil {
 		fmt.Fprintf(rt.cfg.Log, "runtime: publish %s: %v\n", key, err)
 		return
 	}

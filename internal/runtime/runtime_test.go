@@ -110,6 +110,16 @@ func serveTestApp() {
 		io.WriteString(w, id())
 	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("/upgrade", func(w http.ResponseWriter, r *http.Request) {
+		// Switches protocols whether or not the request asked to.
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n")
+		buf.Flush()
+	})
 	mux.HandleFunc("/cookie", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=60")
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "1"})
@@ -171,7 +181,7 @@ func (h *harness) send(method, path string, body any) {
 		data = []byte(s)
 	}
 	req, _ := http.NewRequest(method, h.api.URL+path, strings.NewReader(string(data)))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -210,11 +220,16 @@ func (h *harness) until(what string, cond func() bool) {
 	}
 }
 
+// testClient bounds every request, so a hang fails the test instead of stalling it.
+var testClient = &http.Client{Timeout: 60 * time.Second}
+
+// get sends one request; a transport error comes back as status 0 with the error as
+// the body, so it can be called from any goroutine.
 func get(t *testing.T, url string) (int, string, http.Header) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testClient.Get(url)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return 0, err.Error(), nil
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -291,7 +306,7 @@ func TestServiceLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.rt.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	_, ep = waitFor(t, h.st, key, "the restarted runtime's endpoint", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	_, ep = waitFor(t, h.st, key, "the restarted runtime's endpoint", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, rev2) {
 		t.Fatalf("after a restart: %d %s", code, body)
 	}
@@ -302,7 +317,7 @@ func TestServiceLifecycle(t *testing.T) {
 	// Deleting the service stops it and withdraws its endpoint.
 	h.send("DELETE", base+"/my-global-app", "")
 	waitFor(t, h.st, key, "the endpoint to go", func(s *api.KnativeService, e *Endpoint) bool { return s == nil && e == nil })
-	h.until("the service's URL to close", func() bool { _, err := http.Get(ep.URL); return err != nil })
+	h.until("the service's URL to close", func() bool { code, _, _ := get(t, ep.URL); return code == 0 })
 }
 
 func TestScalingAndScaleToZero(t *testing.T) {
@@ -373,7 +388,7 @@ func TestContractTimeoutsAndCookies(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	key := EndpointKey("us-central1", "default", "contract")
 	h.send("POST", base, h.testApp("contract", "contract-a", nil, map[string]any{"timeoutSeconds": 1}, nil))
-	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 
 	code, body, _ := get(t, ep.URL+"/hang")
 	if code != http.StatusGatewayTimeout || !strings.Contains(body, "upstream request timeout") {
@@ -394,7 +409,7 @@ func TestContractTimeoutsAndCookies(t *testing.T) {
 	h2c := h.testApp("contract-h2c", "contract-h2c-a", nil, map[string]any{}, nil)
 	h2c["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["ports"] = []any{map[string]any{"name": "h2c"}}
 	h.send("POST", base, h2c)
-	_, ep = waitFor(t, h.st, EndpointKey("us-central1", "default", "contract-h2c"), "the h2c service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	_, ep = waitFor(t, h.st, EndpointKey("us-central1", "default", "contract-h2c"), "the h2c service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 	if _, proto, _ := get(t, ep.URL+"/proto"); proto != "HTTP/2.0" {
 		t.Errorf("an h2c port got %s", proto)
 	}
@@ -438,7 +453,7 @@ func TestOneRuntimePerRegionAndTakeover(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	key := EndpointKey("us-central1", "default", "my-global-app")
 	h.send("POST", base, service(HelloImage))
-	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil })
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 
 	// A second runtime for the same region stands by while the first holds the region.
 	second := New(h.st, Config{Region: "us-central1", Executable: h.exe, IdleTimeout: time.Hour})
@@ -463,7 +478,7 @@ func TestOneRuntimePerRegionAndTakeover(t *testing.T) {
 	_, ep2 := waitFor(t, h.st, key, "the takeover", func(s *api.KnativeService, e *Endpoint) bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
-		return e != nil && second.claimed["us-central1"] && len(second.pools) == 1
+		return e != nil && e.Revision != "" && second.claimed["us-central1"] && len(second.pools) == 1
 	})
 	if code, body, _ := get(t, ep2.URL); code != 200 || !strings.Contains(body, "my-global-app") {
 		t.Fatalf("after takeover: %d %s (was %s)", code, body, ep.URL)
@@ -487,5 +502,68 @@ func TestContainerThatNeverListens(t *testing.T) {
 	p.mu.Unlock()
 	if tries != 2 {
 		t.Errorf("the first start was retried %d times, want 2", tries)
+	}
+}
+
+func TestRolloutDrainsRequestsInFlight(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "roll")
+	h.send("POST", base, h.testApp("roll", "roll-a", nil, map[string]any{}, nil))
+	_, ep := waitFor(t, h.st, key, "roll-a", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "roll-a" })
+	gate := filepath.Join(t.TempDir(), "gate")
+	result := make(chan string, 1)
+	go func() {
+		code, body, _ := get(t, ep.URL+"/block?gate="+gate)
+		result <- fmt.Sprint(code, " ", body)
+	}()
+	p := h.pool("roll-a")
+	h.until("the request to be in flight", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.inflightLocked() == 1
+	})
+	// A new revision takes all traffic; the old pool retires but lets its request finish.
+	h.send("PUT", base+"/roll", h.testApp("roll", "roll-b", nil, map[string]any{}, nil))
+	waitFor(t, h.st, key, "roll-b", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "roll-b" })
+	h.until("roll-a to retire", func() bool { return h.pool("roll-a") == nil })
+	if code, body, _ := get(t, ep.URL); code != 200 || !strings.Contains(body, "revision=roll-b") {
+		t.Errorf("new traffic: %d %s", code, body)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	if r := <-result; !strings.HasPrefix(r, "200 revision=roll-a") {
+		t.Errorf("the request in flight during the rollout: %s", r)
+	}
+}
+
+func TestStopKillsTheWholeContainer(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "shell")
+	svc := h.testApp("shell", "shell-a", nil, map[string]any{}, nil)
+	// A shell that runs the server as its child instead of exec'ing it.
+	svc["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["command"] = []string{"/bin/sh", "-c", h.exe + " testapp; echo server ended"}
+	h.send("POST", base, svc)
+	waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
+	p := h.pool("shell-a")
+	p.mu.Lock()
+	addr := p.members[0].proc.addr
+	p.mu.Unlock()
+	if code, _, _ := get(t, "http://"+addr+"/"); code != 200 {
+		t.Fatalf("the server behind the shell does not answer: %d", code)
+	}
+	h.send("DELETE", base+"/shell", "")
+	h.until("the server behind the shell to stop", func() bool { code, _, _ := get(t, "http://"+addr+"/"); return code == 0 })
+}
+
+func TestUnaskedUpgradeDoesNotLeakASlot(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	key := EndpointKey("us-central1", "default", "upg")
+	h.send("POST", base, h.testApp("upg", "upg-a", map[string]string{"autoscaling.knative.dev/maxScale": "1"}, map[string]any{"containerConcurrency": 1, "timeoutSeconds": 5}, nil))
+	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
+	if code, _, _ := get(t, ep.URL+"/upgrade"); code != http.StatusBadGateway {
+		t.Errorf("an unasked-for 101: %d", code)
+	}
+	// With one instance of concurrency one, a leaked slot would hold the next request.
+	if code, body, _ := get(t, ep.URL+"/"); code != 200 {
+		t.Errorf("after the refused upgrade: %d %s", code, body)
 	}
 }

@@ -40,6 +40,10 @@ func (s *Store) KeepLease(ctx context.Context, ttl time.Duration) (*Lease, error
 	return l, nil
 }
 
+// Lost is closed when the lease stops being renewed: released, or expired because etcd
+// could not be reached for its whole TTL. Keys written under it are gone then.
+func (l *Lease) Lost() <-chan struct{} { return l.drained }
+
 // Put writes key under the lease.
 func (l *Lease) Put(ctx context.Context, key string, value []byte) error {
 	if _, err := l.store.client.Put(ctx, l.store.prefix+key, string(value), clientv3.WithLease(l.id)); err != nil {
