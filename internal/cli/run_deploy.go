@@ -405,31 +405,45 @@ func (a *app) runDeployCommand() *cobra.Command {
 			return err
 		}
 		path := collection + "/" + joinPath(name)
-		var svc api.KnativeService
-		err = s.get(path, &svc)
-		create := isNotFound(err)
-		if err != nil && !create {
-			return err
-		}
-		if create {
-			if !d.image.set || d.image.value == "" {
-				return errors.New("Missing required argument [--image]: Requires a container image to deploy (e.g. `us-docker.pkg.dev/cloudrun/container/hello:latest`) when creating a service.")
+		announced := false
+		// Read, change, write; a write that lost a race with a status update (the
+		// resourceVersion moved) starts over from a fresh read.
+		for attempt := 0; ; attempt++ {
+			err = func() error {
+				var svc api.KnativeService
+				err = s.get(path, &svc)
+				create := isNotFound(err)
+				if err != nil && !create {
+					return err
+				}
+				if create {
+					if !d.image.set || d.image.value == "" {
+						return errors.New("Missing required argument [--image]: Requires a container image to deploy (e.g. `us-docker.pkg.dev/cloudrun/container/hello:latest`) when creating a service.")
+					}
+					if d.noTraffic {
+						return errors.New("--no-traffic not supported when creating a new service.")
+					}
+					svc = api.KnativeService{APIVersion: api.KnativeAPIVersion, Kind: "Service", Metadata: api.ObjectMeta{Name: name, Namespace: s.project}}
+				} else if d.image.set && d.image.value == "" {
+					return errors.New("argument --image: the image must not be empty.")
+				}
+				if err := d.prepare(&svc, randomLetters); err != nil {
+					return err
+				}
+				if !announced {
+					s.status("Deploying container to Cloud Run service [%s] in project [%s] region [%s]", name, s.project, f.regionName())
+					announced = true
+				}
+				if create {
+					err = s.client.do(s.ctx, http.MethodPost, collection, &svc, nil)
+				} else {
+					err = s.client.do(s.ctx, http.MethodPut, path, &svc, nil)
+				}
+				return err
+			}()
+			if !hasReason(err, "conflict") || attempt == 4 {
+				break
 			}
-			if d.noTraffic {
-				return errors.New("--no-traffic not supported when creating a new service.")
-			}
-			svc = api.KnativeService{APIVersion: api.KnativeAPIVersion, Kind: "Service", Metadata: api.ObjectMeta{Name: name, Namespace: s.project}}
-		} else if d.image.set && d.image.value == "" {
-			return errors.New("argument --image: the image must not be empty.")
-		}
-		if err := d.prepare(&svc, randomLetters); err != nil {
-			return err
-		}
-		s.status("Deploying container to Cloud Run service [%s] in project [%s] region [%s]", name, s.project, f.regionName())
-		if create {
-			err = s.client.do(s.ctx, http.MethodPost, collection, &svc, nil)
-		} else {
-			err = s.client.do(s.ctx, http.MethodPut, path, &svc, nil)
 		}
 		if err != nil {
 			return err

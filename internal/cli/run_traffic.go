@@ -504,19 +504,27 @@ func (a *app) runUpdateTrafficCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var svc api.KnativeService
-		if err := s.get(path, &svc); err != nil {
-			return err
-		}
-		m := newTrafficModel(svc.Spec.Traffic)
-		if err := edit.apply(m, name); err != nil {
-			return err
-		}
-		svc.Spec.Traffic = m.targets()
-		svc.Status = nil
 		s.status("Updating traffic of Cloud Run service [%s] in project [%s] region [%s]", name, s.project, f.regionName())
-		if err := s.client.do(s.ctx, http.MethodPut, path, &svc, nil); err != nil {
-			return err
+		// Read, change, write; a write that lost a race with a status update starts
+		// over from a fresh read.
+		for attempt := 0; ; attempt++ {
+			var svc api.KnativeService
+			if err := s.get(path, &svc); err != nil {
+				return err
+			}
+			m := newTrafficModel(svc.Spec.Traffic)
+			if err := edit.apply(m, name); err != nil {
+				return err
+			}
+			svc.Spec.Traffic = m.targets()
+			svc.Status = nil
+			err := s.client.do(s.ctx, http.MethodPut, path, &svc, nil)
+			if err == nil {
+				break
+			}
+			if !hasReason(err, "conflict") || attempt == 4 {
+				return err
+			}
 		}
 		if tf.async {
 			s.status("Updating traffic asynchronously.")

@@ -124,6 +124,20 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 	if err != nil {
 		return nil, err
 	}
+	// A replace without a resourceVersion that loses a race (typically with the region
+	// runtime writing status) is simply tried again on the fresh service.
+	for attempt := 0; ; attempt++ {
+		out, err := s.tryWriteKnative(r.Context(), body, region, ns, pathName, create)
+		if !errors.Is(err, errRetry) {
+			return out, err
+		}
+		if attempt == maxWriteAttempts {
+			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", pathName)}
+		}
+	}
+}
+
+func (s *Server) tryWriteKnative(ctx context.Context, body []byte, region, ns, pathName string, create bool) (any, error) {
 	var svc api.KnativeService
 	if err := decodeStrict(body, &svc, "service"); err != nil {
 		return nil, err
@@ -141,7 +155,6 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 		return nil, err
 	}
 	svc.SetDefaults()
-	ctx := r.Context()
 	key := knativeKey(region, ns, svc.Metadata.Name)
 	var prev *api.KnativeService
 	cond := store.Condition{Key: key, Want: store.Absent}
@@ -188,6 +201,9 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 		var cf *store.ConditionFailed
 		if errors.As(err, &cf) && create && cf.Condition.Key == key {
 			return nil, &apiError{409, "alreadyExists", fmt.Sprintf("Resource '%s' already exists.", svc.Metadata.Name)}
+		}
+		if errors.As(err, &cf) && !create && cf.Condition.Key == key && svc.Metadata.ResourceVersion == "" {
+			return nil, errRetry
 		}
 		if errors.As(err, &cf) {
 			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", svc.Metadata.Name)}
