@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"meridian/internal/certs"
+	"meridian/internal/demo"
 	"meridian/internal/roles"
 	"meridian/internal/runtime"
 )
@@ -34,7 +37,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(serveCommand(), apiCommand(), edgeCommand(), regionCommand(), caCertCommand(), builtinCommand())
+	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), caCertCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -62,7 +65,7 @@ func serveCommand() *cobra.Command {
 	var project string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run Meridian on one machine: embedded etcd and the API",
+		Short: "Run Meridian on one machine: embedded etcd, the API, an edge and the region runtimes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.API.Log, cfg.Edge.Log = cmd.ErrOrStderr(), cmd.ErrOrStderr()
@@ -75,13 +78,69 @@ func serveCommand() *cobra.Command {
 			return roles.Serve(cmd.Context(), cfg)
 		},
 	}
+	serveFlags(cmd, &cfg, &project)
+	return cmd
+}
+
+// serveFlags are the flags of serve, which demo shares.
+func serveFlags(cmd *cobra.Command, cfg *roles.ServeConfig, project *string) {
 	apiFlags(cmd, &cfg.API)
 	edgeFlags(cmd, &cfg.Edge)
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
 	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
 	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle Cloud Run instance is kept before it is stopped (scale to zero)")
-	cmd.Flags().StringVar(&project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
+	cmd.Flags().StringVar(project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
+}
+
+// demoCommand is the README's first command: the seed's whole system, deployed in two
+// regions and reachable over HTTPS, from nothing.
+func demoCommand() *cobra.Command {
+	var cfg roles.ServeConfig
+	var project string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run Meridian with the seed's global load balancer deployed in two regions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.API.Log, cfg.Edge.Log = io.Discard, cmd.ErrOrStderr()
+			if !cmd.Flags().Changed("request-log") {
+				f, err := openRequestLog(cfg.DataDir)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				cfg.Edge.RequestLog = f
+				fmt.Fprintf(cmd.OutOrStdout(), "Request log: %s\n", f.Name())
+			}
+			cfg.API.Ready = func(url string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
+				if err := rememberEndpoint(url, project); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not write the CLI configuration: %v\n", err)
+				}
+			}
+			pm, err := roles.ParsePortMap(cfg.Edge.PortMap)
+			if err != nil {
+				return err
+			}
+			port := 443
+			if p, ok := pm[443]; ok {
+				port = p
+			}
+			return demo.Run(cmd.Context(), demo.Config{Serve: cfg, HTTPSPort: port, Out: cmd.OutOrStdout()})
+		},
+	}
+	serveFlags(cmd, &cfg, &project)
+	cmd.Flags().Lookup("port-map").DefValue = "443:8443,80:8080"
+	cmd.Flags().Set("port-map", "443:8443,80:8080")
 	return cmd
+}
+
+// openRequestLog opens the demo's request log in the data directory.
+func openRequestLog(dataDir string) (*os.File, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dataDir, "requests.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 }
 
 func apiCommand() *cobra.Command {

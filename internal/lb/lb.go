@@ -10,6 +10,7 @@
 package lb
 
 import (
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -137,9 +138,11 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	type ranked struct {
-		i    int
-		tier int
-		rtt  time.Duration
+		i      int
+		tier   int
+		bucket int // rtt on a coarse log scale: differences within noise compare equal
+		prior  time.Duration
+		rtt    time.Duration
 	}
 	rs := make([]ranked, 0, len(cands))
 	for i, c := range cands {
@@ -147,10 +150,11 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 			continue
 		}
 		st := b.backendLocked(service, c.Group)
-		r := ranked{i: i, rtt: c.Prior}
+		r := ranked{i: i, rtt: c.Prior, prior: c.Prior}
 		if st.rtt > 0 {
 			r.rtt = st.rtt
 		}
+		r.bucket = rttBucket(r.rtt)
 		switch {
 		case !c.Healthy || now.Before(st.ejectedUntil):
 			r.tier = 2
@@ -158,10 +162,16 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 		rs = append(rs, r)
 	}
 	sort.SliceStable(rs, func(x, y int) bool {
-		if rs[x].tier != rs[y].tier {
-			return rs[x].tier < rs[y].tier
+		a, b := rs[x], rs[y]
+		switch {
+		case a.tier != b.tier:
+			return a.tier < b.tier
+		case a.bucket != b.bucket:
+			return a.bucket < b.bucket
+		case a.prior != b.prior:
+			return a.prior < b.prior // as close as measured: distance decides
 		}
-		return rs[x].rtt < rs[y].rtt
+		return a.rtt < b.rtt
 	})
 	// Waterfall by region: the closest eligible backend with capacity left takes the
 	// request; those without capacity move behind the eligible ones, before the ejected
@@ -187,6 +197,17 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 		}
 	}
 	return append(append(eligible, full...), last...)
+}
+
+// rttBucket places a round trip on a log scale of 25% steps above 1 ms, so that
+// measurements that differ by less than noise (all of a machine's loopback regions are
+// well under a millisecond) rank equal and the distance prior orders them, while real
+// differences in latency still decide.
+func rttBucket(d time.Duration) int {
+	if d < time.Millisecond {
+		return 0
+	}
+	return 1 + int(math.Log(float64(d)/float64(time.Millisecond))/math.Log(1.25))
 }
 
 // allow takes one request from the backend's rate budget: limit per second, with a

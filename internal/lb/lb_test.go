@@ -171,3 +171,26 @@ func TestRetain(t *testing.T) {
 		t.Errorf("retain kept %v %v", b.States("s"), b.States("gone"))
 	}
 }
+
+func TestMeasurementsWithinNoiseKeepTheDistanceOrder(t *testing.T) {
+	b, _ := newTestBalancer()
+	c := regions() // priors: eu 10 ms, us 100 ms, asia 200 ms
+	// On one machine every region measures a fraction of a millisecond, in any order.
+	b.ObserveRTT("s", "asia", 200*time.Microsecond)
+	b.ObserveRTT("s", "us", 300*time.Microsecond)
+	b.ObserveRTT("s", "eu", 400*time.Microsecond)
+	if got := groups(c, b.Plan("s", c)); !reflect.DeepEqual(got, []string{"eu", "us", "asia"}) {
+		t.Errorf("loopback noise reordered the regions: %v", got)
+	}
+	// Twice as fast decides, whatever the distance says.
+	b2, _ := newTestBalancer()
+	b2.ObserveRTT("s", "eu", 22*time.Millisecond)
+	b2.ObserveRTT("s", "us", 20*time.Millisecond)
+	b2.ObserveRTT("s", "asia", 10*time.Millisecond)
+	if got := groups(c, b2.Plan("s", c)); got[0] != "asia" {
+		t.Errorf("a real difference did not decide: %v", got)
+	}
+	if rttBucket(500*time.Microsecond) != 0 || rttBucket(20*time.Millisecond) >= rttBucket(40*time.Millisecond) {
+		t.Error("buckets")
+	}
+}

@@ -12,6 +12,11 @@ import (
 // HelloImage is Cloud Run's sample container, which Meridian runs built in.
 const HelloImage = "us-docker.pkg.dev/cloudrun/container/hello"
 
+// RegionEnv names the region an instance runs in. Cloud Run's contract has no such
+// variable (a container asks the metadata server); Meridian adds it so the samples can
+// say which region answered.
+const RegionEnv = "MERIDIAN_REGION"
+
 // builtinProgram names the `meridian builtin` program that stands in for a well-known
 // image.
 func builtinProgram(image string) (string, bool) {
@@ -26,7 +31,7 @@ func builtinProgram(image string) (string, bool) {
 // revision that served it (from K_SERVICE and K_REVISION).
 func HelloHandler(getenv func(string) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		service, revision := getenv("K_SERVICE"), getenv("K_REVISION")
+		service, revision, region := getenv("K_SERVICE"), getenv("K_REVISION"), getenv(RegionEnv)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html>
 <html><head><title>Congratulations | Cloud Run</title></head>
@@ -35,8 +40,9 @@ func HelloHandler(getenv func(string) string) http.Handler {
 <p>Congratulations, your Cloud Run service is running.</p>
 <p>Service: <strong>%s</strong></p>
 <p>Revision: <strong>%s</strong></p>
+<p>Region: <strong>%s</strong></p>
 </body></html>
-`, html.EscapeString(service), html.EscapeString(revision))
+`, html.EscapeString(service), html.EscapeString(revision), html.EscapeString(region))
 	})
 }
 

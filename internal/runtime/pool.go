@@ -380,7 +380,7 @@ func (p *pool) run(m *member) {
 	defer p.wg.Done()
 	began := time.Now()
 	proc, err := startProcess(containerSpec{
-		service: p.cfg.service, revision: p.cfg.revision, container: p.cfg.spec.Containers[0],
+		service: p.cfg.service, revision: p.cfg.revision, region: p.cfg.region, container: p.cfg.spec.Containers[0],
 		executable: p.cfg.executable, log: p.cfg.log,
 	})
 	if err == nil {

@@ -33,7 +33,7 @@ type process struct {
 
 // containerSpec is what starting a revision's container needs.
 type containerSpec struct {
-	service, revision string
+	service, revision, region string
 	container         api.Container
 	executable        string // the meridian binary, for built-in images
 	log               io.Writer
@@ -58,6 +58,7 @@ func startProcess(cs containerSpec) (*process, error) {
 		env[e.Name] = e.Value
 	}
 	env["PORT"], env["K_SERVICE"], env["K_REVISION"], env["K_CONFIGURATION"] = strconv.Itoa(port), cs.service, cs.revision, cs.service
+	env[RegionEnv] = cs.region
 	var argv []string
 	switch prog, builtin := builtinProgram(c.Image); {
 	case len(c.Command) > 0:
