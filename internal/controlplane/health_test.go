@@ -48,3 +48,13 @@ func TestGetHealthFromEdgeReports(t *testing.T) {
 	c.wantError("POST", hp, `{}`, 400, "invalid")
 	c.wantError("POST", "/compute/v1/projects/p/global/backendServices/nope/getHealth", group, 404, "notFound")
 }
+
+func TestHealthChecksOnlyForInternetNEGs(t *testing.T) {
+	c := newTestServer(t, Config{})
+	g := "/compute/v1/projects/p/global/"
+	c.must("POST", g+"healthChecks", `{"name":"hc","type":"HTTP","httpHealthCheck":{"requestPath":"/healthz"}}`)
+	c.must("POST", g+"networkEndpointGroups", `{"name":"internet","networkEndpointType":"INTERNET_FQDN_PORT"}`)
+	c.must("POST", "/compute/v1/projects/p/regions/us-central1/networkEndpointGroups", `{"name":"run","networkEndpointType":"SERVERLESS","cloudRun":{"service":"app"}}`)
+	c.must("POST", g+"backendServices", `{"name":"web","healthChecks":["global/healthChecks/hc"],"backends":[{"group":"global/networkEndpointGroups/internet"}]}`)
+	c.wantError("POST", g+"backendServices", `{"name":"app","healthChecks":["global/healthChecks/hc"],"backends":[{"group":"regions/us-central1/networkEndpointGroups/run"}]}`, 400, "invalid")
+}

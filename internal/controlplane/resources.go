@@ -471,10 +471,20 @@ func (s *Server) crossCheck(ctx context.Context, res api.Resource) error {
 		return nil
 	}
 	for _, b := range bs.Backends {
-		if p, err := api.ParseResourcePath(b.Group, ""); err == nil && p.Collection == "networkEndpointGroups" {
-			// [NEG]: backend services with serverless or internet NEG backends must not
-			// have a health check.
-			return errInvalid("Invalid value for field 'resource.healthChecks': '%s'. A backend service with network endpoint group backends must not have a health check.", bs.HealthChecks[0])
+		p, err := api.ParseResourcePath(b.Group, "")
+		if err != nil || p.Collection != "networkEndpointGroups" {
+			continue
+		}
+		// [NEG]: serverless NEGs take no health check (their health is the region
+		// runtime's readiness and outlier detection). Meridian probes internet NEG
+		// endpoints with one, where GCP cannot: a deliberate extension.
+		kv, err := s.store.Get(ctx, resKey(p.String()))
+		if err != nil {
+			continue // a missing NEG is reported by reference resolution
+		}
+		var neg api.NetworkEndpointGroup
+		if json.Unmarshal(kv.Value, &neg) == nil && neg.NetworkEndpointType == api.NEGServerless {
+			return errInvalid("Invalid value for field 'resource.healthChecks': '%s'. A backend service with serverless network endpoint group backends must not have a health check.", bs.HealthChecks[0])
 		}
 	}
 	return nil

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,12 +47,7 @@ func (e *Edge) prior(b *snapshot.Backend) time.Duration {
 // plan orders the backend service's backends and resolves each to an address. When none
 // can take the request it returns the statusDetails and message to answer with.
 func (p *proxy) plan(svc *snapshot.BackendService, r *http.Request) ([]attempt, string, string) {
-	scheme := "http"
-	switch svc.Resource.Protocol {
-	case "HTTPS", "HTTP2":
-		scheme = "https"
-	}
-	// (H2C stays "http": the h2c transport speaks HTTP/2 over plain TCP.)
+	scheme := schemeOf(svc.Resource)
 	cands := make([]lb.Candidate, len(svc.Backends))
 	targets := make([]*url.URL, len(svc.Backends))
 	detail, msg := detailPickBackend, "No backend of this backend service can take the request."
@@ -67,15 +60,12 @@ func (p *proxy) plan(svc *snapshot.BackendService, r *http.Request) ([]attempt, 
 				cands[i].Scaler = 0 // nothing to send to
 				continue
 			}
-			e := b.Endpoints[rand.IntN(len(b.Endpoints))]
-			port := e.Port
-			if port == 0 {
-				port = b.DefaultPort
+			addr := p.edge.pickEndpoint(svc, b, scheme)
+			if addr == "" { // every endpoint fails its health check: a last resort
+				cands[i].Healthy = false
+				addr = endpointAddress(b, b.Endpoints[rand.IntN(len(b.Endpoints))], scheme)
 			}
-			if port == 0 {
-				port = map[string]int64{"http": 80, "https": 443}[scheme]
-			}
-			targets[i] = &url.URL{Scheme: scheme, Host: net.JoinHostPort(e.Fqdn+e.IPAddress, strconv.FormatInt(port, 10))}
+			targets[i] = &url.URL{Scheme: scheme, Host: addr}
 		case "SERVERLESS":
 			target, ok, why := b.ServerlessTarget(r.Host, r.URL.Path)
 			u, err := url.Parse(target)
@@ -101,6 +91,31 @@ func (p *proxy) plan(svc *snapshot.BackendService, r *http.Request) ([]attempt, 
 		return nil, detail, msg
 	}
 	return attempts, "", ""
+}
+
+// pickEndpoint chooses one of a backend's endpoints that passes its health check, at
+// random; "" when none does.
+func (e *Edge) pickEndpoint(svc *snapshot.BackendService, b *snapshot.Backend, scheme string) string {
+	if svc.HealthCheck == nil {
+		return endpointAddress(b, b.Endpoints[rand.IntN(len(b.Endpoints))], scheme)
+	}
+	start := rand.IntN(len(b.Endpoints))
+	for k := range b.Endpoints {
+		addr := endpointAddress(b, b.Endpoints[(start+k)%len(b.Endpoints)], scheme)
+		if e.checks.passing(svc.Path, b.Group, addr) {
+			return addr
+		}
+	}
+	return ""
+}
+
+// schemeOf is how the edge speaks to a backend service's backends.
+func schemeOf(bs *api.BackendService) string {
+	switch bs.Protocol {
+	case "HTTPS", "HTTP2":
+		return "https"
+	}
+	return "http" // H2C too: the h2c transport speaks HTTP/2 over plain TCP
 }
 
 // outlierOf is the backend service's outlierDetection, GCP's defaults where unset.
@@ -208,8 +223,12 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 			}
 		}
 		keep[path] = groups
+		for key, c := range checksFor(svc, schemeOf(svc.Resource)) {
+			targets[key] = c
+		}
 	}
 	e.lb.Retain(keep)
+	e.checks.retain(snap, targets)
 	e.probes.Set(targets)
 }
 
@@ -220,8 +239,13 @@ const rttProbeTimeout = 2 * time.Second
 // probeKeySep joins a backend service and a backend group in a probe's key.
 const probeKeySep = "\x00"
 
-// probed feeds a round-trip probe's measurement to the balancer.
+// probed feeds a health check's verdict to the endpoint's state, and a round-trip
+// probe's measurement to the balancer.
 func (e *Edge) probed(r health.Result) {
+	if strings.HasPrefix(r.Key, "hc"+probeKeySep) {
+		e.checks.record(r.Key, r.Err == nil)
+		return
+	}
 	if r.Err != nil {
 		return
 	}

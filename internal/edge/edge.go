@@ -58,8 +58,10 @@ type Edge struct {
 	snap  atomic.Pointer[snapshot.Snapshot]
 	proxy *proxy
 	lb    *lb.Balancer
-	// probes measure the round trip to every region's service, for lb
+	// probes measure the round trip to every region's service, for lb, and run health
+	// checks, whose verdicts checks keeps
 	probes *health.Prober
+	checks checkStates
 
 	// where the edge is, for the distance prior of each region
 	locations *geo.Table

@@ -60,6 +60,8 @@ func (e *Edge) healthReport(id string) api.HealthReport {
 			case !st.EjectedUntil.IsZero() && st.EjectedUntil.After(now):
 				h.State, h.Reason = "UNHEALTHY", "ejected by outlier detection"
 				h.EjectedUntil = st.EjectedUntil.UTC().Format(time.RFC3339)
+			case svc.HealthCheck != nil && len(b.Endpoints) > 0 && e.pickEndpoint(svc, &b, schemeOf(svc.Resource)) == "":
+				h.State, h.Reason = "UNHEALTHY", "every endpoint fails the health check"
 			default:
 				h.State, h.Reason = backendReadiness(&b)
 			}

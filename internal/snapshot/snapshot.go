@@ -55,6 +55,9 @@ type BackendService struct {
 	Path     string
 	Resource *api.BackendService
 	Backends []Backend
+	// HealthCheck probes the endpoints of internet NEG backends, when the backend
+	// service names one.
+	HealthCheck *api.HealthCheck
 }
 
 // Backend is one NEG of a backend service.
@@ -291,6 +294,14 @@ func (c *compiler) backendService(path string) error {
 		return err
 	}
 	svc := &BackendService{Path: path, Resource: &bs}
+	if len(bs.HealthChecks) > 0 {
+		if hp, err := api.ParseResourcePath(bs.HealthChecks[0], ""); err == nil {
+			var hc api.HealthCheck
+			if err := c.load(hp.String(), &hc); err == nil {
+				svc.HealthCheck = &hc
+			}
+		}
+	}
 	for _, be := range bs.Backends {
 		var neg api.NetworkEndpointGroup
 		if err := c.load(be.Group, &neg); err != nil {
