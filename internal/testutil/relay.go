@@ -21,6 +21,32 @@ type Relay struct {
 	ln    net.Listener
 	conns map[net.Conn]bool
 	wg    sync.WaitGroup
+
+	// refusing makes the relay accept and at once close every connection, counting
+	// them: a dead region that can still be seen being tried.
+	refusing    bool
+	refused     int
+	lastRefused time.Time
+}
+
+// Refuse switches the relay to refusing (true: it cuts open connections and closes
+// every new one at once, counting them) or back to relaying.
+func (r *Relay) Refuse(on bool) {
+	r.mu.Lock()
+	r.refusing = on
+	if on {
+		for c := range r.conns {
+			c.Close()
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Refused returns how many connections the relay refused and when it refused the last.
+func (r *Relay) Refused() (int, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused, r.lastRefused
 }
 
 // NewRelay starts a relay to target with the given one-way delay.
@@ -99,6 +125,17 @@ func (r *Relay) untrack(c net.Conn) {
 }
 
 func (r *Relay) relay(client net.Conn) {
+	r.mu.Lock()
+	refusing := r.refusing
+	if refusing {
+		r.refused++
+		r.lastRefused = time.Now()
+	}
+	r.mu.Unlock()
+	if refusing {
+		client.Close()
+		return
+	}
 	if !r.track(client) {
 		client.Close()
 		return
