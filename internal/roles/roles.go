@@ -23,6 +23,7 @@ import (
 	"meridian/internal/certs"
 	"meridian/internal/controlplane"
 	"meridian/internal/edge"
+	"meridian/internal/geo"
 	"meridian/internal/observe"
 	"meridian/internal/runtime"
 	"meridian/internal/store"
@@ -65,6 +66,9 @@ type RegionConfig struct {
 // EdgeConfig configures an edge.
 type EdgeConfig struct {
 	Location string
+	// Locations adds named coordinates ("home-lab=52.37,4.90;office=40.71,-74.0") to the
+	// built-in table of GCP regions and metros, for edges and regions placed elsewhere.
+	Locations string
 	// PortMap is the --port-map flag: "443:8443,80:8080".
 	PortMap string
 	Log     io.Writer
@@ -169,7 +173,21 @@ func Region(ctx context.Context, etcdEndpoints []string, cfg RegionConfig) error
 
 func (c EdgeConfig) compile() (edge.Config, error) {
 	pm, err := ParsePortMap(c.PortMap)
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log}
+	if err != nil {
+		return edge.Config{}, err
+	}
+	locs, err := geo.ParseLocations(c.Locations)
+	if err != nil {
+		return edge.Config{}, fmt.Errorf("--locations: %w", err)
+	}
+	if c.Location != "" {
+		if _, known := locs[c.Location]; !known {
+			if _, known = geo.Lookup(c.Location); !known {
+				return edge.Config{}, fmt.Errorf("--location: %q is neither a GCP region, nor a metro code, nor named in --locations", c.Location)
+			}
+		}
+	}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs}
 	if c.RequestLog != nil {
 		cfg.RequestLog = observe.NewRequestLog(c.RequestLog)
 	}

@@ -292,3 +292,19 @@ func TestRegionRoleOnExternalEtcd(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestEdgeLocations(t *testing.T) {
+	if _, err := (EdgeConfig{Location: "mars"}).compile(); err == nil || !strings.Contains(err.Error(), "--location") {
+		t.Errorf("unknown location: %v", err)
+	}
+	cfg, err := (EdgeConfig{Location: "home-lab", Locations: "home-lab=52.37,4.90"}).compile()
+	if err != nil || cfg.Locations["home-lab"].Lat != 52.37 {
+		t.Errorf("own location: %v %+v", err, cfg.Locations)
+	}
+	if _, err := (EdgeConfig{Location: "fra"}).compile(); err != nil {
+		t.Errorf("metro code: %v", err)
+	}
+	if _, err := (EdgeConfig{Locations: "bad"}).compile(); err == nil || !strings.Contains(err.Error(), "--locations") {
+		t.Errorf("bad --locations: %v", err)
+	}
+}
