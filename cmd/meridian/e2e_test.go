@@ -66,6 +66,11 @@ func TestSeedDocumentUnchanged(t *testing.T) {
 			t.Errorf("testdata/%s differs from shared/seeds/%s: copy it again", name, name)
 		}
 	}
+	// The demo deploys the seed's YAML too.
+	seed, _ := os.ReadFile(filepath.Join("testdata", "service.yaml"))
+	if demo, err := os.ReadFile(filepath.Join("..", "..", "internal", "demo", "service.yaml")); err != nil || !bytes.Equal(seed, demo) {
+		t.Errorf("internal/demo/service.yaml differs from the seed's: copy it again")
+	}
 }
 
 // buildMeridian compiles the real binary once per test.
