@@ -1,0 +1,107 @@
+// Package storage is the edge cache's memory tier: entries under a byte budget, with
+// W-TinyLFU admission and eviction (otter), so that an object seen once does not push
+// out popular ones, and eviction that is independent of freshness: an expired entry
+// stays (to be revalidated) until it is evicted for room or goes unused for 30 days.
+package storage
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// IdleEviction is how long an entry nobody reads is kept (Cloud CDN: 30 days).
+const IdleEviction = 30 * 24 * time.Hour
+
+// Entry is one stored response, or a marker that a URL's responses vary.
+type Entry struct {
+	Status int
+	Header http.Header // end-to-end headers as received (plus what validation updated)
+	Body   []byte
+	// RequestTime and ResponseTime bracket the exchange that produced (or last
+	// validated) the entry, for its age (RFC 9111 4.2.3).
+	RequestTime, ResponseTime time.Time
+	// TTL is the freshness lifetime the cache uses; the rest say how it may be served.
+	TTL                  time.Duration
+	NoCache, NoStale     bool
+	StaleWhileRevalidate time.Duration
+	ClientCacheControl   string
+	// Vary, on a marker entry (Body nil, Status 0), lists the request headers that
+	// select a variant; the variants are stored under their secondary keys.
+	Vary []string
+	// Stored is when the entry was written, for invalidation rules written later.
+	Stored time.Time
+}
+
+// IsVaryMarker reports whether the entry only says the URL's responses vary.
+func (e *Entry) IsVaryMarker() bool { return e.Status == 0 && len(e.Vary) > 0 }
+
+// weight approximates an entry's memory: its body, its headers, and a fixed overhead.
+func weight(key string, e *Entry) uint32 {
+	n := len(key) + len(e.Body) + 256
+	for k, vs := range e.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v) + 16
+		}
+	}
+	if n > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(n)
+}
+
+// Store is the memory tier. It is safe for concurrent use.
+type Store struct {
+	c *otter.Cache[string, *Entry]
+	// seen remembers large objects offered once: a large object is stored on its
+	// second fill only, so one pass over a big file cannot flush popular content.
+	seen  *otter.Cache[string, struct{}]
+	large int
+}
+
+// New returns a store holding at most maxBytes of entries. Objects larger than 1/32
+// of the budget are admitted on their second offer.
+func New(maxBytes uint64) *Store {
+	return &Store{
+		c: otter.Must(&otter.Options[string, *Entry]{
+			MaximumWeight:    max(maxBytes, 1),
+			Weigher:          weight,
+			ExpiryCalculator: otter.ExpiryAccessing[string, *Entry](IdleEviction),
+		}),
+		seen:  otter.Must(&otter.Options[string, struct{}]{MaximumSize: 10000, ExpiryCalculator: otter.ExpiryWriting[string, struct{}](time.Hour)}),
+		large: int(min(maxBytes/32, 1<<31)),
+	}
+}
+
+// Get returns the entry under key.
+func (s *Store) Get(key string) (*Entry, bool) { return s.c.GetIfPresent(key) }
+
+// Set offers an entry; it reports false when the store declines it: a large object on
+// its first offer. The frequency-aware policy may also evict it soon in favour of
+// popular entries.
+func (s *Store) Set(key string, e *Entry) bool {
+	if len(e.Body) > s.large {
+		if _, again := s.seen.GetIfPresent(key); !again {
+			s.seen.Set(key, struct{}{})
+			return false
+		}
+		s.seen.Invalidate(key)
+	}
+	s.c.Set(key, e)
+	return true
+}
+
+// Delete removes an entry.
+func (s *Store) Delete(key string) { s.c.Invalidate(key) }
+
+// Len and Bytes report what the store holds.
+func (s *Store) Len() int      { return s.c.EstimatedSize() }
+func (s *Store) Bytes() uint64 { return s.c.WeightedSize() }
+
+// Close stops the store's background work.
+func (s *Store) Close() {
+	s.c.StopAllGoroutines()
+	s.seen.StopAllGoroutines()
+}
