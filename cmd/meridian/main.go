@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -163,6 +164,8 @@ func apiCommand() *cobra.Command {
 
 func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.Location, "location", "us-central1", "where this edge is: a GCP region or metro code (iad, fra, …), or a name from --locations")
+	cmd.Flags().StringVar(&cfg.AdminListen, "admin-listen", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
+	cmd.Flags().Var(&bytesFlag{v: &cfg.CacheSize}, "cache-size", "the CDN cache's memory budget, e.g. 256MiB or 2GiB (default 256MiB)")
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
 	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")
@@ -276,4 +279,43 @@ func builtinCommand() *cobra.Command {
 			return runtime.ServeHello(cmd.Context())
 		},
 	}
+}
+
+// bytesFlag is a size with an optional unit: 512, 64KiB, 256MiB, 2GiB (or KB, MB, GB).
+type bytesFlag struct{ v *uint64 }
+
+func (b *bytesFlag) String() string {
+	if b.v == nil || *b.v == 0 {
+		return ""
+	}
+	return fmt.Sprint(*b.v)
+}
+func (b *bytesFlag) Type() string { return "size" }
+
+func (b *bytesFlag) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b.v = n
+	return nil
+}
+
+func parseBytes(s string) (uint64, error) {
+	units := []struct {
+		suffix string
+		mult   uint64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), uint64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || n > (1<<63)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 256MiB", s)
+	}
+	return n * mult, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"meridian/internal/cdn"
 	"meridian/internal/geo"
 	"meridian/internal/health"
 	"meridian/internal/lb"
@@ -47,8 +48,13 @@ type Config struct {
 	// ProbeInterval is how often the edge measures the round trip to each region's
 	// service (default 2 s).
 	ProbeInterval time.Duration
-	// Now is the clock of the balancer (time.Now when nil).
+	// Now is the clock of the balancer and the cache (time.Now when nil).
 	Now func() time.Time
+	// Metrics counts requests and cache outcomes; nil counts nothing.
+	Metrics *observe.Metrics
+	// CacheSize is the memory tier's byte budget for CDN-enabled backend services
+	// (default 256 MiB).
+	CacheSize uint64
 }
 
 // Edge serves the forwarding rules of the store it watches.
@@ -58,6 +64,8 @@ type Edge struct {
 	snap  atomic.Pointer[snapshot.Snapshot]
 	proxy *proxy
 	lb    *lb.Balancer
+	// cache serves CDN-enabled backend services
+	cache *cdn.Cache
 	// probes measure the round trip to every region's service, for lb, and run health
 	// checks, whose verdicts checks keeps
 	probes *health.Prober
@@ -89,6 +97,11 @@ func New(st *store.Store, cfg Config) *Edge {
 	}
 	e.where, e.located = e.locations.Lookup(cfg.Location)
 	e.probes = health.NewProber(e.probed)
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = 256 << 20
+		e.cfg.CacheSize = cfg.CacheSize
+	}
+	e.cache = cdn.New(cacheID(cfg.Location), cfg.CacheSize, cfg.Now)
 	e.snap.Store(snapshot.Compile(0, nil, nil))
 	e.proxy = newProxy(e)
 	return e
@@ -120,6 +133,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	if ready != nil {
 		ready()
 	}
+	defer e.cache.Close()
 	defer e.closeAll()
 	defer e.probes.Close()
 	for {

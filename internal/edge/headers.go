@@ -59,6 +59,9 @@ func expandVariables(v string, r *http.Request) string {
 	if rtt, ok := clientRTT(r); ok {
 		vars["client_rtt_msec"] = strconv.Itoa(rtt)
 	}
+	if cv, ok := r.Context().Value(cdnVarsKey{}).(cdnVars); ok {
+		vars["cdn_cache_status"], vars["cdn_cache_id"] = cv.status, cv.id
+	}
 	if r.TLS != nil {
 		vars["tls_version"] = tlsVersionName(r.TLS.Version)
 		vars["tls_cipher_suite"] = tls.CipherSuiteName(r.TLS.CipherSuite)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"meridian/internal/store"
@@ -53,4 +54,12 @@ func newMemberID(location string) string {
 	var b [4]byte
 	rand.Read(b[:])
 	return location + "-" + hex.EncodeToString(b[:])
+}
+
+// cacheID names the edge's cache as Cloud CDN names its caches ("SFO-fbae48ad"): the
+// location in capitals and a random suffix.
+func cacheID(location string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return strings.ToUpper(location) + "-" + hex.EncodeToString(b[:])
 }

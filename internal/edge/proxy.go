@@ -86,7 +86,9 @@ func (p *proxy) handler(addr string) http.Handler {
 		r.Body = body
 		entry := p.serve(rec, r, addr)
 		entry.RequestSize = requestHeaderSize(r) + body.n
-		p.edge.cfg.RequestLog.Log(completeEntry(entry, rec, r, start))
+		entry = completeEntry(entry, rec, r, start)
+		p.edge.cfg.RequestLog.Log(entry)
+		p.edge.cfg.Metrics.Observe(entry)
 	})
 }
 
@@ -122,13 +124,16 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
 		return entry
 	}
+	if svc.Resource.EnableCDN && p.edge.cache != nil {
+		return p.serveCached(w, r, svc, res, scheme, entry)
+	}
 	attempts, detail, msg := p.plan(svc, r)
 	if len(attempts) == 0 {
 		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
 		return entry
 	}
 	w.detail = detailFromBackend
-	p.forward(w, r, svc, attempts, res, scheme)
+	p.forward(w, r, svc, attempts, res, scheme, false)
 	return entry
 }
 
@@ -203,7 +208,10 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 
 // forward proxies the request to target with the load balancer's headers: X-Forwarded-*,
 // Via in both directions, the URL map's rewrite, and the backend service's custom headers.
-func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, attempts []attempt, res router.Result, scheme string) {
+// With fill, the response is for the cache: the per-client response headers (header
+// actions, custom response headers) are left to the cache, which adds them to every
+// response it serves.
+func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, attempts []attempt, res router.Result, scheme string, fill bool) {
 	bs := svc.Resource
 	// The timeout covers the whole exchange with the backend, as GCP's backend service
 	// timeout does for HTTP(S) load balancers.
@@ -238,8 +246,10 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Add("Via", "1.1 meridian")
-			applyHeaderActions(resp.Header, res.HeaderActions, false)
-			applyCustomHeaders(resp.Header, bs.CustomResponseHeaders, r)
+			if !fill {
+				applyHeaderActions(resp.Header, res.HeaderActions, false)
+				applyCustomHeaders(resp.Header, bs.CustomResponseHeaders, r)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

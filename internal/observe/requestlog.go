@@ -45,6 +45,11 @@ type Entry struct {
 	StatusDetails  string
 	TLSVersion     string
 	TLSCipher      string
+	// The CDN's outcome, on CDN-enabled routes.
+	CacheLookup, CacheHit, CacheValidated bool
+	CacheFillBytes                        int64
+	CacheID, CacheDecision                string
+	CacheStatus                           string // {cdn_cache_status}, for metrics
 }
 
 // Cloud Logging's shapes ([LOG]).
@@ -74,11 +79,18 @@ type logHTTPRequest struct {
 	Referer       string `json:"referer,omitempty"`
 	Latency       string `json:"latency"`
 	Protocol      string `json:"protocol,omitempty"`
+	// false booleans are omitted, as Cloud Logging does
+	CacheLookup                    bool   `json:"cacheLookup,omitempty"`
+	CacheHit                       bool   `json:"cacheHit,omitempty"`
+	CacheValidatedWithOriginServer bool   `json:"cacheValidatedWithOriginServer,omitempty"`
+	CacheFillBytes                 string `json:"cacheFillBytes,omitempty"`
 }
 
 type logPayload struct {
 	Type          string  `json:"@type"`
 	StatusDetails string  `json:"statusDetails,omitempty"`
+	CacheID       string  `json:"cacheId,omitempty"`
+	CacheDecision string  `json:"cacheDecision,omitempty"`
 	TLS           *logTLS `json:"tls,omitempty"`
 }
 
@@ -104,9 +116,12 @@ func (l *RequestLog) Log(e Entry) {
 			RequestMethod: e.Method, RequestURL: e.URL, Status: e.Status, UserAgent: e.UserAgent, RemoteIP: e.RemoteIP,
 			ServerIP: e.ServerIP, Referer: e.Referer, Protocol: e.Protocol,
 			RequestSize: sizeString(e.RequestSize), ResponseSize: sizeString(e.ResponseSize),
-			Latency: fmt.Sprintf("%.6fs", e.Latency.Seconds()),
+			Latency:     fmt.Sprintf("%.6fs", e.Latency.Seconds()),
+			CacheLookup: e.CacheLookup, CacheHit: e.CacheHit, CacheValidatedWithOriginServer: e.CacheValidated,
+			CacheFillBytes: sizeString(e.CacheFillBytes),
 		},
-		JSONPayload: logPayload{Type: "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry", StatusDetails: e.StatusDetails},
+		JSONPayload: logPayload{Type: "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry", StatusDetails: e.StatusDetails,
+			CacheID: e.CacheID, CacheDecision: e.CacheDecision},
 	}
 	if e.TLSVersion != "" {
 		line.JSONPayload.TLS = &logTLS{Protocol: e.TLSVersion, Cipher: e.TLSCipher}

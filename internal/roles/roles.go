@@ -66,6 +66,10 @@ type RegionConfig struct {
 // EdgeConfig configures an edge.
 type EdgeConfig struct {
 	Location string
+	// AdminListen, when set, serves Prometheus metrics at /metrics (host:port).
+	AdminListen string
+	// CacheSize is the CDN cache's byte budget (0: the default).
+	CacheSize uint64
 	// Locations adds named coordinates ("home-lab=52.37,4.90;office=40.71,-74.0") to the
 	// built-in table of GCP regions and metros, for edges and regions placed elsewhere.
 	Locations string
@@ -123,7 +127,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return fmt.Errorf("serve: locate the meridian binary for built-in images: %w", err)
 	}
-	edgeDone := background(func(ctx context.Context) error { return edge.New(st, edgeCfg).Run(ctx, nil) })
+	edgeDone := background(func(ctx context.Context) error { return runEdge(ctx, st, edgeCfg, cfg.Edge) })
 	issuerDone := background((&certs.Issuer{Store: st, CA: ca, Log: cfg.API.Log}).Run)
 	// One runtime serves every region on this machine that no standalone region runtime
 	// has claimed.
@@ -147,7 +151,31 @@ func Edge(ctx context.Context, etcdEndpoints []string, cfg EdgeConfig) error {
 		return err
 	}
 	defer st.Close()
-	return edge.New(st, edgeCfg).Run(ctx, nil)
+	return runEdge(ctx, st, edgeCfg, cfg)
+}
+
+// runEdge runs an edge, and its admin listener when one is configured.
+func runEdge(ctx context.Context, st *store.Store, edgeCfg edge.Config, cfg EdgeConfig) error {
+	if cfg.AdminListen == "" {
+		return edge.New(st, edgeCfg).Run(ctx, nil)
+	}
+	ln, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return fmt.Errorf("--admin-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", edgeCfg.Metrics.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(logOf(APIConfig{Log: cfg.Log}), "admin listening on http://%s (/metrics)\n", ln.Addr())
+	err = edge.New(st, edgeCfg).Run(ctx, nil)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	srv.Shutdown(sctx)
+	<-served
+	return err
 }
 
 // Region runs a standalone region runtime against an external etcd cluster: it runs the
@@ -187,7 +215,10 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 			}
 		}
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize}
+	if c.AdminListen != "" {
+		cfg.Metrics = observe.NewMetrics()
+	}
 	if c.RequestLog != nil {
 		cfg.RequestLog = observe.NewRequestLog(c.RequestLog)
 	}

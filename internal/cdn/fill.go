@@ -1,0 +1,272 @@
+package cdn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"meridian/api"
+	"meridian/internal/cdn/policy"
+	"meridian/internal/cdn/storage"
+)
+
+// A fill is one origin request made for the cache: a miss, or the validation of a
+// stored response. Its response is buffered as it arrives; every client waiting on the
+// fill (the one that started it and those coalesced onto it) streams from the buffer at
+// its own pace, and the complete response is stored when the policy allows.
+type fill struct {
+	key, full    string // primary key, and the key the response is stored under
+	leaderHeader http.Header
+	stale        *storage.Entry // the entry being validated, nil for a miss
+	rt           Route
+	signed       bool
+	ready        chan struct{} // closed when the status and headers are known
+
+	mu        sync.Mutex
+	status    int
+	header    http.Header
+	decision  policy.Decision
+	validated bool // the origin answered 304: the stored body stands
+	body      []byte
+	base      int64 // bytes already handed out and dropped (a response that is not stored)
+	done      bool
+	err       error
+	changed   chan struct{} // closed and replaced whenever the fill grows or ends
+	reqTime   time.Time
+	respTime  time.Time
+	fillBytes int64
+}
+
+var errFillAborted = errors.New("the origin's response was cut short")
+
+// startFill registers and starts a fill for full unless one runs; it returns the fill
+// and whether the caller started it.
+func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Origin, stale *storage.Entry) (*fill, bool) {
+	c.mu.Lock()
+	if f := c.fills[full]; f != nil {
+		c.mu.Unlock()
+		return f, false
+	}
+	f := &fill{key: key, full: full, leaderHeader: r.Header.Clone(), stale: stale, rt: rt, signed: rt.Signed,
+		ready: make(chan struct{}), changed: make(chan struct{})}
+	c.fills[full] = f
+	c.mu.Unlock()
+
+	// The fill's request: a GET (a HEAD is filled as a GET, so the body can be stored)
+	// without the client's own conditions and ranges, with the stored validators when it
+	// validates, under the cache's context, not the client's.
+	timeout := rt.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	// Detached from the client (others may wait on the fill) but keeping its values
+	// (the connection's addresses), bounded by the timeout, and stopped with the cache.
+	ctx, cancelTimeout := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+	stopWithCache := context.AfterFunc(c.ctx, cancelTimeout)
+	cancel := func() { stopWithCache(); cancelTimeout() }
+	fr := r.Clone(ctx)
+	fr.Method = http.MethodGet
+	fr.Body, fr.ContentLength = http.NoBody, 0
+	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		fr.Header.Del(h)
+	}
+	if stale != nil {
+		if etag := stale.Header.Get("ETag"); etag != "" {
+			fr.Header.Set("If-None-Match", etag)
+		}
+		if lm := stale.Header.Get("Last-Modified"); lm != "" {
+			fr.Header.Set("If-Modified-Since", lm)
+		}
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		c.runFill(f, fr, origin)
+	}()
+	return f, true
+}
+
+func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
+	fw := &fillWriter{f: f, c: c, h: http.Header{}, req: fr}
+	f.mu.Lock()
+	f.reqTime = c.now()
+	f.mu.Unlock()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p != http.ErrAbortHandler {
+					panic(p)
+				}
+				err = errFillAborted // ReverseProxy aborts when the origin's body breaks
+			}
+		}()
+		origin(fw, fr)
+		return nil
+	}()
+	if !fw.wrote {
+		fw.WriteHeader(http.StatusBadGateway)
+	}
+	// Store before the fill is seen to end, so that a request after this one's
+	// response finds the stored entry, not the finished fill.
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+	c.store1(f)
+	c.mu.Lock()
+	if c.fills[f.full] == f {
+		delete(c.fills, f.full)
+	}
+	c.mu.Unlock()
+	f.finish(err)
+}
+
+// store1 stores a finished fill's response when the policy allows it.
+func (c *Cache) store1(f *fill) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil || !f.decision.Store || f.base > 0 {
+		return
+	}
+	e := &storage.Entry{Status: f.status, Header: f.header, Body: f.body, RequestTime: f.reqTime, ResponseTime: f.respTime,
+		TTL: f.decision.TTL, NoCache: f.decision.NoCache, NoStale: f.decision.NoStale,
+		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now()}
+	vary := varyOf(f.header)
+	if len(vary) == 0 {
+		c.store.Set(f.full, e)
+		return
+	}
+	// The URL's responses vary: a marker under the primary key names the headers, and
+	// this variant goes under the key its request's headers make.
+	c.store.Set(f.key, &storage.Entry{Vary: vary, Stored: e.Stored})
+	c.store.Set(variantKey(f.key, vary, f.leaderHeader), e)
+}
+
+// varyOf lists a response's Vary field names.
+func varyOf(h http.Header) []string {
+	var out []string
+	for _, line := range h.Values("Vary") {
+		for _, name := range bytes.Split([]byte(line), []byte(",")) {
+			if n := string(bytes.TrimSpace(name)); n != "" {
+				out = append(out, http.CanonicalHeaderKey(n))
+			}
+		}
+	}
+	return out
+}
+
+func (f *fill) signal() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// wait waits until the fill ends or the client leaves; it reports whether it ended.
+func (f *fill) wait(r *http.Request) bool {
+	for {
+		f.mu.Lock()
+		done, changed := f.done, f.changed
+		f.mu.Unlock()
+		if done {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return false
+		}
+	}
+}
+
+func (f *fill) finish(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return
+	}
+	f.done, f.err = true, err
+	f.signal()
+}
+
+// fillWriter is the ResponseWriter the origin writes a fill's response into.
+type fillWriter struct {
+	f     *fill
+	c     *Cache
+	h     http.Header
+	req   *http.Request
+	wrote bool
+}
+
+func (w *fillWriter) Header() http.Header { return w.h }
+
+func (w *fillWriter) WriteHeader(code int) {
+	if w.wrote || code < 200 {
+		return // 1xx informational responses are not cached
+	}
+	w.wrote = true
+	f := w.f
+	now := w.c.now()
+	p := f.rt.Policy
+	if p == nil {
+		p = &api.CdnPolicy{}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.respTime = now
+	header := w.h.Clone()
+	status := code
+	if code == http.StatusNotModified && f.stale != nil {
+		// RFC 9111 4.3.4: the 304's fields replace the stored ones; the stored body
+		// stands.
+		header = f.stale.Header.Clone()
+		for k, vs := range w.h {
+			switch k {
+			case "Content-Length", "Transfer-Encoding", "Content-Encoding":
+				continue
+			}
+			header[k] = vs
+		}
+		status = f.stale.Status
+		f.validated = true
+		f.body = f.stale.Body
+	}
+	size := int64(-1)
+	if cl, err := strconv.ParseInt(header.Get("Content-Length"), 10, 64); err == nil {
+		size = cl
+	}
+	f.decision = policy.Decide(policy.Request{Method: http.MethodGet, Header: f.leaderHeader, Signed: f.signed},
+		policy.Response{Status: status, Header: header, RequestTime: f.reqTime, ResponseTime: now, BodySize: size, HTTP1Framed: true},
+		p, keyHeaders(p))
+	f.status, f.header = status, header
+	close(f.ready)
+	f.signal()
+}
+
+func (w *fillWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	f := w.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.validated {
+		return len(b), nil // a 304 has no body; the stored one is served
+	}
+	f.body = append(f.body, b...)
+	f.fillBytes += int64(len(b))
+	f.signal()
+	return len(b), nil
+}
+
+func (w *fillWriter) Flush() {}
+
+// keyHeaders are the request headers the cache key includes, which Vary may name.
+func keyHeaders(p *api.CdnPolicy) []string {
+	if p == nil || p.CacheKeyPolicy == nil {
+		return nil
+	}
+	return p.CacheKeyPolicy.IncludeHTTPHeaders
+}

@@ -1,0 +1,223 @@
+package cdn
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"meridian/internal/cdn/policy"
+	"meridian/internal/cdn/storage"
+)
+
+// miss fills the response from the origin and streams it to the client as it arrives;
+// with request coalescing (Cloud CDN's default), concurrent misses of one key share one
+// fill.
+func (c *Cache) miss(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, key string, varied bool) Result {
+	full := key
+	if varied {
+		full, _ = c.lookup(key, r.Header) // the variant this request selects
+	}
+	coalesce := rt.Policy == nil || rt.Policy.RequestCoalescing == nil || *rt.Policy.RequestCoalescing
+	var f *fill
+	leader := true
+	if coalesce {
+		f, leader = c.startFill(key, full, r, rt, origin, nil)
+	} else {
+		f = c.privateFill(key, full, r, rt, origin)
+	}
+	if c.joined != nil {
+		c.joined()
+	}
+	fwd := "uri-miss"
+	if varied {
+		fwd = "vary-miss"
+	}
+	return c.serveFill(w, r, rt, origin, f, fwd, leader)
+}
+
+// privateFill is a fill no other request joins (requestCoalescing off).
+func (c *Cache) privateFill(key, full string, r *http.Request, rt Route, origin Origin) *fill {
+	c.mu.Lock()
+	mine := full + "\x00private\x00" + strconv.FormatInt(c.now().UnixNano(), 36) + strconv.Itoa(len(c.fills))
+	c.mu.Unlock()
+	f, _ := c.startFill(key, mine, r, rt, origin, nil)
+	f.full = full
+	return f
+}
+
+// validate checks a stored response with the origin before serving it (it is stale,
+// or no-cache): a 304 refreshes it, anything else replaces it. Concurrent requests for
+// the entry share the validation.
+func (c *Cache) validate(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, full, key string, e *storage.Entry) Result {
+	f, leader := c.startFill(key, full, r, rt, origin, e)
+	return c.serveFill(w, r, rt, origin, f, "stale", leader)
+}
+
+// revalidateInBackground starts one background validation of a stale entry that is
+// served meanwhile (stale-while-revalidate, serveWhileStale).
+func (c *Cache) revalidateInBackground(full, key string, r *http.Request, rt Route, origin Origin, e *storage.Entry) {
+	c.startFill(key, full, r, rt, origin, e)
+}
+
+// serveFill streams a fill's response to one client. A response the cache does not
+// store is its leader's alone (it may be personal: it may set a cookie): a coalesced
+// request that finds one makes its own origin request.
+func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, f *fill, fwd string, leader bool) Result {
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return Result{Lookup: true, Status: "miss", Detail: "response_sent_by_backend"}
+	}
+	f.mu.Lock()
+	status, header, decision, validated := f.status, f.header.Clone(), f.decision, f.validated
+	leaderVary := policy.SecondaryKey(varyOf(header), f.leaderHeader)
+	f.mu.Unlock()
+	// A response that varies on headers this request has otherwise is not its answer:
+	// fetch its own, alone.
+	if v := varyOf(header); len(v) > 0 && policy.SecondaryKey(v, r.Header) != leaderVary {
+		return c.serveFill(w, r, rt, origin, c.privateFill(f.key, variantKey(f.key, v, r.Header), r, rt, origin), "vary-miss", true)
+	}
+	if !leader && !decision.Store && !validated {
+		return c.serveFill(w, r, rt, origin, c.privateFill(f.key, f.full, r, rt, origin), fwd, true)
+	}
+	// The leader of a response that is not stored drops what it has sent, so a large
+	// uncacheable download is not held in memory.
+	trim := leader && !decision.Store
+
+	res := Result{Lookup: true, Status: "miss", Detail: "response_sent_by_backend", Decision: decision.Reason}
+	info := policy.StatusInfo{Fwd: fwd, FwdStatus: status, Stored: decision.Store, Detail: decision.Reason}
+	if decision.Store {
+		ttl := decision.TTL
+		info.TTL = &ttl
+	} else {
+		res.Status = "uncacheable"
+	}
+	if validated {
+		res.Validated, res.Status, res.Detail = true, "revalidated", "response_from_cache_validated"
+		info.FwdStatus = http.StatusNotModified
+	}
+	h := w.Header()
+	for k, vs := range header {
+		h[k] = vs
+	}
+	if decision.ClientCacheControl != "" {
+		h.Set("Cache-Control", decision.ClientCacheControl)
+	}
+	h.Set("Cache-Status", policy.Status(c.name, info))
+	if rt.Decorate != nil {
+		rt.Decorate(h, res.Status)
+	}
+	if validated {
+		// The stored body stands: serve it as a stored response (conditions, ranges),
+		// once the refreshed entry is stored.
+		if !f.wait(r) {
+			return res
+		}
+		f.mu.Lock()
+		e := &storage.Entry{Status: status, Header: header, Body: f.body, RequestTime: f.reqTime, ResponseTime: f.respTime}
+		f.mu.Unlock()
+		res.Egress = serveBody(w, r, e)
+		return res
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return res
+	}
+	// Stream: copy what has arrived, flush when caught up, wait for more.
+	var pos int64
+	flusher := http.NewResponseController(w)
+	for {
+		f.mu.Lock()
+		var chunk []byte
+		if pos < f.base+int64(len(f.body)) {
+			chunk = f.body[pos-f.base:]
+			if trim {
+				f.body = nil // the writer appends to a new slice; chunk is ours
+				f.base += int64(len(chunk))
+			}
+		}
+		done, err, changed := f.done, f.err, f.changed
+		f.mu.Unlock()
+		if len(chunk) > 0 {
+			n, werr := w.Write(chunk)
+			pos += int64(n)
+			if leader && decision.Store {
+				res.FillBytes = pos // fill is counted once, for the request that made it
+			}
+			if werr != nil {
+				return res // the client left; the fill goes on for the others
+			}
+			continue
+		}
+		if done {
+			if err != nil {
+				panic(http.ErrAbortHandler) // cut the client's response short, as the origin did
+			}
+			return res
+		}
+		flusher.Flush()
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return res
+		}
+	}
+}
+
+// serveEntry answers from a stored response: its headers with Age, Cache-Status and the
+// route's decorations, and its body, honouring the client's conditions and ranges on a
+// 200 (RFC 9111 4.3.2, RFC 9110 13 and 14), and HEAD.
+func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rt Route, e *storage.Entry, cacheStatus string, info policy.StatusInfo, res Result) Result {
+	age := policy.Age(e.Header, e.RequestTime, e.ResponseTime, c.now())
+	h := w.Header()
+	for k, vs := range e.Header {
+		h[k] = vs
+	}
+	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	if e.ClientCacheControl != "" {
+		h.Set("Cache-Control", e.ClientCacheControl)
+	}
+	h.Set("Cache-Status", policy.Status(c.name, info))
+	if rt.Decorate != nil {
+		rt.Decorate(h, cacheStatus)
+	}
+	res.Egress = serveBody(w, r, e)
+	return res
+}
+
+// serveBody writes a stored response's status and body. A 200 goes through
+// http.ServeContent, which answers If-None-Match, If-Modified-Since, If-Range and
+// Range from the stored validators and body.
+func serveBody(w http.ResponseWriter, r *http.Request, e *storage.Entry) int64 {
+	cw := &countingWriter{ResponseWriter: w}
+	if e.Status == http.StatusOK {
+		w.Header().Del("Content-Length")
+		if _, ok := e.Header["Content-Type"]; !ok {
+			w.Header()["Content-Type"] = nil // do not sniff one the origin did not send
+		}
+		modtime, _ := http.ParseTime(e.Header.Get("Last-Modified"))
+		http.ServeContent(cw, r, "", modtime, bytes.NewReader(e.Body))
+		return cw.n
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(e.Body)))
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		cw.Write(e.Body)
+	}
+	return cw.n
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+var _ io.Writer = (*countingWriter)(nil)
