@@ -103,13 +103,13 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt Route, origin O
 	}
 	full, entry := c.lookup(key, r.Header)
 	if entry != nil {
-		age := policy.Age(entry.Header, entry.RequestTime, entry.ResponseTime, c.now())
+		age := entry.Age(c.now())
 		switch policy.Check(decisionOf(entry), age, r.Header) {
 		case policy.FreshHit:
-			return c.serveEntry(w, r, rt, entry, "hit", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "hit", Detail: "response_from_cache"})
+			return c.serveEntry(w, r, rt, entry, age, "hit", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "hit", Detail: "response_from_cache"})
 		case policy.StaleServeWhileRevalidate:
 			c.revalidateInBackground(full, key, r, rt, origin, entry)
-			return c.serveEntry(w, r, rt, entry, "stale", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
+			return c.serveEntry(w, r, rt, entry, age, "stale", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
 		}
 		return c.validate(w, r, rt, origin, full, key, entry)
 	}

@@ -6,17 +6,22 @@ import (
 )
 
 // Age is a stored response's current age (RFC 9111 4.2.3): the age it had when it
-// arrived, corrected for the Age it carried and the time the exchange took, plus the
-// time it has been stored.
+// arrived (InitialAge) plus the time it has been stored.
 func Age(h http.Header, requestTime, responseTime, now time.Time) time.Duration {
+	return InitialAge(h, requestTime, responseTime) + max(0, now.Sub(responseTime))
+}
+
+// InitialAge is a response's corrected initial age (RFC 9111 4.2.3): the larger of its
+// apparent age (response time minus Date) and its Age header plus the time the
+// exchange took. A cache computes it once, when it stores the response.
+func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	ageValue, _ := ParseDirectives([]string{"age=" + h.Get("Age")}).Delta("age")
 	apparent := time.Duration(0)
 	if date, err := http.ParseTime(h.Get("Date")); err == nil {
 		apparent = max(0, responseTime.Sub(date))
 	}
 	delay := max(0, responseTime.Sub(requestTime))
-	initial := max(apparent, ageValue+delay)
-	return initial + max(0, now.Sub(responseTime))
+	return max(apparent, ageValue+delay)
 }
 
 // Lifetime is a response's explicit freshness lifetime for a shared cache (RFC 9111

@@ -22,6 +22,8 @@ type Entry struct {
 	// RequestTime and ResponseTime bracket the exchange that produced (or last
 	// validated) the entry, for its age (RFC 9111 4.2.3).
 	RequestTime, ResponseTime time.Time
+	// InitialAge is the response's corrected initial age at ResponseTime.
+	InitialAge time.Duration
 	// TTL is the freshness lifetime the cache uses; the rest say how it may be served.
 	TTL                  time.Duration
 	NoCache, NoStale     bool
@@ -33,6 +35,9 @@ type Entry struct {
 	// Stored is when the entry was written, for invalidation rules written later.
 	Stored time.Time
 }
+
+// Age is the entry's current age at now.
+func (e *Entry) Age(now time.Time) time.Duration { return e.InitialAge + max(0, now.Sub(e.ResponseTime)) }
 
 // IsVaryMarker reports whether the entry only says the URL's responses vary.
 func (e *Entry) IsVaryMarker() bool { return e.Status == 0 && len(e.Vary) > 0 }
