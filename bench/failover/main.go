@@ -128,7 +128,9 @@ func run(rate int, duration, killAt time.Duration) error {
 	}
 	time.Sleep(time.Second) // let the round-trip probes measure every region
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) }}}
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}}}
 
 	// Open-loop load: one request every 1/rate s, each on its own goroutine.
 	var failed atomic.Int64

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
-	"os/signal"
 	"strings"
 	"syscall"
 

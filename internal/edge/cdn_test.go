@@ -33,8 +33,8 @@ func TestCDNThroughEdge(t *testing.T) {
 	}))
 	defer origin.Close()
 	get := httpHarness(t, h, origin, map[string]any{
-		"enableCDN": true,
-		"cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
+		"enableCDN":             true,
+		"cdnPolicy":             map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
 		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}", "X-Cache-Id: {cdn_cache_id}"},
 		"logConfig":             map[string]any{"enable": true},
 	}, map[string]any{"defaultService": "global/backendServices/web"})

@@ -34,9 +34,9 @@ type process struct {
 // containerSpec is what starting a revision's container needs.
 type containerSpec struct {
 	service, revision, region string
-	container         api.Container
-	executable        string // the meridian binary, for built-in images
-	log               io.Writer
+	container                 api.Container
+	executable                string // the meridian binary, for built-in images
+	log                       io.Writer
 }
 
 // imageError says why a container cannot run at all (an unknown image); retrying does

@@ -22,7 +22,9 @@ func hdr(kv ...string) http.Header {
 func i64(v int64) *int64 { return &v }
 func yes() *bool         { b := true; return &b }
 
-func origin() *api.CdnPolicy { return &api.CdnPolicy{CacheMode: api.UseOriginHeaders, ServeWhileStale: i64(86400)} }
+func origin() *api.CdnPolicy {
+	return &api.CdnPolicy{CacheMode: api.UseOriginHeaders, ServeWhileStale: i64(86400)}
+}
 
 // decide runs Decide for a GET with request header rq and a response of status and
 // header h, received at t0 with a known length.

@@ -19,7 +19,9 @@ type lruItem struct {
 	size int
 }
 
-func newLRU(budget int) *lru { return &lru{budget: budget, order: list.New(), items: map[string]*list.Element{}} }
+func newLRU(budget int) *lru {
+	return &lru{budget: budget, order: list.New(), items: map[string]*list.Element{}}
+}
 
 func (c *lru) get(key string) bool {
 	if el, ok := c.items[key]; ok {

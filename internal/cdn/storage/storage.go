@@ -37,7 +37,9 @@ type Entry struct {
 }
 
 // Age is the entry's current age at now.
-func (e *Entry) Age(now time.Time) time.Duration { return e.InitialAge + max(0, now.Sub(e.ResponseTime)) }
+func (e *Entry) Age(now time.Time) time.Duration {
+	return e.InitialAge + max(0, now.Sub(e.ResponseTime))
+}
 
 // IsVaryMarker reports whether the entry only says the URL's responses vary.
 func (e *Entry) IsVaryMarker() bool { return e.Status == 0 && len(e.Vary) > 0 }
