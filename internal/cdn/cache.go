@@ -142,7 +142,7 @@ func variantKey(key string, vary []string, h http.Header) string {
 
 func decisionOf(e *storage.Entry) policy.Decision {
 	return policy.Decision{Store: true, TTL: e.TTL, NoCache: e.NoCache, NoStale: e.NoStale,
-		StaleWhileRevalidate: e.StaleWhileRevalidate, ClientCacheControl: e.ClientCacheControl}
+		StaleWhileRevalidate: e.StaleWhileRevalidate, StaleIfError: e.StaleIfError, ClientCacheControl: e.ClientCacheControl}
 }
 
 func remaining(e *storage.Entry, age time.Duration) *time.Duration {

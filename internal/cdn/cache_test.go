@@ -347,3 +347,29 @@ func TestRFC9111_4_2_4_StaleOnlyWhenOriginAllows(t *testing.T) {
 		t.Error("no origin request for an entry stale beyond stale-while-revalidate")
 	}
 }
+
+// Cloud CDN's serveWhileStale also covers errors: when the validation of a stale
+// entry fails, the stale entry is served (unless must-revalidate forbids it).
+func TestServeWhileStaleOnOriginError(t *testing.T) {
+	sws := int64(86400)
+	e := newEnv(t, &api.CdnPolicy{CacheMode: api.UseOriginHeaders, ServeWhileStale: &sws}, maxAge(10, "kept"))
+	e.do("GET", "/a")
+	e.o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, must-revalidate")
+		io.WriteString(w, "strict")
+	})
+	e.do("GET", "/strict")
+	e.clk.advance(20 * time.Second)
+	e.o.set(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	w, res := e.do("GET", "/a")
+	if w.Code != 200 || w.Body.String() != "kept" || res.Status != "stale" || !strings.Contains(w.Header().Get("Cache-Status"), "fwd-status=503") {
+		t.Fatalf("stale on error: %d %q %+v %v", w.Code, w.Body, res, w.Header())
+	}
+	if w, _ := e.do("GET", "/strict"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("must-revalidate entry served stale on error: %d %q", w.Code, w.Body)
+	}
+	e.clk.advance(48 * time.Hour)
+	if w, _ := e.do("GET", "/a"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("served stale beyond serveWhileStale: %d", w.Code)
+	}
+}

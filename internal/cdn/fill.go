@@ -135,7 +135,7 @@ func (c *Cache) store1(f *fill) {
 	e := &storage.Entry{Status: f.status, Header: f.header, Body: f.body, RequestTime: f.reqTime, ResponseTime: f.respTime,
 		InitialAge: policy.InitialAge(f.header, f.reqTime, f.respTime),
 		TTL:        f.decision.TTL, NoCache: f.decision.NoCache, NoStale: f.decision.NoStale,
-		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now()}
+		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, StaleIfError: f.decision.StaleIfError, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now()}
 	vary := varyOf(f.header)
 	if len(vary) == 0 {
 		c.store.Set(f.full, e)

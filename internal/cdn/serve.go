@@ -73,7 +73,16 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	f.mu.Lock()
 	status, header, decision, validated := f.status, f.header.Clone(), f.decision, f.validated
 	leaderVary := policy.SecondaryKey(varyOf(header), f.leaderHeader)
+	stale := f.stale
 	f.mu.Unlock()
+	// A validation that fails leaves the stale response to be served, within
+	// serveWhileStale, unless the origin forbade serving it stale.
+	if stale != nil && !validated && status >= 500 && !stale.NoStale {
+		if age := stale.Age(c.now()); age < stale.TTL+stale.StaleIfError {
+			return c.serveEntry(w, r, rt, stale, age, "stale", policy.StatusInfo{Hit: true, Fwd: "stale", FwdStatus: status, Detail: "STALE_ON_ERROR"},
+				Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
+		}
+	}
 	// A response that varies on headers this request has otherwise is not its answer:
 	// fetch its own, alone.
 	if v := varyOf(header); len(v) > 0 && policy.SecondaryKey(v, r.Header) != leaderVary {

@@ -164,6 +164,12 @@ func TestEdgeRoleOnExternalEtcd(t *testing.T) {
 	}
 	edgePort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -172,7 +178,7 @@ func TestEdgeRoleOnExternalEtcd(t *testing.T) {
 		apiDone <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
 	}()
 	go func() {
-		edgeDone <- Edge(ctx, []string{e.Endpoint}, EdgeConfig{Location: "europe-west1", PortMap: fmt.Sprintf("80:%d", edgePort)})
+		edgeDone <- Edge(ctx, []string{e.Endpoint}, EdgeConfig{Location: "europe-west1", PortMap: fmt.Sprintf("80:%d", edgePort), AdminListen: admin})
 	}()
 	api := <-ready
 	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
@@ -204,6 +210,16 @@ func TestEdgeRoleOnExternalEtcd(t *testing.T) {
 			t.Fatalf("the edge did not serve the forwarding rule: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// --admin-listen serves the edge's Prometheus metrics.
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `meridian_requests_total{backend_service="b",code="200"}`) {
+		t.Errorf("/metrics lacks the request count:\n%s", metrics)
 	}
 	cancel()
 	if err := <-apiDone; err != nil {

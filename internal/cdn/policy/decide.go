@@ -40,6 +40,9 @@ type Decision struct {
 	// StaleWhileRevalidate is how long past its TTL the response may be served while
 	// one background revalidation runs.
 	StaleWhileRevalidate time.Duration
+	// StaleIfError is how long past its TTL the response may be served when its
+	// validation fails (the origin cannot be reached or answers 5xx): serveWhileStale.
+	StaleIfError time.Duration
 	// ClientCacheControl replaces the Cache-Control sent to clients ("" keeps it).
 	ClientCacheControl string
 	// Negative: the TTL comes from negative caching.
@@ -192,6 +195,7 @@ func Decide(req Request, resp Response, p *api.CdnPolicy, keyHeaders []string) D
 	if !dec.NoStale {
 		swr, _ := d.Delta("stale-while-revalidate")
 		sws := seconds(p.ServeWhileStale, 0)
+		dec.StaleIfError = sws
 		switch {
 		case mode == api.UseOriginHeaders:
 			// The origin's headers decide: stale is served only as far as the origin's

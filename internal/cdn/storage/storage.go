@@ -28,6 +28,7 @@ type Entry struct {
 	TTL                  time.Duration
 	NoCache, NoStale     bool
 	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
 	ClientCacheControl   string
 	// Vary, on a marker entry (Body nil, Status 0), lists the request headers that
 	// select a variant; the variants are stored under their secondary keys.
