@@ -373,3 +373,19 @@ func TestServeWhileStaleOnOriginError(t *testing.T) {
 		t.Errorf("served stale beyond serveWhileStale: %d", w.Code)
 	}
 }
+
+// RFC 9110 6.6.1: a response without Date is stored with the time it arrived, so a
+// later hit carries that Date and an Age that adds up.
+func TestRFC9110_6_6_1_DateAddedWhenStored(t *testing.T) {
+	e := newEnv(t, nil, maxAge(60, "x"))
+	e.o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Date"] = nil // net/http adds none
+		maxAge(60, "x")(w, r)
+	})
+	e.do("GET", "/a")
+	e.clk.advance(30 * time.Second)
+	w, res := e.do("GET", "/a")
+	if !res.Hit || w.Header().Get("Date") != "Mon, 23 Nov 2026 12:00:00 GMT" || w.Header().Get("Age") != "30" {
+		t.Errorf("hit: %+v Date %q Age %q", res, w.Header().Get("Date"), w.Header().Get("Age"))
+	}
+}

@@ -218,6 +218,11 @@ func (w *fillWriter) WriteHeader(code int) {
 	defer f.mu.Unlock()
 	f.respTime = now
 	header := w.h.Clone()
+	if _, ok := header["Date"]; !ok {
+		// RFC 9110 6.6.1: a cache records when a response without Date arrived, so
+		// that a hit does not claim to be generated now.
+		header["Date"] = []string{now.UTC().Format(http.TimeFormat)}
+	}
 	status := code
 	if code == http.StatusNotModified && f.stale != nil {
 		// RFC 9111 4.3.4: the 304's fields replace the stored ones; the stored body
