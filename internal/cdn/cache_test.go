@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -359,6 +361,12 @@ func TestServeWhileStaleOnOriginError(t *testing.T) {
 		io.WriteString(w, "strict")
 	})
 	e.do("GET", "/strict")
+	e.o.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, no-cache, max-age=3600")
+		w.Header().Set("ETag", `"nc"`)
+		io.WriteString(w, "no-cache")
+	})
+	e.do("GET", "/nocache")
 	e.clk.advance(20 * time.Second)
 	e.o.set(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	w, res := e.do("GET", "/a")
@@ -367,6 +375,9 @@ func TestServeWhileStaleOnOriginError(t *testing.T) {
 	}
 	if w, _ := e.do("GET", "/strict"); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("must-revalidate entry served stale on error: %d %q", w.Code, w.Body)
+	}
+	if w, _ := e.do("GET", "/nocache"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("no-cache entry served without validation on error: %d %q", w.Code, w.Body)
 	}
 	e.clk.advance(48 * time.Hour)
 	if w, _ := e.do("GET", "/a"); w.Code != http.StatusServiceUnavailable {
@@ -387,5 +398,58 @@ func TestRFC9110_6_6_1_DateAddedWhenStored(t *testing.T) {
 	w, res := e.do("GET", "/a")
 	if !res.Hit || w.Header().Get("Date") != "Mon, 23 Nov 2026 12:00:00 GMT" || w.Header().Get("Age") != "30" {
 		t.Errorf("hit: %+v Date %q Age %q", res, w.Header().Get("Date"), w.Header().Get("Age"))
+	}
+}
+
+// RFC 9111 3: a 103 Early Hints response is relayed to the client that caused the
+// fill, and only the final response is stored.
+func TestRFC9111_3_InterimResponsesRelayedNotStored(t *testing.T) {
+	e := newEnv(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		maxAge(60, "final")(w, r)
+	})
+	var hints []int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.cache.Serve(w, r, e.route, e.fn) }))
+	defer srv.Close()
+	get := func() (*http.Response, string) {
+		req, _ := http.NewRequest("GET", srv.URL+"/a", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if h.Get("Link") == "" {
+				t.Errorf("the %d lacks its Link", code)
+			}
+			hints = append(hints, code)
+			return nil
+		}}))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	if resp, body := get(); body != "final" || len(hints) != 1 || hints[0] != 103 || resp.Header.Get("Link") != "" {
+		t.Fatalf("miss: %q, interim %v, final Link %q", body, hints, resp.Header.Get("Link"))
+	}
+	if resp, body := get(); body != "final" || len(hints) != 1 || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || resp.Header.Get("Link") != "" {
+		t.Fatalf("hit: %q, interim %v, %v", body, hints, resp.Header)
+	}
+}
+
+// RFC 9111 4.3.2: If-Modified-Since against a stored response without Last-Modified
+// is evaluated against its Date.
+func TestRFC9111_4_3_2_IfModifiedSinceUsesDate(t *testing.T) {
+	e := newEnv(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "x")
+	})
+	e.do("GET", "/a")
+	if w, _ := e.do("GET", "/a", "If-Modified-Since", "Mon, 23 Nov 2026 12:00:00 GMT"); w.Code != http.StatusNotModified {
+		t.Errorf("IMS at Date: %d", w.Code)
+	}
+	if w, _ := e.do("GET", "/a", "If-Modified-Since", "Mon, 23 Nov 2026 11:59:59 GMT"); w.Code != 200 || w.Body.String() != "x" {
+		t.Errorf("IMS before Date: %d", w.Code)
 	}
 }

@@ -25,6 +25,7 @@ type fill struct {
 	rt           Route
 	signed       bool
 	ready        chan struct{} // closed when the status and headers are known
+	interim      chan interim  // 1xx responses before ready, for the leader to relay
 
 	mu        sync.Mutex
 	status    int
@@ -43,6 +44,12 @@ type fill struct {
 
 var errFillAborted = errors.New("the origin's response was cut short")
 
+// interim is a 1xx response the origin sent before its final one (103 Early Hints).
+type interim struct {
+	code   int
+	header http.Header
+}
+
 // startFill registers and starts a fill for full unless one runs; it returns the fill
 // and whether the caller started it.
 func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Origin, stale *storage.Entry) (*fill, bool) {
@@ -52,7 +59,7 @@ func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Or
 		return f, false
 	}
 	f := &fill{key: key, full: full, leaderHeader: r.Header.Clone(), stale: stale, rt: rt, signed: rt.Signed,
-		ready: make(chan struct{}), changed: make(chan struct{})}
+		ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
 	c.fills[full] = f
 	c.mu.Unlock()
 
@@ -204,8 +211,19 @@ type fillWriter struct {
 func (w *fillWriter) Header() http.Header { return w.h }
 
 func (w *fillWriter) WriteHeader(code int) {
-	if w.wrote || code < 200 {
-		return // 1xx informational responses are not cached
+	if w.wrote {
+		return
+	}
+	if code < 200 {
+		// An informational response is relayed to the client that made the fill (if
+		// it still waits) and never stored.
+		if code != http.StatusSwitchingProtocols {
+			select {
+			case w.f.interim <- interim{code, w.h.Clone()}:
+			default:
+			}
+		}
+		return
 	}
 	w.wrote = true
 	f := w.f

@@ -65,10 +65,26 @@ func (c *Cache) revalidateInBackground(full, key string, r *http.Request, rt Rou
 // store is its leader's alone (it may be personal: it may set a cookie): a coalesced
 // request that finds one makes its own origin request.
 func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, f *fill, fwd string, leader bool) Result {
-	select {
-	case <-f.ready:
-	case <-r.Context().Done():
-		return Result{Lookup: true, Status: "miss", Detail: "response_sent_by_backend"}
+	var interims chan interim // only the client that made the fill gets its 1xx responses
+	if leader {
+		interims = f.interim
+	}
+	for waiting := true; waiting; {
+		select {
+		case <-f.ready:
+			waiting = false
+		case ev := <-interims:
+			h := w.Header()
+			for k, vs := range ev.header {
+				h[k] = vs
+			}
+			w.WriteHeader(ev.code)
+			for k := range ev.header {
+				delete(h, k)
+			}
+		case <-r.Context().Done():
+			return Result{Lookup: true, Status: "miss", Detail: "response_sent_by_backend"}
+		}
 	}
 	f.mu.Lock()
 	status, header, decision, validated := f.status, f.header.Clone(), f.decision, f.validated
@@ -77,7 +93,7 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	f.mu.Unlock()
 	// A validation that fails leaves the stale response to be served, within
 	// serveWhileStale, unless the origin forbade serving it stale.
-	if stale != nil && !validated && status >= 500 && !stale.NoStale {
+	if stale != nil && !validated && status >= 500 && !stale.NoStale && !stale.NoCache {
 		if age := stale.Age(c.now()); age < stale.TTL+stale.StaleIfError {
 			return c.serveEntry(w, r, rt, stale, age, "stale", policy.StatusInfo{Hit: true, Fwd: "stale", FwdStatus: status, Detail: "STALE_ON_ERROR"},
 				Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
@@ -211,6 +227,14 @@ func serveBody(w http.ResponseWriter, r *http.Request, e *storage.Entry) int64 {
 		n, _ := w.Write(e.Body)
 		return int64(n)
 	}
+	if e.Status == http.StatusOK && notModifiedSinceDate(r, e) {
+		h := w.Header()
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding"} {
+			delete(h, k)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return 0
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	if e.Status == http.StatusOK {
 		w.Header().Del("Content-Length")
@@ -230,6 +254,20 @@ func serveBody(w http.ResponseWriter, r *http.Request, e *storage.Entry) int64 {
 }
 
 var acceptRanges = []string{"bytes"}
+
+// notModifiedSinceDate answers If-Modified-Since for a stored response without
+// Last-Modified from its Date (RFC 9111 4.3.2); http.ServeContent answers the rest.
+func notModifiedSinceDate(r *http.Request, e *storage.Entry) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || r.Header.Get("If-None-Match") != "" || e.Header.Get("Last-Modified") != "" {
+		return false
+	}
+	ims, ok := policy.ParseHTTPDate(r.Header.Get("If-Modified-Since"))
+	if !ok {
+		return false
+	}
+	date, ok := policy.ParseHTTPDate(e.Header.Get("Date"))
+	return ok && !date.After(ims)
+}
 
 // plainRequest reports whether a request has no conditions and no range.
 func plainRequest(r *http.Request) bool {

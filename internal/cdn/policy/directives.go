@@ -129,12 +129,13 @@ func (d Directives) Delta(name string) (time.Duration, bool) {
 }
 
 // ResponseDirectives returns the directives a shared CDN cache obeys: those of
-// CDN-Cache-Control when the response has that field with at least one directive
-// (RFC 9213: the targeted field then replaces Cache-Control for this cache), else
-// Cache-Control's. targeted reports which.
+// CDN-Cache-Control when the response has that field and it is a valid Structured
+// Field Dictionary with directives of the right types (RFC 9213: the targeted field
+// then replaces Cache-Control for this cache), else Cache-Control's. targeted reports
+// which.
 func ResponseDirectives(h http.Header) (d Directives, targeted bool) {
 	if lines := h.Values("Cdn-Cache-Control"); len(lines) > 0 {
-		if d := ParseDirectives(lines); len(d) > 0 {
+		if d, ok := parseTargeted(lines); ok {
 			return d, true
 		}
 	}

@@ -17,7 +17,7 @@ func Age(h http.Header, requestTime, responseTime, now time.Time) time.Duration 
 func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	ageValue, _ := ParseDirectives([]string{"age=" + h.Get("Age")}).Delta("age")
 	apparent := time.Duration(0)
-	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+	if date, ok := ParseHTTPDate(h.Get("Date")); ok {
 		apparent = max(0, responseTime.Sub(date))
 	}
 	delay := max(0, responseTime.Sub(requestTime))
@@ -39,12 +39,12 @@ func Lifetime(d Directives, h http.Header, responseTime time.Time) (time.Duratio
 	if len(expires) == 0 {
 		return 0, false
 	}
-	exp, err := http.ParseTime(expires[0])
-	if err != nil || len(expires) > 1 {
+	exp, ok := ParseHTTPDate(expires[0])
+	if !ok || len(expires) > 1 {
 		return 0, true // "0" and other invalid dates are in the past (RFC 9111 5.3)
 	}
-	date, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	date, ok := ParseHTTPDate(h.Get("Date"))
+	if !ok {
 		date = responseTime
 	}
 	return max(0, exp.Sub(date)), true

@@ -246,10 +246,46 @@ func TestCloudCDN_UseOriginHeadersNeedsFreshness(t *testing.T) {
 	}
 }
 
-func TestRFC9111_4_2_2_HeuristicFreshnessForPublic(t *testing.T) {
-	h := hdr("Cache-Control", "public", "Last-Modified", t0.Add(-100*time.Hour).Format(http.TimeFormat))
+func TestRFC9111_4_2_2_HeuristicFreshness(t *testing.T) {
+	lm := t0.Add(-100 * time.Hour).Format(http.TimeFormat)
+	h := hdr("Cache-Control", "public", "Last-Modified", lm)
 	if d := decide(origin(), nil, 200, h); !d.Store || d.TTL != 10*time.Hour || d.Reason != "HEURISTIC_FRESHNESS" {
 		t.Errorf("heuristic: %+v", d)
+	}
+	// USE_ORIGIN_HEADERS: any heuristically cacheable status with Last-Modified.
+	for status, want := range map[int]bool{200: true, 404: true, 501: true, 302: false, 307: false} {
+		if d := decide(origin(), nil, status, hdr("Last-Modified", lm)); d.Store != want {
+			t.Errorf("%d with Last-Modified: stored=%v, want %v", status, d.Store, want)
+		}
+	}
+	// CACHE_ALL_STATIC keeps Cloud CDN's rule: HTML needs headers (public, here).
+	static := &api.CdnPolicy{CacheMode: api.CacheAllStatic, MaxTTL: i64(86400)}
+	if d := decide(static, nil, 200, hdr("Last-Modified", lm, "Content-Type", "text/html")); d.Store {
+		t.Errorf("CACHE_ALL_STATIC stored HTML on Last-Modified alone: %+v", d)
+	}
+	// A Last-Modified in the future, or none, gives nothing.
+	if d := decide(origin(), nil, 200, hdr("Last-Modified", t0.Add(time.Hour).Format(http.TimeFormat))); d.Store {
+		t.Errorf("future Last-Modified: %+v", d)
+	}
+}
+
+func TestRFC9110_5_6_7_StrictHTTPDate(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Sun, 06 Nov 1994 08:49:37 GMT":   true,
+		"Sunday, 06-Nov-94 08:49:37 GMT":  true,
+		"Sun Nov  6 08:49:37 1994":        true,
+		"Thu, 18 Aug 2050 02:01:18 gMT":   true, // letter case aside
+		"thu, 18 aug 2050 02:01:18 GMT":   true,
+		"Thu, 18  Aug  2050 02:01:18 GMT": false,
+		"Thu, 18 Aug 2050 2:01:18 GMT":    false,
+		"Thu, 18 Aug 2050 02:01:18 UTC":   false,
+		"Thu, 18 Aug 2050 02:01:18":       false,
+		"0":                               false,
+		"":                                false,
+	} {
+		if _, ok := ParseHTTPDate(s); ok != want {
+			t.Errorf("%q: valid=%v, want %v", s, ok, want)
+		}
 	}
 }
 
@@ -337,6 +373,21 @@ func TestCloudCDN_ServeWhileStaleByMode(t *testing.T) {
 	off.ServeWhileStale = i64(0)
 	if d := decide(off, nil, 200, hdr("Cache-Control", "max-age=10, stale-while-revalidate=30")); d.StaleWhileRevalidate != 0 {
 		t.Errorf("serveWhileStale 0 disables it: %+v", d)
+	}
+}
+
+// RFC 9213 section 2.1: CDN-Cache-Control is a Structured Field Dictionary; a field
+// that is not one, or whose max-age is not an Integer, is ignored.
+func TestRFC9213_InvalidTargetedFieldIgnored(t *testing.T) {
+	for _, v := range []string{"max-age=10000, &&&&&", `max-age="10000"`, "max-age=10.5", "max-age=-1", "Max-Age=100", "max-age=10,", "max-age = 10"} {
+		if d := decide(origin(), nil, 200, hdr("Cache-Control", "no-store", "CDN-Cache-Control", v)); d.Store {
+			t.Errorf("CDN-Cache-Control %q was used: %+v", v, d)
+		}
+	}
+	for _, v := range []string{"max-age=600, stale-while-revalidate=10;x=1", "max-age=600, public=?1, no-store=?0", `max-age=600, foo=("a" b), bar=:AAE=:`} {
+		if d := decide(origin(), nil, 200, hdr("Cache-Control", "no-store", "CDN-Cache-Control", v)); !d.Store || d.TTL != 10*time.Minute {
+			t.Errorf("valid CDN-Cache-Control %q was not used: %+v", v, d)
+		}
 	}
 }
 
@@ -449,6 +500,25 @@ func FuzzParseDirectives(f *testing.F) {
 		if a := Age(h, t0, t0, t0); a < 0 {
 			t.Fatalf("negative age %v", a)
 		}
+	})
+}
+
+func FuzzTargeted(f *testing.F) {
+	for _, s := range []string{"max-age=60", `a=("x" y);p=1, b=:AA==:`, "no-store=?0, x=-1.5", "&&&", `s="\\"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, ok := parseTargeted([]string{s}); ok {
+			if len(d) > maxDirectives {
+				t.Fatalf("%d directives", len(d))
+			}
+			for name := range integerDirectives {
+				if v, ok := d.Delta(name); ok && (v < 0 || v > maxDelta) {
+					t.Fatalf("%s: %v", name, v)
+				}
+			}
+		}
+		ParseHTTPDate(s)
 	})
 }
 
