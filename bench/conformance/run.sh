@@ -23,6 +23,8 @@
 #   TEST_ID       run only this test, with the suite's request/response dump
 #   CDN_FLAGS     extra flags for `backend-services create`, e.g. "--serve-while-stale=0"
 #   KEEP=1        leave meridian and the origin running after the run (Ctrl-C to stop)
+#   MERIDIAN_REV  build this commit (git archive into the work directory) instead of the
+#                 working tree, e.g. MERIDIAN_REV=HEAD, so edits in progress do not leak in
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,8 +83,19 @@ trap 'exit 130' INT TERM
 port_free() { ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # --- build ---------------------------------------------------------------------------
-say "building meridian"
-(cd "$repo" && go build -o "$work/meridian" ./cmd/meridian)
+if [[ -n "${MERIDIAN_REV:-}" ]]; then
+  rev=$(git -C "$repo" rev-parse --short "$MERIDIAN_REV")
+  say "building meridian at $rev"
+  rm -rf "$work/src" && mkdir -p "$work/src"
+  git -C "$repo" archive "$rev" | tar -x -C "$work/src"
+  (cd "$work/src" && go build -o "$work/meridian" ./cmd/meridian)
+else
+  rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [[ -n "$(git -C "$repo" status --porcelain -- internal cmd api go.mod go.sum 2>/dev/null)" ]] && rev="$rev+dirty"
+  say "building meridian from the working tree ($rev)"
+  (cd "$repo" && go build -o "$work/meridian" ./cmd/meridian)
+fi
+echo "$rev" >"$work/meridian.rev"
 meridian=$work/meridian
 
 # --- the suite's origin server -------------------------------------------------------
@@ -99,6 +112,7 @@ done
 
 # --- meridian --------------------------------------------------------------------------
 export MERIDIAN_CONFIG=$work/config.json MERIDIAN_PROJECT= MERIDIAN_API_TOKEN= MERIDIAN_API_ENDPOINT=
+rm -rf "$work/data" "$work/setup.log" "$work/meridian.log" # a fresh control plane every run
 say "starting meridian serve (state in $work/data, edge :80 on :$edge_port)"
 HOME=$work "$meridian" serve --data-dir="$work/data" --api-listen=127.0.0.1:0 --port-map="80:$edge_port" \
   --request-log="$work/requests.log" >"$work/meridian.log" 2>&1 &
@@ -153,6 +167,7 @@ else
   mv "$results.tmp" "$results"
   say "done in $(( $(date +%s) - start ))s; results in $results"
   [[ -s "$work/cli.stderr" ]] && say "the CLI reported errors: $work/cli.stderr ($(wc -l <"$work/cli.stderr") lines)"
+  echo "meridian $rev, cache-tests $(git -C "$suite" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   node "$here/summary.mjs" "$suite" "$results" --compare --list
 fi
 
