@@ -92,7 +92,7 @@ func startProcess(cs containerSpec) (*process, error) {
 	return p, nil
 }
 
-// waitListening polls the process's port until it accepts connections, the process
+// waitListening polls the process's port until the container listens on it, the process
 // exits, the startup limit passes, or cancel closes.
 func (p *process) waitListening(cancel <-chan struct{}) error {
 	deadline := time.NewTimer(startupLimit)
@@ -102,7 +102,13 @@ func (p *process) waitListening(cancel <-chan struct{}) error {
 	for {
 		if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
 			c.Close()
-			return nil
+			port, _ := strconv.Atoi(p.port())
+			if owned, known := listenerOwner(p.cmd.Process.Pid, port); owned || !known {
+				return nil
+			}
+			// Another program took the port first: the container cannot bind it, and
+			// requests sent there would reach that program. Start again elsewhere.
+			return fmt.Errorf("port %s was taken by another program before the container could listen on it", p.port())
 		}
 		select {
 		case <-p.exited:
