@@ -290,6 +290,7 @@ type listener struct {
 	keepAlive time.Duration
 	ln        net.Listener
 	srv       *http.Server
+	fast      *h1Server // plain HTTP: serves cache hits below net/http
 	done      chan struct{}
 }
 
@@ -319,6 +320,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		IdleTimeout:       keepAlive,
 		ErrorLog:          log.New(e.cfg.Log, "edge: "+addr+": ", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if rc, ok := c.(*replayConn); ok {
+				c = rc.Conn // handed over by the fast path
+			}
 			return context.WithValue(ctx, connKey{}, c)
 		},
 	}
@@ -330,10 +334,31 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		}
 		ln = tls.NewListener(ln, l.srv.TLSConfig)
 	}
+	serveLn := ln
+	if !https {
+		idle := keepAlive
+		if idle <= 0 {
+			idle = 10 * time.Minute
+		}
+		l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
+			fresh:   func(r *http.Request) bool { return e.proxy.fresh(r, addr) },
+			handoff: newHandoffListener(ln.Addr())}
+		serveLn = l.fast.handoff
+	}
 	go func() {
 		defer close(l.done)
-		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var fastDone chan error
+		if l.fast != nil {
+			fastDone = make(chan error, 1)
+			go func() { fastDone <- l.fast.serve() }()
+		}
+		if err := l.srv.Serve(serveLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(e.cfg.Log, "edge: listener %s: %v\n", addr, err)
+		}
+		if fastDone != nil {
+			if err := <-fastDone; err != nil {
+				fmt.Fprintf(e.cfg.Log, "edge: listener %s: %v\n", addr, err)
+			}
 		}
 	}()
 	fmt.Fprintf(e.cfg.Log, "edge: serving %s on %s\n", map[bool]string{true: "HTTPS", false: "HTTP"}[https], ln.Addr())
@@ -343,6 +368,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 func (l *listener) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if l.fast != nil {
+		l.fast.shutdown(ctx) // first: it can still hand connections to net/http
+	}
 	if l.srv.Shutdown(ctx) != nil {
 		l.srv.Close()
 	}

@@ -85,11 +85,41 @@ func (p *proxy) handler(addr string) http.Handler {
 		body := &countingBody{ReadCloser: r.Body}
 		r.Body = body
 		entry := p.serve(rec, r, addr)
+		// A body the answer did not need is drained here, inside the handler: with full
+		// duplex, net/http would drain it after the handler and then race its own read
+		// of the next request (golang/go#68560: "invalid concurrent Body.Read call").
+		body.Close()
 		entry.RequestSize = requestHeaderSize(r) + body.n
 		entry = completeEntry(entry, rec, r, start)
 		p.edge.cfg.RequestLog.Log(entry)
 		p.edge.cfg.Metrics.Observe(entry)
 	})
+}
+
+// match routes a request with a listener's URL map.
+func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}), scheme
+}
+
+// fresh reports, without side effects, whether the request routes to one CDN-enabled
+// backend service whose cache holds a fresh response for it: the fast HTTP/1.1 path
+// answers those itself.
+func (p *proxy) fresh(r *http.Request, addr string) bool {
+	snap := p.edge.snap.Load()
+	l := snap.Listeners[addr]
+	if l == nil || p.edge.cache == nil {
+		return false
+	}
+	res, scheme := match(l, r)
+	if res.Redirect != nil || len(res.Weighted) > 0 {
+		return false
+	}
+	svc := snap.Services[res.Service]
+	return svc != nil && svc.Resource.EnableCDN && p.edge.cache.Fresh(r, svc.Resource.CdnPolicy, scheme)
 }
 
 // serve routes and answers one request and returns what the request log names.
@@ -104,11 +134,7 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 	if p, err := api.ParseResourcePath(l.ForwardingRule, ""); err == nil {
 		entry.Project = p.Project
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	res := l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
+	res, scheme := match(l, r)
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)
 		w.WriteHeader(res.Redirect.Code)

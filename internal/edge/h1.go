@@ -1,0 +1,551 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// h1Server serves plain HTTP/1.1 connections below net/http while every request on
+// them is a fresh cache hit, and hands a connection to net/http (with the bytes it has
+// read replayed) at its first request that is not. A hit then costs one read and one
+// writev: net/http's per-request machinery (its background read, deadlines, response
+// buffering and chunking) is what made Go's hit path slower than nginx's. Everything
+// else (misses, bodies, upgrades, HTTP/1.0, anything unusual) stays with net/http,
+// which keeps serving a connection once it has it.
+type h1Server struct {
+	addr    string // the listener's configured address (the snapshot's key)
+	ln      net.Listener
+	handler http.Handler
+	// fresh reports, without side effects, whether the edge would answer the request
+	// from its cache.
+	fresh   func(r *http.Request) bool
+	handoff *handoffListener
+	idle    time.Duration
+	errLog  *log.Logger  // where a handler's panic is reported, as net/http does
+	hits    atomic.Int64 // responses the fast path served, for tests
+
+	mu      sync.Mutex
+	conns   map[*h1Conn]bool // true while idle between requests
+	closing bool
+	wg      sync.WaitGroup
+}
+
+type h1Conn struct {
+	conn net.Conn
+	ctx  context.Context // the values net/http would give the request's context
+	addr string          // RemoteAddr
+}
+
+// headerBufferSize bounds the request header block the fast path reads; a larger one
+// is net/http's to answer (it allows MaxHeaderBytes).
+const headerBufferSize = 8 << 10
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, headerBufferSize) }}
+
+// serve accepts connections until the listener closes.
+func (s *h1Server) serve() error {
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // like net/http: back off while out of file descriptors
+				continue
+			}
+			return err
+		}
+		delay = 0
+		hc := &h1Conn{conn: c, addr: c.RemoteAddr().String()}
+		hc.ctx = context.WithValue(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()), connKey{}, c)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[hc] = true
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(hc)
+	}
+}
+
+// setIdle records whether a connection waits between requests; it reports false when
+// the server is closing and the connection should end.
+func (s *h1Server) setIdle(c *h1Conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = idle
+	return !s.closing
+}
+
+func (s *h1Server) serveConn(c *h1Conn) {
+	defer s.wg.Done()
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(c.conn)
+	handedOff := false
+	defer func() {
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			// Like net/http: a handler's panic ends its connection, not the process.
+			buf := make([]byte, 64<<10)
+			s.errLog.Printf("http: panic serving %s: %v\n%s", c.addr, err, buf[:runtime.Stack(buf, false)])
+		}
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		if !handedOff {
+			c.conn.Close()
+		}
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	for {
+		if !s.setIdle(c, true) {
+			return
+		}
+		if br.Buffered() == 0 {
+			c.conn.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		n, err := headerLength(br)
+		if err != nil && !errors.Is(err, errNotFast) {
+			return // the client closed, timed out or sent nothing we can frame
+		}
+		if !s.setIdle(c, false) {
+			return
+		}
+		var req *http.Request
+		if err == nil {
+			raw, _ := br.Peek(n)
+			req = parseRequest(raw)
+		}
+		if req == nil || !fastEligible(req) {
+			handedOff = s.handOff(c, br)
+			return
+		}
+		req.RemoteAddr = c.addr
+		req = req.WithContext(c.ctx)
+		if !s.fresh(req) {
+			handedOff = s.handOff(c, br)
+			return
+		}
+		br.Discard(n)
+		w := newH1Writer(c.conn, req)
+		s.handler.ServeHTTP(w, req)
+		s.hits.Add(1)
+		if err := w.finish(); err != nil || w.closeAfter {
+			return
+		}
+	}
+}
+
+// handOff gives the connection to net/http with what has been read but not served.
+func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader) bool {
+	buffered, _ := br.Peek(br.Buffered())
+	c.conn.SetReadDeadline(time.Time{})
+	rc := &replayConn{Conn: c.conn, buf: bytes.Clone(buffered)}
+	return s.handoff.give(rc)
+}
+
+// shutdown stops accepting, closes idle connections and waits (bounded by ctx) for
+// the rest to finish their current response.
+func (s *h1Server) shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	for c, idle := range s.conns {
+		if idle {
+			c.conn.Close()
+		}
+	}
+	s.mu.Unlock()
+	s.ln.Close()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}
+
+var errNotFast = errors.New("not a request the fast path reads")
+
+// headerLength returns the length of the request header block at the front of br
+// (through its empty line, CRLF or bare LF), reading more as needed. errNotFast means
+// the block does not fit the buffer.
+func headerLength(br *bufio.Reader) (int, error) {
+	scanned := 0
+	for {
+		if br.Buffered() == scanned {
+			if scanned == br.Size() {
+				return 0, errNotFast
+			}
+			if _, err := br.Peek(scanned + 1); err != nil {
+				if br.Buffered() > 0 {
+					return 0, errNotFast // a partial request, then EOF: net/http answers it
+				}
+				return 0, err
+			}
+		}
+		b, _ := br.Peek(br.Buffered())
+		for i := max(scanned, 1); i < len(b); i++ {
+			if b[i] != '\n' {
+				continue
+			}
+			if b[i-1] == '\n' || b[i-1] == '\r' && i >= 2 && b[i-2] == '\n' {
+				return i + 1, nil
+			}
+		}
+		scanned = len(b)
+	}
+}
+
+type requestParser struct {
+	rd bytes.Reader
+	br *bufio.Reader
+}
+
+var parserPool = sync.Pool{New: func() any {
+	p := &requestParser{}
+	p.br = bufio.NewReaderSize(&p.rd, headerBufferSize)
+	return p
+}}
+
+// parseRequest parses a request header block with net/http's own parser.
+func parseRequest(raw []byte) *http.Request {
+	p := parserPool.Get().(*requestParser)
+	defer parserPool.Put(p)
+	p.rd.Reset(raw)
+	p.br.Reset(&p.rd)
+	req, err := http.ReadRequest(p.br)
+	if err != nil {
+		return nil
+	}
+	return req
+}
+
+// fastEligible: a bodiless HTTP/1.1 GET or HEAD in origin form with a valid Host
+// header and nothing that asks for more than a response (Expect, Upgrade). It also
+// makes the checks net/http's server adds to http.ReadRequest's, so that the fast path
+// never serves a request net/http would refuse.
+func fastEligible(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	if r.URL.Host != "" || r.Host == "" || !httpguts.ValidHostHeader(r.Host) || r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return false
+	}
+	for k, vs := range r.Header {
+		switch k {
+		case "Expect", "Upgrade", "Content-Length", "Transfer-Encoding":
+			return false
+		}
+		if !httpguts.ValidHeaderFieldName(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// replayConn replays bytes already read before reading the connection again.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// handoffListener is the listener net/http serves handed-off connections from.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// h1Writer writes one HTTP/1.1 response on a connection: the header block and the
+// body in one writev when the length is known, else chunked (or, for a small body
+// finished without a flush, with a Content-Length computed at the end).
+type h1Writer struct {
+	conn       net.Conn
+	req        *http.Request
+	header     http.Header
+	status     int
+	head       []byte // the rendered status line and headers, before framing
+	pending    []byte // body bytes held until the framing is known
+	length     int64  // the Content-Length the handler set, -1 when none
+	written    int64
+	sent       bool
+	chunked    bool
+	closeAfter bool
+	err        error
+}
+
+// maxPending is how much body is held to compute a Content-Length before switching to
+// chunked encoding.
+const maxPending = 16 << 10
+
+func newH1Writer(conn net.Conn, req *http.Request) *h1Writer {
+	return &h1Writer{conn: conn, req: req, header: http.Header{}, length: -1, closeAfter: req.Close}
+}
+
+func (w *h1Writer) Header() http.Header { return w.header }
+
+func (w *h1Writer) WriteHeader(code int) {
+	if w.status != 0 || w.err != nil {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		// An informational response goes out at once, with the header as it is now.
+		if code == http.StatusSwitchingProtocols {
+			return
+		}
+		b := appendStatusLine(nil, code)
+		b = appendHeader(b, w.header, nil)
+		w.writeOut(append(b, '\r', '\n'))
+		return
+	}
+	w.status = code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.length = n
+		}
+	}
+	if strings.EqualFold(w.header.Get("Connection"), "close") {
+		w.closeAfter = true
+	}
+	w.head = appendStatusLine(make([]byte, 0, 512), code)
+	w.head = appendHeader(w.head, w.header, skipFraming)
+	if _, ok := w.header["Date"]; !ok {
+		w.head = append(w.head, "Date: "...)
+		w.head = append(w.head, httpDate()...)
+		w.head = append(w.head, '\r', '\n')
+	}
+}
+
+// bodyless reports whether the response has no body on the wire.
+func (w *h1Writer) bodyless() bool {
+	return w.req.Method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified
+}
+
+func (w *h1Writer) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.bodyless() {
+		return len(b), nil
+	}
+	if w.length >= 0 && w.written+int64(len(b)) > w.length {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(b))
+	switch {
+	case w.sent && w.chunked:
+		w.writeOut(strconv.AppendInt(nil, int64(len(b)), 16), crlf, b, crlf)
+	case w.sent:
+		w.writeOut(b)
+	case w.length >= 0:
+		w.sendHead(b)
+	case len(w.pending)+len(b) <= maxPending:
+		w.pending = append(w.pending, b...)
+	default:
+		w.sendHead(nil)
+		w.writeOut(strconv.AppendInt(nil, int64(len(b)), 16), crlf, b, crlf)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(b), nil
+}
+
+var crlf = []byte("\r\n")
+
+// sendHead writes the header block with its framing, then what body is pending and b.
+func (w *h1Writer) sendHead(b []byte) {
+	h := w.head
+	switch {
+	case w.length >= 0 && w.status != http.StatusNoContent:
+		h = append(h, "Content-Length: "...)
+		h = strconv.AppendInt(h, w.length, 10)
+		h = append(h, '\r', '\n')
+	case w.bodyless():
+	default:
+		w.chunked = true
+		h = append(h, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if w.closeAfter {
+		h = append(h, "Connection: close\r\n"...)
+	}
+	h = append(h, '\r', '\n')
+	w.sent = true
+	if w.chunked && len(w.pending) > 0 {
+		w.writeOut(h, strconv.AppendInt(nil, int64(len(w.pending)), 16), crlf, w.pending, crlf)
+	} else {
+		w.writeOut(h, w.pending, b)
+	}
+	w.pending = nil
+}
+
+func (w *h1Writer) writeOut(parts ...[]byte) {
+	if w.err != nil {
+		return
+	}
+	bufs := net.Buffers(parts)
+	if _, err := bufs.WriteTo(w.conn); err != nil {
+		w.err = err
+		w.closeAfter = true
+	}
+}
+
+// FlushError sends what is held: the header block and pending body, chunked when the
+// length is not known.
+func (w *h1Writer) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.sent {
+		w.sendHead(nil)
+	}
+	return w.err
+}
+
+// finish ends the response: a body held whole gets its Content-Length, a chunked one
+// its last chunk; a body shorter than its Content-Length means the connection closes.
+func (w *h1Writer) finish() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.sent {
+		if w.length < 0 && !w.bodyless() {
+			w.length = int64(len(w.pending))
+		}
+		w.sendHead(nil)
+	} else if w.chunked {
+		w.writeOut([]byte("0\r\n\r\n"))
+	}
+	if w.length >= 0 && w.written < w.length && !w.bodyless() {
+		w.closeAfter = true
+	}
+	return w.err
+}
+
+func appendStatusLine(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(code)...)
+	return append(b, '\r', '\n')
+}
+
+var skipFraming = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true}
+
+// appendHeader renders header fields as net/http would: invalid names skipped, line
+// breaks in values turned into spaces.
+func appendHeader(b []byte, h http.Header, skip map[string]bool) []byte {
+	for k, vs := range h {
+		if skip[k] || !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ':', ' ')
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+			}
+			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, '\r', '\n')
+		}
+	}
+	return b
+}
+
+// httpDate is the current time in HTTP's format, formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	sec := now.Unix()
+	if d := cachedDate.Load(); d != nil && d.sec == sec {
+		return d.s
+	}
+	d := &dateString{sec: sec, s: now.UTC().Format(http.TimeFormat)}
+	cachedDate.Store(d)
+	return d.s
+}
+
+type dateString struct {
+	sec int64
+	s   string
+}
+
+var cachedDate atomic.Pointer[dateString]

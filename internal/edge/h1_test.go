@@ -1,0 +1,276 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fastHarness is a CDN-enabled backend behind the edge's plain HTTP listener, with
+// /a (cacheable, with an ETag), /big (cacheable, 100 KiB) and /b (never cacheable).
+type fastHarness struct {
+	h       *harness
+	addr    string
+	fetches atomic.Int64
+	get     func(path string) (*http.Response, string)
+}
+
+var bigBody = strings.Repeat("0123456789abcdef", 100<<10/16)
+
+func newFastHarness(t *testing.T) *fastHarness {
+	f := &fastHarness{h: newHarness(t)}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.fetches.Add(1)
+		switch r.URL.Path {
+		case "/a":
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Header().Set("ETag", `"1"`)
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "aaaa")
+		case "/big":
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Header().Set("Content-Type", "application/octet-stream")
+			io.WriteString(w, bigBody)
+		default:
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "dynamic")
+		}
+	}))
+	t.Cleanup(origin.Close)
+	f.get = httpHarness(t, f.h, origin, map[string]any{
+		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
+		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"},
+		"logConfig":             map[string]any{"enable": true},
+	}, map[string]any{"defaultService": "global/backendServices/web"})
+	f.addr = f.h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+	for _, p := range []string{"/a", "/big"} {
+		if resp, _ := f.get(p); resp.StatusCode != 200 {
+			t.Fatalf("warming %s: %d", p, resp.StatusCode)
+		}
+	}
+	return f
+}
+
+func (f *fastHarness) fastHits() int64 {
+	f.h.edge.mu.Lock()
+	defer f.h.edge.mu.Unlock()
+	if f.h.edge.listeners["127.0.0.1:80"].fast == nil {
+		return 0
+	}
+	return f.h.edge.listeners["127.0.0.1:80"].fast.hits.Load()
+}
+
+// exchange writes raw requests on one connection and reads n responses.
+func exchange(t *testing.T, addr, raw string, methods ...string) ([]*http.Response, []string, net.Conn) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var resps []*http.Response
+	var bodies []string
+	for _, m := range methods {
+		resp, err := http.ReadResponse(br, &http.Request{Method: m})
+		if err != nil {
+			t.Fatalf("response %d: %v", len(resps)+1, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("response %d body: %v", len(resps)+1, err)
+		}
+		resps, bodies = append(resps, resp), append(bodies, string(body))
+	}
+	return resps, bodies, c
+}
+
+// TestFastPathPipelinedHits: pipelined hits on one connection are answered in order by
+// the fast path: a GET, a HEAD, a conditional GET (304) and a 100 KiB GET, then a miss
+// hands the connection (with the request after it) to net/http, which keeps serving it.
+func TestFastPathPipelinedHits(t *testing.T) {
+	f := newFastHarness(t)
+	before, fetches := f.fastHits(), f.fetches.Load()
+	req := func(method, path, extra string) string {
+		return method + " " + path + " HTTP/1.1\r\nHost: lb.example.com\r\n" + extra + "\r\n"
+	}
+	raw := req("GET", "/a", "") + req("HEAD", "/a", "") + req("GET", "/a", "If-None-Match: \"1\"\r\n") +
+		req("GET", "/big", "") + req("GET", "/b", "") + req("GET", "/a", "")
+	resps, bodies, _ := exchange(t, f.addr, raw, "GET", "HEAD", "GET", "GET", "GET", "GET")
+	check := func(i, code int, body, cache string) {
+		t.Helper()
+		r := resps[i]
+		if r.StatusCode != code || bodies[i] != body || r.Header.Get("X-Cache-Status") != cache {
+			t.Errorf("response %d: %d %q %v", i+1, r.StatusCode, bodies[i], r.Header)
+		}
+	}
+	check(0, 200, "aaaa", "hit")
+	check(1, 200, "", "hit")
+	check(2, http.StatusNotModified, "", "hit")
+	check(3, 200, bigBody, "hit")
+	check(4, 200, "dynamic", "uncacheable")
+	check(5, 200, "aaaa", "hit")
+	if resps[0].Header.Get("Age") == "" || resps[0].ContentLength != 4 || resps[0].Header.Get("Date") == "" {
+		t.Errorf("a fast hit lacks Age, Date or Content-Length: %v", resps[0].Header)
+	}
+	if resps[1].ContentLength != 4 {
+		t.Errorf("HEAD hit: Content-Length %d", resps[1].ContentLength)
+	}
+	if resps[2].Header.Get("ETag") != `"1"` {
+		t.Errorf("304 lacks the ETag: %v", resps[2].Header)
+	}
+	if n := f.fastHits() - before; n != 4 {
+		t.Errorf("the fast path served %d responses, want the 4 hits before the miss", n)
+	}
+	if n := f.fetches.Load() - fetches; n != 1 {
+		t.Errorf("origin saw %d requests, want the one miss", n)
+	}
+	if logs := f.h.logs.String(); strings.Count(logs, `"statusDetails":"response_from_cache"`) < 5 {
+		t.Errorf("fast hits are not in the request log:\n%s", logs)
+	}
+}
+
+// TestFastPathConnectionClose: a hit asking to close gets Connection: close and the
+// connection ends.
+func TestFastPathConnectionClose(t *testing.T) {
+	f := newFastHarness(t)
+	before := f.fastHits()
+	resps, _, c := exchange(t, f.addr, "GET /a HTTP/1.1\r\nHost: lb.example.com\r\nConnection: close\r\n\r\n", "GET")
+	if !resps[0].Close || resps[0].StatusCode != 200 {
+		t.Errorf("response: %d close=%v", resps[0].StatusCode, resps[0].Close)
+	}
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after Connection: close the edge sent %d bytes, %v", n, err)
+	}
+	if f.fastHits()-before != 1 {
+		t.Errorf("not served by the fast path")
+	}
+}
+
+// TestFastPathLeavesTheRest: what the fast path does not take is net/http's to answer,
+// exactly as before: HTTP/1.0, an absolute-form target, a body, a request without Host
+// (400) and a header block over the fast path's buffer (served, as net/http allows a
+// megabyte).
+func TestFastPathLeavesTheRest(t *testing.T) {
+	f := newFastHarness(t)
+	before := f.fastHits()
+	long := "X-Long: " + strings.Repeat("x", 10<<10) + "\r\n"
+	cases := []struct {
+		name, raw string
+		code      int
+	}{
+		{"HTTP/1.0", "GET /a HTTP/1.0\r\nHost: lb.example.com\r\n\r\n", 200},
+		{"absolute form", "GET http://lb.example.com/a HTTP/1.1\r\nHost: lb.example.com\r\n\r\n", 200},
+		{"a body", "GET /a HTTP/1.1\r\nHost: lb.example.com\r\nContent-Length: 2\r\n\r\nhi", 200},
+		{"no Host", "GET /a HTTP/1.1\r\n\r\n", 400},
+		{"a long header", "GET /a HTTP/1.1\r\nHost: lb.example.com\r\n" + long + "\r\n", 200},
+	}
+	for _, tc := range cases {
+		resps, _, _ := exchange(t, f.addr, tc.raw, "GET")
+		if resps[0].StatusCode != tc.code {
+			t.Errorf("%s: %d, want %d", tc.name, resps[0].StatusCode, tc.code)
+		}
+	}
+	if n := f.fastHits() - before; n != 0 {
+		t.Errorf("the fast path served %d of them", n)
+	}
+
+	// A hit for a GET with a body the cache does not need leaves the connection
+	// usable (the body is drained in the handler: golang/go#68560), and a bare-LF
+	// request after it is served as net/http would.
+	resps, bodies, _ := exchange(t, f.addr, "GET /a HTTP/1.1\r\nHost: lb.example.com\r\nContent-Length: 2\r\n\r\nhi"+
+		"GET /a HTTP/1.1\nHost: lb.example.com\n\n", "GET", "GET")
+	for i, r := range resps {
+		if r.StatusCode != 200 || bodies[i] != "aaaa" {
+			t.Errorf("response %d on the connection: %d %q", i+1, r.StatusCode, bodies[i])
+		}
+	}
+	if logs := f.h.logs.String(); strings.Contains(logs, "panic") {
+		t.Errorf("the server panicked:\n%s", logs)
+	}
+}
+
+// TestFastPathShutdown: shutting the listener down closes idle fast-path connections
+// and the listener stops accepting.
+func TestFastPathShutdown(t *testing.T) {
+	f := newFastHarness(t)
+	_, _, c := exchange(t, f.addr, "GET /a HTTP/1.1\r\nHost: lb.example.com\r\n\r\n", "GET")
+	f.h.edge.mu.Lock()
+	l := f.h.edge.listeners["127.0.0.1:80"]
+	f.h.edge.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { l.fast.shutdown(ctx); close(done) }()
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("an idle connection stayed open: %d %v", n, err)
+	}
+	<-done
+	if c, err := net.DialTimeout("tcp", f.addr, time.Second); err == nil {
+		var b bytes.Buffer
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: lb.example.com\r\n\r\n")
+		b.ReadFrom(c)
+		c.Close()
+		if b.Len() > 0 {
+			t.Errorf("a closed listener answered: %q", b.String())
+		}
+	}
+}
+
+// FuzzFastPathParse: the fast path's framing and parsing of untrusted bytes never
+// panics, finds the first end of the header block, and takes only requests net/http's
+// own parser reads the same way.
+func FuzzFastPathParse(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a?b=c HTTP/1.1\nHost: a\n\nGET / HTTP/1.1\r\n\r\n",
+		"HEAD /x HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"1\"\r\n\r\n",
+		"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"\r\n\r\n", "\n", "GET / HTTP/1.1\r\nHost: a\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		br := bufio.NewReaderSize(bytes.NewReader(data), headerBufferSize)
+		n, err := headerLength(br)
+		if err != nil {
+			return
+		}
+		block := data[:n]
+		if !bytes.HasSuffix(block, []byte("\n\n")) && !bytes.HasSuffix(block, []byte("\n\r\n")) {
+			t.Fatalf("block %q does not end a header", block)
+		}
+		if i := bytes.Index(block, []byte("\n\n")); i >= 0 && i+2 < n {
+			t.Fatalf("an earlier end at %d in %q", i, block)
+		}
+		if i := bytes.Index(block, []byte("\n\r\n")); i >= 0 && i+3 < n {
+			t.Fatalf("an earlier end at %d in %q", i, block)
+		}
+		req := parseRequest(block)
+		if req == nil || !fastEligible(req) {
+			return
+		}
+		ref, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+		if err != nil {
+			t.Fatalf("the fast path takes %q, net/http refuses it: %v", block, err)
+		}
+		if ref.Method != req.Method || ref.RequestURI != req.RequestURI || ref.Host != req.Host || len(ref.Header) != len(req.Header) {
+			t.Fatalf("read differently: %+v vs %+v", req, ref)
+		}
+	})
+}
