@@ -27,6 +27,7 @@ type Origin func(w http.ResponseWriter, r *http.Request)
 // Route is what the cache needs to know of the request's route.
 type Route struct {
 	Policy  *api.CdnPolicy
+	Service string // the backend service's path, for invalidation rules
 	Scheme  string
 	Signed  bool
 	Timeout time.Duration // bounds a fill or validation
@@ -62,6 +63,13 @@ type Cache struct {
 	mu    sync.Mutex
 	fills map[string]*fill // in-flight fills by key, for coalescing
 
+	// Invalidation (invalidate.go): the newest rule revision known, the fills in flight
+	// by the generation they began at, and the rules they may still need.
+	invMu    sync.Mutex
+	gen      int64
+	inflight map[int64]int
+	rules    []Rule
+
 	joined func() // test hook: a miss has joined (or started) a fill
 }
 
@@ -72,7 +80,7 @@ func New(name string, maxBytes uint64, now func() time.Time) *Cache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{store: storage.New(maxBytes), name: name, now: now, ctx: ctx, cancel: cancel,
-		fills: map[string]*fill{}}
+		fills: map[string]*fill{}, inflight: map[int64]int{}}
 }
 
 // Name is the cache's identifier ({cdn_cache_id}).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,8 @@ type fill struct {
 	stale        *storage.Entry // the entry being validated, nil for a miss
 	rt           Route
 	signed       bool
+	host, path   string // the client's, for invalidation rules
+	gen          int64  // the cache's invalidation generation when the fill began
 	ready        chan struct{} // closed when the status and headers are known
 	interim      chan interim  // 1xx responses before ready, for the leader to relay
 
@@ -59,6 +62,7 @@ func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Or
 		return f, false
 	}
 	f := &fill{key: key, full: full, leaderHeader: r.Header.Clone(), stale: stale, rt: rt, signed: rt.Signed,
+		host: r.Host, path: r.URL.Path, gen: c.beginFill(),
 		ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
 	c.fills[full] = f
 	c.mu.Unlock()
@@ -123,7 +127,8 @@ func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
 	f.mu.Lock()
 	f.err = err
 	f.mu.Unlock()
-	c.store1(f)
+	storedKey, stored := c.store1(f)
+	c.endFill(f.gen, storedKey, stored)
 	c.mu.Lock()
 	if c.fills[f.full] == f {
 		delete(c.fills, f.full)
@@ -132,26 +137,47 @@ func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
 	f.finish(err)
 }
 
-// store1 stores a finished fill's response when the policy allows it.
-func (c *Cache) store1(f *fill) {
+// store1 stores a finished fill's response when the policy allows it, and returns the
+// key and entry it stored (nil when it did not).
+func (c *Cache) store1(f *fill) (string, *storage.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil || !f.decision.Store || f.base > 0 {
-		return
+		return "", nil
 	}
 	e := &storage.Entry{Status: f.status, Header: f.header, Body: f.body, RequestTime: f.reqTime, ResponseTime: f.respTime,
 		InitialAge: policy.InitialAge(f.header, f.reqTime, f.respTime),
 		TTL:        f.decision.TTL, NoCache: f.decision.NoCache, NoStale: f.decision.NoStale,
-		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, StaleIfError: f.decision.StaleIfError, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now()}
+		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, StaleIfError: f.decision.StaleIfError, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now(),
+		Service: f.rt.Service, Host: f.host, Path: f.path, Tags: cacheTags(f.header), Gen: f.gen}
 	vary := varyOf(f.header)
 	if len(vary) == 0 {
-		c.store.Set(f.full, e)
-		return
+		if !c.store.Set(f.full, e) {
+			return "", nil
+		}
+		return f.full, e
 	}
 	// The URL's responses vary: a marker under the primary key names the headers, and
 	// this variant goes under the key its request's headers make.
 	c.store.Set(f.key, &storage.Entry{Vary: vary, Stored: e.Stored})
-	c.store.Set(variantKey(f.key, vary, f.leaderHeader), e)
+	key := variantKey(f.key, vary, f.leaderHeader)
+	if !c.store.Set(key, e) {
+		return "", nil
+	}
+	return key, e
+}
+
+// cacheTags lists the values of a response's Cache-Tag fields (comma-separated).
+func cacheTags(h http.Header) []string {
+	var out []string
+	for _, line := range h.Values("Cache-Tag") {
+		for _, t := range strings.Split(line, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 // varyOf lists a response's Vary field names.

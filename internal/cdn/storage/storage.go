@@ -5,6 +5,7 @@
 package storage
 
 import (
+	"iter"
 	"net/http"
 	"time"
 
@@ -33,8 +34,15 @@ type Entry struct {
 	// Vary, on a marker entry (Body nil, Status 0), lists the request headers that
 	// select a variant; the variants are stored under their secondary keys.
 	Vary []string
-	// Stored is when the entry was written, for invalidation rules written later.
+	// Stored is when the entry was written.
 	Stored time.Time
+	// What invalidation rules match on: the backend service, the client's host and
+	// path (before any rewrite), and the origin's Cache-Tag values. Gen is the cache's
+	// invalidation generation when the fill began: a rule applies to entries whose
+	// fill began before the cache knew the rule.
+	Service, Host, Path string
+	Tags                []string
+	Gen                 int64
 }
 
 // Age is the entry's current age at now.
@@ -99,6 +107,26 @@ func (s *Store) Set(key string, e *Entry) bool {
 	}
 	s.c.Set(key, e)
 	return true
+}
+
+// All iterates over the stored entries. It is weakly consistent: an entry stored before
+// the iteration began and not replaced is visited.
+func (s *Store) All() iter.Seq2[string, *Entry] { return s.c.All() }
+
+// Update replaces the entry under key with what f returns for it, or removes it when f
+// returns nil; f sees the current entry and runs atomically with other writes of key,
+// and its false answer leaves the entry alone.
+func (s *Store) Update(key string, f func(*Entry) (*Entry, bool)) {
+	s.c.ComputeIfPresent(key, func(old *Entry) (*Entry, otter.ComputeOp) {
+		e, change := f(old)
+		switch {
+		case !change:
+			return old, otter.CancelOp
+		case e == nil:
+			return nil, otter.InvalidateOp
+		}
+		return e, otter.WriteOp
+	})
 }
 
 // Delete removes an entry.
