@@ -25,8 +25,8 @@ type fill struct {
 	stale        *storage.Entry // the entry being validated, nil for a miss
 	rt           Route
 	signed       bool
-	host, path   string // the client's, for invalidation rules
-	gen          int64  // the cache's invalidation generation when the fill began
+	host, path   string        // the client's, for invalidation rules
+	gen          int64         // the cache's invalidation generation when the fill began
 	ready        chan struct{} // closed when the status and headers are known
 	interim      chan interim  // 1xx responses before ready, for the leader to relay
 
