@@ -548,6 +548,9 @@ type CacheInvalidationRule struct {
 	Path      string   `json:"path,omitempty"`
 	Host      string   `json:"host,omitempty"`
 	CacheTags []string `json:"cacheTags,omitempty"`
+	// Soft (Meridian's, beyond GCP) marks matching entries stale, so they are
+	// revalidated with the origin instead of fetched again.
+	Soft bool `json:"meridianSoft,omitempty"`
 }
 
 // UrlMapValidationResult is the answer of urlMaps.validate.

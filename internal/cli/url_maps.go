@@ -408,12 +408,12 @@ func (a *app) urlMapImportCommand(rt *resourceType) *cobra.Command {
 func (a *app) urlMapInvalidateCommand(rt *resourceType) *cobra.Command {
 	var path, host *optional[string]
 	var tags *listValue
-	var async bool
+	var async, soft bool
 	cmd := a.resourceCommand(rt, "invalidate-cdn-cache", "Invalidate cached content of a URL map in Cloud CDN caches.", "invalidate", func(s *session, t target) error {
 		if !path.set && !tags.set {
 			return errors.New("argument --path: Must be specified.")
 		}
-		rule := api.CacheInvalidationRule{Path: path.value, Host: host.value, CacheTags: tags.items}
+		rule := api.CacheInvalidationRule{Path: path.value, Host: host.value, CacheTags: tags.items, Soft: soft}
 		op := &api.Operation{}
 		if err := s.client.do(s.ctx, http.MethodPost, t.path(rt.collection, "invalidateCache"), rule, op); err != nil {
 			return err
@@ -431,5 +431,6 @@ func (a *app) urlMapInvalidateCommand(rt *resourceType) *cobra.Command {
 	host = addString(f, "host", "Only invalidate content of this host.")
 	tags = addList(f, "tags", "Cache tags to invalidate (at most 10).")
 	f.BoolVar(&async, "async", false, "Return at once, without waiting for the invalidation to finish.")
+	f.BoolVar(&soft, "soft", false, "Mark matching content stale, to be revalidated with the origin, instead of removing it (Meridian's, beyond Cloud CDN).")
 	return cmd
 }

@@ -276,9 +276,8 @@ func (s *Server) requireExisting(ctx context.Context, targets []string) error {
 	return nil
 }
 
-// invalidateCache records a cache invalidation rule for the URL map. The edges apply
-// recorded rules (issue 7); the rule's key is written at a revision, which is what
-// makes an entry filled before it invalid.
+// invalidateCache records a cache invalidation rule for the URL map; every edge applies
+// it, and the operation runs until they all have (invalidation.go).
 func (s *Server) invalidateCache(ctx context.Context, k *kind, rt route, body []byte, reqID string) (any, error) {
 	var rule api.CacheInvalidationRule
 	if err := decodeStrict(body, &rule, "cacheInvalidationRule"); err != nil {
@@ -293,17 +292,17 @@ func (s *Server) invalidateCache(ctx context.Context, k *kind, rt route, body []
 		return nil, err
 	}
 	op := s.newOperation(path, "invalidateCache", res.ResourceMeta().ID, reqID)
+	op.Status, op.Progress, op.EndTime = "RUNNING", 0, ""
 	data, err := json.Marshal(rule)
 	if err != nil {
 		return nil, err
 	}
-	change := store.Change{
-		Conditions: []store.Condition{{Key: resKey(path.String()), Want: store.Present}},
-		Puts:       map[string][]byte{"invalidations/" + path.String() + "/" + op.Name: data},
-	}
+	change := store.Change{Conditions: []store.Condition{{Key: resKey(path.String()), Want: store.Present}}}
 	if err := putOperation(&change, op); err != nil {
 		return nil, err
 	}
+	// The rule lives as long as its operation; its revision orders it for the edges.
+	change.Expiring[api.InvalidationsPrefix+path.String()+"/"+op.Name] = data
 	if _, err := s.store.Apply(ctx, change); err != nil {
 		return nil, conditionError(err, path)
 	}

@@ -13,9 +13,9 @@ import (
 )
 
 // Every mutation in Meridian completes inside its own transaction, so its Operation is
-// born DONE. Operations are still stored, because clients (gcloud, Google's libraries)
-// poll operations.get or operations.wait by name after the call, and because later
-// work (cache invalidation) completes asynchronously.
+// born DONE, except cache invalidation, which runs until every edge has applied it
+// (invalidation.go). Operations are stored, because clients (gcloud, Google's
+// libraries) poll operations.get or operations.wait by name after the call.
 func (s *Server) newOperation(target api.ResourcePath, opType string, targetID uint64, requestID string) *api.Operation {
 	now := s.timestamp()
 	name := fmt.Sprintf("operation-%d-%016x", s.cfg.Now().UnixMilli(), newID())
@@ -58,9 +58,15 @@ func (s *Server) serveOperation(r *http.Request, rt route) (any, error) {
 	switch {
 	case rt.name == "" && r.Method == http.MethodGet:
 		return s.listOperations(ctx, scope, rt)
-	case rt.action == "" && r.Method == http.MethodGet, rt.action == "wait" && r.Method == http.MethodPost:
-		// Operations are DONE when they are returned, so wait answers at once.
-		return s.loadOperation(ctx, scope, rt.name)
+	case rt.action == "" && r.Method == http.MethodGet:
+		op, err := s.loadOperation(ctx, scope, rt.name)
+		if err != nil {
+			return nil, err
+		}
+		op, _, err = s.refreshOperation(ctx, op)
+		return op, err
+	case rt.action == "wait" && r.Method == http.MethodPost:
+		return s.waitOperation(ctx, scope, rt.name)
 	case rt.action == "" && r.Method == http.MethodDelete:
 		if _, err := s.loadOperation(ctx, scope, rt.name); err != nil {
 			return nil, err
@@ -95,7 +101,11 @@ func (s *Server) listOperations(ctx context.Context, scope string, rt route) (an
 	for _, kv := range kvs {
 		var op api.Operation
 		if json.Unmarshal(kv.Value, &op) == nil {
-			items = append(items, &op)
+			refreshed, _, err := s.refreshOperation(ctx, &op)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, refreshed)
 		}
 	}
 	return listResponse{Kind: "compute#operationList", ID: scope + "/operations", Items: items, SelfLink: scope + "/operations"}, nil

@@ -29,7 +29,7 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 		p.forward(fw, fr, svc, attempts, res, scheme, true)
 	}
 	route := cdn.Route{
-		Policy: bs.CdnPolicy, Scheme: scheme, Timeout: timeoutFor(bs, res.Action),
+		Policy: bs.CdnPolicy, Service: svc.Path, Scheme: scheme, Timeout: timeoutFor(bs, res.Action),
 		Decorate: func(h http.Header, status string) {
 			applyHeaderActions(h, res.HeaderActions, false)
 			vr := r.WithContext(context.WithValue(r.Context(), cdnVarsKey{}, cdnVars{status: status, id: p.edge.cache.Name()}))

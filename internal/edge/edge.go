@@ -123,6 +123,10 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer lease.Release()
+	// The cache starts empty: rules written before now have nothing to remove.
+	e.cache.SetGeneration(rev)
+	e.ack(ctx, lease, id, rev)
+	ack := func(rev int64) { e.ack(ctx, lease, id, rev) }
 	reportCtx, stopReports := context.WithCancel(ctx)
 	reported := make(chan struct{})
 	go func() {
@@ -137,7 +141,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	defer e.closeAll()
 	defer e.probes.Close()
 	for {
-		e.follow(ctx, rev)
+		e.follow(ctx, rev, ack)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -146,20 +150,26 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		// Start again from a full read, so nothing that happened meanwhile is missed.
 		if r, err := e.reload(ctx); err == nil {
 			rev = r
+			if cr, err := e.catchUp(ctx); err == nil {
+				ack(cr)
+			}
 		} else {
 			fmt.Fprintf(e.cfg.Log, "edge: etcd unreachable, serving the last configuration: %v\n", err)
 		}
 	}
 }
 
-// follow reloads on every change of resources or service endpoints after rev until the
-// watch ends.
-func (e *Edge) follow(ctx context.Context, rev int64) {
+// follow reloads on every change of resources or service endpoints after rev, and
+// applies and acknowledges invalidation rules, until the watch ends.
+func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	for resp := range e.store.Client().Watch(wctx, e.store.Prefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 		if resp.Err() != nil {
 			return
+		}
+		if e.invalidations(resp.Events) {
+			ack(resp.Header.Revision)
 		}
 		if !e.relevant(resp.Events) {
 			continue

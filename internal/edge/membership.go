@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"meridian/api"
 	"meridian/internal/store"
 )
 
@@ -27,7 +28,7 @@ type Member struct {
 }
 
 // MembersPrefix is where edges register.
-const MembersPrefix = "members/edges/"
+const MembersPrefix = api.EdgeMembersPrefix
 
 // register publishes the edge under a lease kept alive until it is released, which
 // revokes it so the edge disappears at once; the edge's health reports live under the

@@ -26,6 +26,9 @@ type Snapshot struct {
 	Revision  int64
 	Listeners map[string]*Listener // by "ip:port" as configured (before any port map)
 	Services  map[string]*BackendService
+	// URLMaps lists, by URL map path, the backend services each served URL map can
+	// route to (invalidation rules apply to their cached content).
+	URLMaps map[string][]string
 	// Problems explains what could not be served, for the edge's log.
 	Problems []string
 }
@@ -128,7 +131,7 @@ func (b *Backend) ServerlessTarget(host, path string) (target string, ok bool, w
 // ("projects/p/global/urlMaps/m") with their JSON as stored, and the service endpoints
 // region runtimes publish.
 func Compile(revision int64, resources map[string][]byte, endpoints ServiceEndpoints) *Snapshot {
-	c := &compiler{res: resources, endpoints: endpoints, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}}}
+	c := &compiler{res: resources, endpoints: endpoints, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}, URLMaps: map[string][]string{}}}
 	paths := make([]string, 0, len(resources))
 	for p := range resources {
 		paths = append(paths, p)
@@ -275,13 +278,16 @@ func (c *compiler) urlMap(path string) (*router.Table, error) {
 	if err := c.load(path, &um); err != nil {
 		return nil, err
 	}
+	var services []string
 	for _, ref := range um.References() {
 		if rp, err := api.ParseResourcePath(*ref.Value, ""); err == nil && rp.Collection == "backendServices" {
 			if err := c.backendService(*ref.Value); err != nil {
 				return nil, err
 			}
+			services = append(services, *ref.Value)
 		}
 	}
+	c.snap.URLMaps[path] = services
 	return router.Compile(&um)
 }
 

@@ -1,0 +1,83 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"meridian/api"
+	"meridian/internal/cdn"
+	"meridian/internal/store"
+)
+
+// The edge's part of cache invalidation (see api/invalidation.go): apply each rule the
+// API writes to the cache, and acknowledge under the membership lease.
+
+// invalidations applies the rules among a watch response's events; it reports whether
+// there were any.
+func (e *Edge) invalidations(events []*clientv3.Event) bool {
+	any := false
+	for _, ev := range events {
+		key := strings.TrimPrefix(string(ev.Kv.Key), e.store.Prefix())
+		if ev.Type != clientv3.EventTypePut || !strings.HasPrefix(key, api.InvalidationsPrefix) {
+			continue
+		}
+		e.applyRule(key, ev.Kv.ModRevision, ev.Kv.Value)
+		any = true
+	}
+	return any
+}
+
+// catchUp applies the rules written since the cache's generation (while the watch was
+// broken) and returns the revision it read at.
+func (e *Edge) catchUp(ctx context.Context) (int64, error) {
+	kvs, rev, err := e.store.ListAll(ctx, api.InvalidationsPrefix)
+	if err != nil {
+		return 0, err
+	}
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].ModRevision < kvs[j].ModRevision })
+	gen := e.cache.Generation()
+	for _, kv := range kvs {
+		if kv.ModRevision > gen {
+			e.applyRule(kv.Key, kv.ModRevision, kv.Value)
+		}
+	}
+	e.cache.SetGeneration(rev)
+	return rev, nil
+}
+
+// applyRule turns a stored rule into the cache's and applies it: to the backend
+// services its URL map routes to, or to every one when this edge does not serve the
+// URL map (nothing is missed for want of configuration).
+func (e *Edge) applyRule(key string, rev int64, data []byte) {
+	var r api.CacheInvalidationRule
+	if err := json.Unmarshal(data, &r); err != nil {
+		fmt.Fprintf(e.cfg.Log, "edge: invalidation %s is corrupt: %v\n", key, err)
+		return
+	}
+	rule := cdn.Rule{Revision: rev, Host: r.Host, Path: r.Path, Tags: r.CacheTags, Soft: r.Soft}
+	urlMap := strings.TrimPrefix(key, api.InvalidationsPrefix)
+	if i := strings.LastIndexByte(urlMap, '/'); i >= 0 {
+		urlMap = urlMap[:i]
+	}
+	if services, ok := e.snap.Load().URLMaps[urlMap]; ok {
+		rule.Services = map[string]bool{}
+		for _, s := range services {
+			rule.Services[s] = true
+		}
+	}
+	n := e.cache.Invalidate(rule)
+	fmt.Fprintf(e.cfg.Log, "edge: invalidation of %s (path %q host %q tags %v soft %v): %d entries\n", urlMap, r.Path, r.Host, r.CacheTags, r.Soft, n)
+}
+
+// ack publishes the newest revision whose rules the edge has applied.
+func (e *Edge) ack(ctx context.Context, lease *store.Lease, id string, rev int64) {
+	if err := lease.Put(ctx, api.InvalidationAcksPrefix+id, []byte(strconv.FormatInt(rev, 10))); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(e.cfg.Log, "edge: acknowledging invalidations: %v\n", err)
+	}
+}
