@@ -51,6 +51,11 @@ func newHarnessWith(t *testing.T, adjust func(*Config)) *harness {
 	if adjust != nil {
 		adjust(&cfg)
 	}
+	return &harness{t: t, st: st, api: api, edge: startEdge(t, st, cfg), logs: logs}
+}
+
+// startEdge runs an edge on st until the test ends.
+func startEdge(t *testing.T, st *store.Store, cfg Config) *Edge {
 	e := New(st, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done, ready := make(chan error, 1), make(chan struct{})
@@ -62,7 +67,7 @@ func newHarnessWith(t *testing.T, adjust func(*Config)) *harness {
 			t.Error(err)
 		}
 	})
-	return &harness{t: t, st: st, api: api, edge: e, logs: logs}
+	return e
 }
 
 // syncBuffer is a buffer the edge writes to while the test reads.

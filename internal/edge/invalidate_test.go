@@ -11,24 +11,7 @@ import (
 	"testing"
 
 	"meridian/api"
-	"meridian/internal/store"
 )
-
-// startEdge runs another edge on the harness's store until the test ends.
-func startEdge(t *testing.T, st *store.Store) *Edge {
-	e := New(st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done, ready := make(chan error, 1), make(chan struct{})
-	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
-	<-ready
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return e
-}
 
 // TestInvalidationAcrossEdges: urlMaps.invalidateCache removes exactly the matching
 // entries (a prefix, then a cache tag) from the caches of every edge, a soft rule
@@ -55,7 +38,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
 		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"},
 	}, map[string]any{"defaultService": "global/backendServices/web"})
-	b := startEdge(t, h.st)
+	b := startEdge(t, h.st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}})
 	addrB := b.ListenAddresses()["127.0.0.1:80"] // B reads the configuration before it is ready
 	if addrB == "" {
 		t.Fatal("edge B does not serve the forwarding rule")
