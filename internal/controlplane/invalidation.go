@@ -20,45 +20,41 @@ import (
 // operation as it is (GCP: about two minutes).
 const waitLimit = 2 * time.Minute
 
-// refreshOperation marks a running invalidation DONE once every live edge applied it,
-// and returns the operation with the store revision the check read at.
-func (s *Server) refreshOperation(ctx context.Context, op *api.Operation) (*api.Operation, int64, error) {
+// refreshOperation marks a running invalidation DONE once every live edge applied it.
+func (s *Server) refreshOperation(ctx context.Context, op *api.Operation) (*api.Operation, error) {
 	if op.Status == "DONE" || op.OperationType != "invalidateCache" {
-		return op, 0, nil
+		return op, nil
 	}
-	done, rev, err := s.invalidationApplied(ctx, op)
+	done, err := s.invalidationApplied(ctx, op)
 	if err != nil || !done {
-		return op, rev, err
+		return op, err
 	}
 	op.Status, op.Progress, op.EndTime = "DONE", 100, s.timestamp()
 	var change store.Change
 	if err := putOperation(&change, op); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if _, err := s.store.Apply(ctx, change); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return op, rev, nil
+	return op, nil
 }
 
 // invalidationApplied reports whether every edge registered now has acknowledged a
 // revision at or after the one the operation's rule was written at.
-func (s *Server) invalidationApplied(ctx context.Context, op *api.Operation) (bool, int64, error) {
+func (s *Server) invalidationApplied(ctx context.Context, op *api.Operation) (bool, error) {
 	rule, err := s.store.Get(ctx, api.InvalidationsPrefix+op.TargetLink+"/"+op.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		return true, 0, nil // the rule expired with its operation's retention
+		return true, nil // the rule expired with its operation's retention
 	}
 	if err != nil {
-		return false, 0, err
+		return false, err
 	}
-	acks, _, err := s.store.ListAll(ctx, api.InvalidationAcksPrefix)
+	lists, _, err := s.store.ListPrefixes(ctx, api.InvalidationAcksPrefix, api.EdgeMembersPrefix)
 	if err != nil {
-		return false, 0, err
+		return false, err
 	}
-	members, rev, err := s.store.ListAll(ctx, api.EdgeMembersPrefix)
-	if err != nil {
-		return false, 0, err
-	}
+	acks, members := lists[0], lists[1]
 	applied := map[string]int64{}
 	for _, kv := range acks {
 		n, _ := strconv.ParseInt(string(kv.Value), 10, 64)
@@ -66,38 +62,48 @@ func (s *Server) invalidationApplied(ctx context.Context, op *api.Operation) (bo
 	}
 	for _, kv := range members {
 		if applied[strings.TrimPrefix(kv.Key, api.EdgeMembersPrefix)] < rule.ModRevision {
-			return false, rev, nil
+			return false, nil
 		}
 	}
-	return true, rev, nil
+	return true, nil
 }
 
 // waitOperation answers operations.wait: at once for a finished operation, else when
-// it finishes or waitLimit passes, whichever is first, watching the edges'
-// acknowledgements and membership in between.
+// it finishes or waitLimit passes, whichever is first. It watches the edges'
+// acknowledgements and membership from before each check, so no change is missed.
 func (s *Server) waitOperation(ctx context.Context, scope, name string) (*api.Operation, error) {
 	op, err := s.loadOperation(ctx, scope, name)
-	if err != nil {
-		return nil, err
+	if err != nil || op.Status == "DONE" || op.OperationType != "invalidateCache" {
+		return op, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
+	wctx, stop := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer stop()
+	// Watches that start now (a watch from a past revision is caught up by etcd only
+	// every 100 ms), confirmed created before the first check.
+	var changes []clientv3.WatchChan
+	for _, prefix := range []string{api.InvalidationAcksPrefix, api.EdgeMembersPrefix} {
+		w := s.store.Client().Watch(wctx, s.store.Prefix()+prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return op, nil
+		}
+		changes = append(changes, w)
+	}
 	for {
-		var rev int64
-		if op, rev, err = s.refreshOperation(ctx, op); err != nil || op.Status == "DONE" {
+		if op, err = s.refreshOperation(ctx, op); err != nil || op.Status == "DONE" {
 			return op, err
 		}
-		wctx, stop := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		acks := s.store.Client().Watch(wctx, s.store.Prefix()+api.InvalidationAcksPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-		members := s.store.Client().Watch(wctx, s.store.Prefix()+api.EdgeMembersPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		var ok bool
 		select {
-		case <-acks:
-		case <-members:
+		case _, ok = <-changes[0]:
+		case _, ok = <-changes[1]:
 		case <-ctx.Done():
 		}
-		stop()
-		if ctx.Err() != nil {
-			return op, nil // still running: the caller asks again
+		if !ok {
+			return op, nil // still running (or the watch broke): the caller asks again
 		}
 	}
 }

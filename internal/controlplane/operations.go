@@ -63,8 +63,7 @@ func (s *Server) serveOperation(r *http.Request, rt route) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		op, _, err = s.refreshOperation(ctx, op)
-		return op, err
+		return s.refreshOperation(ctx, op)
 	case rt.action == "wait" && r.Method == http.MethodPost:
 		return s.waitOperation(ctx, scope, rt.name)
 	case rt.action == "" && r.Method == http.MethodDelete:
@@ -101,7 +100,7 @@ func (s *Server) listOperations(ctx context.Context, scope string, rt route) (an
 	for _, kv := range kvs {
 		var op api.Operation
 		if json.Unmarshal(kv.Value, &op) == nil {
-			refreshed, _, err := s.refreshOperation(ctx, &op)
+			refreshed, err := s.refreshOperation(ctx, &op)
 			if err != nil {
 				return nil, err
 			}
