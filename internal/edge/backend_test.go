@@ -27,10 +27,7 @@ func httpHarness(t *testing.T, h *harness, origin *httptest.Server, backendServi
 	h.call("POST", "global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"})
 	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"})
 	addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	}}}
-	t.Cleanup(client.CloseIdleConnections)
+	client := edgeClient(t, addr)
 	return func(path string) (*http.Response, string) {
 		t.Helper()
 		resp, err := client.Get("http://lb.example.com" + path)
@@ -41,6 +38,15 @@ func httpHarness(t *testing.T, h *harness, origin *httptest.Server, backendServi
 		resp.Body.Close()
 		return resp, string(body)
 	}
+}
+
+// edgeClient is an HTTP client whose every connection goes to addr.
+func edgeClient(t *testing.T, addr string) *http.Client {
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}}}
+	t.Cleanup(client.CloseIdleConnections)
+	return client
 }
 
 // TestH2CBackend: a backend service with protocol H2C is reached over HTTP/2 without TLS.

@@ -3,8 +3,11 @@ package edge
 import (
 	"context"
 	"net/http"
+	"time"
 
+	"meridian/api"
 	"meridian/internal/cdn"
+	"meridian/internal/cdn/signed"
 	"meridian/internal/observe"
 	"meridian/internal/router"
 	"meridian/internal/snapshot"
@@ -36,6 +39,20 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 			applyCustomHeaders(h, bs.CustomResponseHeaders, vr)
 		},
 	}
+	if len(bs.SignedURLKeys) > 0 {
+		switch outcome, reason := p.verifySigned(r, bs, scheme); outcome {
+		case signed.Invalid:
+			errorResponse(w, http.StatusForbidden, detailSignedURL, "the request's signed URL or cookie is not valid: "+reason)
+			return entry
+		case signed.Valid:
+			// Cached apart from unsigned responses, under the URL without its signature
+			// (one entry for every signed URL of the object), and fetched without it.
+			route.Signed = true
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = signed.StripQuery(r.URL.RawQuery)
+			r.RequestURI = r.URL.RequestURI()
+		}
+	}
 	result := p.edge.cache.Serve(w, r, route, origin)
 	w.detail = result.Detail
 	if d := w.Header().Get("X-Meridian-Status-Details"); d != "" {
@@ -45,4 +62,20 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 	entry.CacheFillBytes, entry.CacheID, entry.CacheDecision = result.FillBytes, p.edge.cache.Name(), result.Decision
 	entry.CacheStatus = result.Status
 	return entry
+}
+
+// detailSignedURL is the statusDetails of a request refused for its signature.
+const detailSignedURL = "denied_by_signed_url"
+
+// verifySigned checks a request on a backend service with signed URL keys.
+func (p *proxy) verifySigned(r *http.Request, bs *api.BackendService, scheme string) (signed.Outcome, string) {
+	sr := signed.Request{Method: r.Method, Scheme: scheme, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery}
+	if c, err := r.Cookie(signed.CookieName); err == nil {
+		sr.Cookie = c.Value
+	}
+	now := time.Now
+	if p.edge.cfg.Now != nil {
+		now = p.edge.cfg.Now
+	}
+	return signed.Verify(sr, bs.SignedURLKeys, now())
 }

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,10 +42,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	if addrB == "" {
 		t.Fatal("edge B does not serve the forwarding rule")
 	}
-	clientB := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", addrB)
-	}}}
-	t.Cleanup(clientB.CloseIdleConnections)
+	clientB := edgeClient(t, addrB)
 	getB := func(path string) (*http.Response, string) {
 		resp, err := clientB.Get("http://lb.example.com" + path)
 		if err != nil {
