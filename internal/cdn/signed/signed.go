@@ -30,7 +30,7 @@ const CookieName = "Cloud-CDN-Cookie"
 type Request struct {
 	Method   string
 	Scheme   string // http or https
-	Host     string // the Host header; a port is ignored
+	Host     string // the Host header
 	Path     string // as sent (escaped)
 	RawQuery string
 	Cookie   string // the Cloud-CDN-Cookie value, "" when absent
@@ -51,17 +51,30 @@ const (
 
 // Verify checks a request's signed URL or, failing that, its signed cookie. The reason
 // explains an Invalid outcome.
+//
+// Cloud CDN signs URLs without a port; a URL signed with the port the client used (a
+// Meridian listener on a mapped port) verifies too.
 func Verify(r Request, keys []api.SignedURLKey, now time.Time) (Outcome, string) {
 	if r.Method != "GET" && r.Method != "HEAD" {
 		return Unsigned, ""
 	}
-	if signedQuery(r.RawQuery) {
-		return verifyQuery(r, keys, now)
+	check := verifyCookie
+	switch {
+	case signedQuery(r.RawQuery):
+		check = verifyQuery
+	case r.Cookie == "":
+		return Unsigned, ""
 	}
-	if r.Cookie != "" {
-		return verifyCookie(r, keys, now)
+	host := r.Host
+	r.Host = hostOnly(host)
+	outcome, reason := check(r, keys, now)
+	if outcome == Invalid && r.Host != host {
+		r.Host = host
+		if o, _ := check(r, keys, now); o == Valid {
+			return o, ""
+		}
 	}
-	return Unsigned, ""
+	return outcome, reason
 }
 
 // signedQuery reports whether a query carries a signature.
@@ -91,7 +104,7 @@ func verifyQuery(r Request, keys []api.SignedURLKey, now time.Time) (Outcome, st
 	}
 	sig := r.RawQuery[i+len("Signature="):]
 	signedPart := strings.TrimSuffix(r.RawQuery[:i], "&")
-	base := r.Scheme + "://" + hostOnly(r.Host) + r.Path
+	base := r.Scheme + "://" + r.Host + r.Path
 	if p := prefixStart(signedPart); p >= 0 {
 		// The prefix form: the fields from URLPrefix on are signed.
 		return verifyFields(signedPart[p:], '&', sig, base+"?"+r.RawQuery, "", keys, now)
@@ -119,7 +132,7 @@ func verifyCookie(r Request, keys []api.SignedURLKey, now time.Time) (Outcome, s
 	if !strings.HasPrefix(fields, "URLPrefix=") {
 		return Invalid, "the signed cookie has no URLPrefix"
 	}
-	url := r.Scheme + "://" + hostOnly(r.Host) + r.Path
+	url := r.Scheme + "://" + r.Host + r.Path
 	if r.RawQuery != "" {
 		url += "?" + r.RawQuery
 	}
