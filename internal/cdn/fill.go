@@ -149,7 +149,7 @@ func (c *Cache) store1(f *fill) (string, *storage.Entry) {
 		InitialAge: policy.InitialAge(f.header, f.reqTime, f.respTime),
 		TTL:        f.decision.TTL, NoCache: f.decision.NoCache, NoStale: f.decision.NoStale,
 		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, StaleIfError: f.decision.StaleIfError, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now(),
-		Service: f.rt.Service, Host: f.host, Path: f.path, Tags: cacheTags(f.header), Gen: f.gen}
+		Service: f.rt.Service, Host: f.host, Path: f.path, Tags: cacheTags(f.header), Gen: f.gen, Memo: &storage.Memo{}}
 	vary := varyOf(f.header)
 	if len(vary) == 0 {
 		if !c.store.Set(f.full, e) {

@@ -88,6 +88,7 @@ func (r *Rule) apply(e *storage.Entry) (*storage.Entry, bool) {
 	stale := *e
 	stale.TTL, stale.StaleWhileRevalidate, stale.NoStale = 0, 0, true
 	stale.Gen = r.Revision // done: the rule has nothing more to do with it
+	stale.Memo = nil
 	return &stale, true
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"meridian/api"
 	"meridian/internal/cdn/policy"
 	"meridian/internal/cdn/storage"
 )
@@ -291,3 +292,58 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 var _ io.Writer = (*countingWriter)(nil)
+
+// PlainHit returns the stored response that answers a plain request (a GET or HEAD
+// without conditions or a range) when it is a fresh 200, with its age: what Serve would
+// answer with serveEntry, for callers that render the answer themselves (the edge's
+// HTTP/1.1 fast path). It has no side effects.
+func (c *Cache) PlainHit(r *http.Request, rt Route) (*storage.Entry, time.Duration, bool) {
+	p := rt.Policy
+	if p == nil {
+		p = &api.CdnPolicy{}
+	}
+	if rt.Signed || !plainRequest(r) || policy.Bypass(r.Method, r.Header, p) {
+		return nil, 0, false
+	}
+	_, e := c.lookup(policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy), r.Header)
+	if e == nil || e.Status != http.StatusOK {
+		return nil, 0, false
+	}
+	age := e.Age(c.now())
+	if policy.Check(decisionOf(e), age, r.Header) != policy.FreshHit {
+		return nil, 0, false
+	}
+	return e, age, true
+}
+
+// HitHeader is the header serveEntry gives a plain hit of e, except Age and
+// Cache-Status, which change with every hit; nil when the route's decoration sets
+// either of them itself.
+func (c *Cache) HitHeader(e *storage.Entry, rt Route) http.Header {
+	h := make(http.Header, len(e.Header)+4)
+	for k, vs := range e.Header {
+		h[k] = vs
+	}
+	delete(h, "Age")
+	delete(h, "Cache-Status")
+	if e.ClientCacheControl != "" {
+		h.Set("Cache-Control", e.ClientCacheControl)
+	}
+	if rt.Decorate != nil {
+		rt.Decorate(h, "hit")
+	}
+	if _, ok := h["Age"]; ok {
+		return nil
+	}
+	if _, ok := h["Cache-Status"]; ok {
+		return nil
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
+	h["Accept-Ranges"] = acceptRanges
+	return h
+}
+
+// HitStatus is the Cache-Status of a hit of e at age.
+func (c *Cache) HitStatus(e *storage.Entry, age time.Duration) string {
+	return policy.Status(c.name, policy.StatusInfo{Hit: true, TTL: remaining(e, age)})
+}

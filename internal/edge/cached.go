@@ -19,6 +19,19 @@ type cdnVarsKey struct{}
 
 type cdnVars struct{ status, id string }
 
+// cdnRoute is what the cache needs of a request's route.
+func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res router.Result, scheme string) cdn.Route {
+	bs := svc.Resource
+	return cdn.Route{
+		Policy: bs.CdnPolicy, Service: svc.Path, Scheme: scheme, Timeout: timeoutFor(bs, res.Action),
+		Decorate: func(h http.Header, status string) {
+			applyHeaderActions(h, res.HeaderActions, false)
+			vr := r.WithContext(context.WithValue(r.Context(), cdnVarsKey{}, cdnVars{status: status, id: p.edge.cache.Name()}))
+			applyCustomHeaders(h, bs.CustomResponseHeaders, vr)
+		},
+	}
+}
+
 // serveCached answers a request on a CDN-enabled backend service through the edge's
 // cache; the cache calls back into the load balancer for fills and validations.
 func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendService, res router.Result, scheme string, entry observe.Entry) observe.Entry {
@@ -31,14 +44,7 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 		}
 		p.forward(fw, fr, svc, attempts, res, scheme, true)
 	}
-	route := cdn.Route{
-		Policy: bs.CdnPolicy, Service: svc.Path, Scheme: scheme, Timeout: timeoutFor(bs, res.Action),
-		Decorate: func(h http.Header, status string) {
-			applyHeaderActions(h, res.HeaderActions, false)
-			vr := r.WithContext(context.WithValue(r.Context(), cdnVarsKey{}, cdnVars{status: status, id: p.edge.cache.Name()}))
-			applyCustomHeaders(h, bs.CustomResponseHeaders, vr)
-		},
-	}
+	route := p.cdnRoute(r, svc, res, scheme)
 	if len(bs.SignedURLKeys) > 0 {
 		switch outcome, reason := p.verifySigned(r, bs, scheme); outcome {
 		case signed.Invalid:

@@ -352,6 +352,8 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		}
 		l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
 			fresh:   func(r *http.Request) bool { return e.proxy.fresh(r, addr) },
+			hit:     func(r *http.Request) (fastHit, bool) { return e.proxy.plainHit(r, addr) },
+			logHit:  e.proxy.logHit,
 			handoff: newHandoffListener(ln.Addr())}
 		serveLn = l.fast.handoff
 	}

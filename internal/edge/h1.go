@@ -32,7 +32,11 @@ type h1Server struct {
 	handler http.Handler
 	// fresh reports, without side effects, whether the edge would answer the request
 	// from its cache.
-	fresh   func(r *http.Request) bool
+	fresh func(r *http.Request) bool
+	// hit prepares the answer to a plain request the cache holds fresh; logHit records
+	// it once written.
+	hit     func(r *http.Request) (fastHit, bool)
+	logHit  func(hit *fastHit, r *http.Request, written int64)
 	handoff *handoffListener
 	idle    time.Duration
 	errLog  *log.Logger  // where a handler's panic is reported, as net/http does
@@ -145,6 +149,16 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		}
 		req.RemoteAddr = c.addr
 		req = req.WithContext(c.ctx)
+		if hit, ok := s.hit(req); ok {
+			br.Discard(n)
+			written, err := writeHit(c.conn, &hit, req.Close)
+			s.hits.Add(1)
+			s.logHit(&hit, req, written)
+			if err != nil || req.Close {
+				return
+			}
+			continue
+		}
 		if !s.fresh(req) {
 			handedOff = s.handOff(c, br)
 			return
@@ -458,12 +472,36 @@ func (w *h1Writer) sendHead(b []byte) {
 	w.pending = nil
 }
 
+// smallWrite is the size up to which a response's parts are copied into one buffer
+// and written with one write(2).
+const smallWrite = 32 << 10
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWrite); return &b }}
+
 func (w *h1Writer) writeOut(parts ...[]byte) {
 	if w.err != nil {
 		return
 	}
-	bufs := net.Buffers(parts)
-	if _, err := bufs.WriteTo(w.conn); err != nil {
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
+	var err error
+	if total <= smallWrite {
+		// One copy and a write(2) cost less than writev(2) with its iovecs.
+		buf := writeBufs.Get().(*[]byte)
+		b := (*buf)[:0]
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		_, err = w.conn.Write(b)
+		*buf = b
+		writeBufs.Put(buf)
+	} else {
+		bufs := net.Buffers(parts)
+		_, err = bufs.WriteTo(w.conn)
+	}
+	if err != nil {
 		w.err = err
 		w.closeAfter = true
 	}
@@ -549,3 +587,24 @@ type dateString struct {
 }
 
 var cachedDate atomic.Pointer[dateString]
+
+// writeHit writes a prepared hit: with its body in one write when small, else with
+// writev; it returns the body bytes written.
+func writeHit(conn net.Conn, hit *fastHit, closeAfter bool) (int64, error) {
+	buf := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(buf)
+	b := appendHit((*buf)[:0], hit, closeAfter)
+	var err error
+	if len(b)+len(hit.body) <= smallWrite {
+		b = append(b, hit.body...)
+		_, err = conn.Write(b)
+	} else {
+		bufs := net.Buffers{b, hit.body}
+		_, err = bufs.WriteTo(conn)
+	}
+	*buf = b[:0]
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(hit.body)), nil
+}

@@ -274,3 +274,56 @@ func FuzzFastPathParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFastHitMatchesTheGeneralPath: a hit the fast path renders carries the same
+// header fields and body as the same hit through net/http and the general handler
+// (Age and Cache-Status aside, which change with time).
+func TestFastHitMatchesTheGeneralPath(t *testing.T) {
+	f := newFastHarness(t)
+	before := f.fastHits()
+	fast, fastBodies, _ := exchange(t, f.addr, "GET /a HTTP/1.1\r\nHost: lb.example.com\r\n\r\n", "GET")
+	if f.fastHits()-before != 1 {
+		t.Fatal("the hit was not served by the fast path")
+	}
+	general, generalBodies, _ := exchange(t, f.addr, "GET /a HTTP/1.0\r\nHost: lb.example.com\r\n\r\n", "GET")
+	if f.fastHits()-before != 1 {
+		t.Fatal("an HTTP/1.0 request was served by the fast path")
+	}
+	if fastBodies[0] != generalBodies[0] || fast[0].StatusCode != general[0].StatusCode {
+		t.Errorf("fast %d %q, general %d %q", fast[0].StatusCode, fastBodies[0], general[0].StatusCode, generalBodies[0])
+	}
+	clean := func(h http.Header) http.Header {
+		h = h.Clone()
+		for _, k := range []string{"Age", "Cache-Status", "Connection"} {
+			delete(h, k)
+		}
+		return h
+	}
+	if a, b := clean(fast[0].Header), clean(general[0].Header); !equalHeaders(a, b) {
+		t.Errorf("headers differ:\nfast    %v\ngeneral %v", a, b)
+	}
+	if !strings.Contains(fast[0].Header.Get("Cache-Status"), "; hit; ttl=") {
+		t.Errorf("Cache-Status %q", fast[0].Header.Get("Cache-Status"))
+	}
+	if fast[0].Header.Get("Age") == "" {
+		t.Error("no Age on a fast hit")
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb := b[k]
+		if len(va) != len(vb) {
+			return false
+		}
+		for i := range va {
+			if va[i] != vb[i] {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -122,6 +122,16 @@ func (p *proxy) fresh(r *http.Request, addr string) bool {
 	return svc != nil && svc.Resource.EnableCDN && p.edge.cache.Fresh(r, svc.Resource.CdnPolicy, scheme)
 }
 
+// listenerEntry is the request log entry's part that names the forwarding rule's
+// resources.
+func listenerEntry(l *snapshot.Listener) observe.Entry {
+	entry := observe.Entry{ForwardingRule: api.LastSegment(l.ForwardingRule), TargetProxy: api.LastSegment(l.TargetProxy), URLMap: api.LastSegment(l.URLMap)}
+	if p, err := api.ParseResourcePath(l.ForwardingRule, ""); err == nil {
+		entry.Project = p.Project
+	}
+	return entry
+}
+
 // serve routes and answers one request and returns what the request log names.
 func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 	snap := p.edge.snap.Load()
@@ -130,10 +140,7 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
 		return observe.Entry{}
 	}
-	entry := observe.Entry{ForwardingRule: api.LastSegment(l.ForwardingRule), TargetProxy: api.LastSegment(l.TargetProxy), URLMap: api.LastSegment(l.URLMap)}
-	if p, err := api.ParseResourcePath(l.ForwardingRule, ""); err == nil {
-		entry.Project = p.Project
-	}
+	entry := listenerEntry(l)
 	res, scheme := match(l, r)
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)

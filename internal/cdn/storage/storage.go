@@ -7,6 +7,7 @@ package storage
 import (
 	"iter"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -43,6 +44,37 @@ type Entry struct {
 	Service, Host, Path string
 	Tags                []string
 	Gen                 int64
+	// Memo keeps what a reader derives from the entry once (the edge's rendered
+	// header block for hits); nil for entries made by copying another.
+	Memo *Memo
+}
+
+// Memo is a value derived from an entry, for one key (what the derivation depended
+// on); a reader with another key derives and stores again.
+type Memo struct{ p atomic.Pointer[MemoValue] }
+
+// MemoValue is a memo's content.
+type MemoValue struct {
+	Key   any
+	Value []byte
+}
+
+// Load returns the memo's value for key, or nil.
+func (m *Memo) Load(key any) []byte {
+	if m == nil {
+		return nil
+	}
+	if v := m.p.Load(); v != nil && v.Key == key {
+		return v.Value
+	}
+	return nil
+}
+
+// Store replaces the memo's value.
+func (m *Memo) Store(key any, value []byte) {
+	if m != nil {
+		m.p.Store(&MemoValue{Key: key, Value: value})
+	}
 }
 
 // Age is the entry's current age at now.
