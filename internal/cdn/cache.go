@@ -31,6 +31,9 @@ type Route struct {
 	Scheme  string
 	Signed  bool
 	Timeout time.Duration // bounds a fill or validation
+	// Peer is set for requests from another edge of the cache group filling its own
+	// cache: they get stored responses as stored (no client Cache-Control rewrite).
+	Peer bool
 	// Decorate adds the response headers that depend on the request and on the cache's
 	// outcome (the route's header actions, the backend service's custom response
 	// headers with {cdn_cache_status} and {cdn_cache_id}) to each client response.
@@ -42,7 +45,8 @@ type Result struct {
 	Lookup    bool   // the cache was consulted (GET or HEAD on a CDN route)
 	Hit       bool   // answered from storage, without the origin
 	Validated bool   // a stored response was validated with the origin
-	FillBytes int64  // bytes fetched from the origin into the cache
+	FillBytes int64  // bytes fetched into the cache (from the origin, or from a peer)
+	PeerFill  bool   // the fill came from another cache of the group (cache-to-cache)
 	Egress    int64  // bytes of the response served from cache
 	Status    string // {cdn_cache_status}: hit, miss, revalidated, stale, uncacheable, disabled
 	Detail    string // statusDetails: response_from_cache, response_from_cache_validated, response_sent_by_backend

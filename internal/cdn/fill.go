@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"meridian/api"
@@ -27,6 +28,7 @@ type fill struct {
 	signed       bool
 	host, path   string        // the client's, for invalidation rules
 	gen          int64         // the cache's invalidation generation when the fill began
+	fromPeer     atomic.Bool   // the origin function got the response from another cache
 	ready        chan struct{} // closed when the status and headers are known
 	interim      chan interim  // 1xx responses before ready, for the leader to relay
 
@@ -76,7 +78,7 @@ func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Or
 	}
 	// Detached from the client (others may wait on the fill) but keeping its values
 	// (the connection's addresses), bounded by the timeout, and stopped with the cache.
-	ctx, cancelTimeout := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+	ctx, cancelTimeout := context.WithTimeout(context.WithValue(context.WithoutCancel(r.Context()), peerFillKey{}, &f.fromPeer), timeout)
 	stopWithCache := context.AfterFunc(c.ctx, cancelTimeout)
 	cancel := func() { stopWithCache(); cancelTimeout() }
 	fr := r.Clone(ctx)
@@ -319,4 +321,14 @@ func keyHeaders(p *api.CdnPolicy) []string {
 		return nil
 	}
 	return p.CacheKeyPolicy.IncludeHTTPHeaders
+}
+
+type peerFillKey struct{}
+
+// MarkPeerFill is called by an Origin, with the fill request's context, when the
+// response it writes comes from another cache of the group rather than the origin.
+func MarkPeerFill(ctx context.Context) {
+	if b, ok := ctx.Value(peerFillKey{}).(*atomic.Bool); ok {
+		b.Store(true)
+	}
 }

@@ -128,10 +128,20 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	for k, vs := range header {
 		h[k] = vs
 	}
-	if decision.ClientCacheControl != "" {
+	if decision.ClientCacheControl != "" && !rt.Peer {
 		h.Set("Cache-Control", decision.ClientCacheControl)
 	}
-	h.Set("Cache-Status", policy.Status(c.name, info))
+	status1 := policy.Status(c.name, info)
+	if f.fromPeer.Load() {
+		// RFC 9211: the cache nearer the origin (the peer) comes first.
+		if upstream := header.Get("Cache-Status"); upstream != "" {
+			status1 = upstream + ", " + status1
+		}
+		if leader {
+			res.PeerFill = true
+		}
+	}
+	h.Set("Cache-Status", status1)
 	if rt.Decorate != nil {
 		rt.Decorate(h, res.Status)
 	}
@@ -201,7 +211,7 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rt Route, e *
 		h[k] = vs
 	}
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	if e.ClientCacheControl != "" {
+	if e.ClientCacheControl != "" && !rt.Peer {
 		h.Set("Cache-Control", e.ClientCacheControl)
 	}
 	h.Set("Cache-Status", policy.Status(c.name, info))
@@ -326,7 +336,7 @@ func (c *Cache) HitHeader(e *storage.Entry, rt Route) http.Header {
 	}
 	delete(h, "Age")
 	delete(h, "Cache-Status")
-	if e.ClientCacheControl != "" {
+	if e.ClientCacheControl != "" && !rt.Peer {
 		h.Set("Cache-Control", e.ClientCacheControl)
 	}
 	if rt.Decorate != nil {

@@ -34,9 +34,22 @@ func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res rout
 
 // serveCached answers a request on a CDN-enabled backend service through the edge's
 // cache; the cache calls back into the load balancer for fills and validations.
-func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendService, res router.Result, scheme string, entry observe.Entry) observe.Entry {
+func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendService, res router.Result, scheme, addr string, entry observe.Entry) observe.Entry {
 	bs := svc.Resource
+	route := p.cdnRoute(r, svc, res, scheme)
+	peer := fromPeer(r)
+	if peer {
+		// Another edge fills its cache: the stored response as stored, undecorated.
+		route.Peer, route.Decorate = true, nil
+	}
 	origin := func(fw http.ResponseWriter, fr *http.Request) {
+		// A miss asks the edge of the group that owns the URL first, unless this
+		// request came from a peer (one hop) or is signed (verified here, not there).
+		if !peer && !route.Signed {
+			if m := p.edge.owner(scheme + "://" + fr.Host + fr.URL.RequestURI()); m != nil && p.fillFromPeer(fw, fr, m, addr, scheme) {
+				return
+			}
+		}
 		attempts, detail, msg := p.plan(svc, fr)
 		if len(attempts) == 0 {
 			errorResponse(fw, http.StatusServiceUnavailable, detail, msg)
@@ -44,7 +57,6 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 		}
 		p.forward(fw, fr, svc, attempts, res, scheme, true)
 	}
-	route := p.cdnRoute(r, svc, res, scheme)
 	if len(bs.SignedURLKeys) > 0 {
 		switch outcome, reason := p.verifySigned(r, bs, scheme); outcome {
 		case signed.Invalid:
@@ -66,6 +78,10 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 	}
 	entry.CacheLookup, entry.CacheHit, entry.CacheValidated = result.Lookup, result.Hit, result.Validated
 	entry.CacheFillBytes, entry.CacheID, entry.CacheDecision = result.FillBytes, p.edge.cache.Name(), result.Decision
+	entry.CacheFillFromPeer = result.PeerFill
+	if result.PeerFill && w.detail == "response_sent_by_backend" {
+		w.detail = detailFromPeer
+	}
 	entry.CacheStatus = result.Status
 	return entry
 }

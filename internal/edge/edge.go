@@ -55,6 +55,9 @@ type Config struct {
 	// CacheSize is the memory tier's byte budget for CDN-enabled backend services
 	// (default 256 MiB).
 	CacheSize uint64
+	// PeerListen is the address the edge answers other edges' cache fills on
+	// (cache-to-cache fill); "" leaves the edge out of the cache group.
+	PeerListen string
 }
 
 // Edge serves the forwarding rules of the store it watches.
@@ -76,6 +79,12 @@ type Edge struct {
 	where     geo.Point
 	located   bool
 
+	// the cache group (peers.go): this edge's member id, where it serves peers, and
+	// the members that serve peers
+	memberID string
+	peerURL  string
+	peers    atomic.Pointer[[]Member]
+
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener
 	draining  sync.WaitGroup // listeners shutting down
@@ -89,7 +98,8 @@ func New(st *store.Store, cfg Config) *Edge {
 	if cfg.ProbeInterval <= 0 {
 		cfg.ProbeInterval = 2 * time.Second
 	}
-	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable()}
+	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable(),
+		memberID: newMemberID(cfg.Location)}
 	for name, p := range cfg.Locations {
 		if err := e.locations.Add(name, p); err != nil {
 			fmt.Fprintf(cfg.Log, "edge: location %s: %v\n", name, err)
@@ -118,6 +128,21 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
+	if e.cfg.PeerListen != "" {
+		ln, err := net.Listen("tcp", e.cfg.PeerListen)
+		if err != nil {
+			return fmt.Errorf("edge: cache peer listener: %w", err)
+		}
+		e.peerURL = "http://" + ln.Addr().String()
+		peers := &http.Server{Handler: e.proxy.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(e.cfg.Log, "edge: peers: ", 0)}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			peers.Serve(ln)
+		}()
+		defer func() { peers.Close(); <-served }()
+		fmt.Fprintf(e.cfg.Log, "edge: serving cache peers on %s\n", ln.Addr())
+	}
 	lease, id, err := e.register(ctx)
 	if err != nil {
 		return err
@@ -126,6 +151,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	// The cache starts empty: rules written before now have nothing to remove.
 	e.cache.SetGeneration(rev)
 	e.ack(ctx, lease, id, rev)
+	e.loadPeers(ctx)
 	ack := func(rev int64) { e.ack(ctx, lease, id, rev) }
 	reportCtx, stopReports := context.WithCancel(ctx)
 	reported := make(chan struct{})
@@ -153,6 +179,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 			if cr, err := e.catchUp(ctx); err == nil {
 				ack(cr)
 			}
+			e.loadPeers(ctx)
 		} else {
 			fmt.Fprintf(e.cfg.Log, "edge: etcd unreachable, serving the last configuration: %v\n", err)
 		}
@@ -170,6 +197,9 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 		}
 		if e.invalidations(resp.Events) {
 			ack(resp.Header.Revision)
+		}
+		if e.membersTouched(resp.Events) {
+			e.loadPeers(ctx)
 		}
 		if !e.relevant(resp.Events) {
 			continue

@@ -25,6 +25,9 @@ type Member struct {
 	Location string    `json:"location"`
 	Host     string    `json:"host"`
 	Started  time.Time `json:"started"`
+	// PeerURL is where the edge answers other members' cache fills ("" when it does
+	// not take part in cache-to-cache fill).
+	PeerURL string `json:"peerUrl,omitempty"`
 }
 
 // MembersPrefix is where edges register.
@@ -35,8 +38,8 @@ const MembersPrefix = api.EdgeMembersPrefix
 // same lease.
 func (e *Edge) register(ctx context.Context) (*store.Lease, string, error) {
 	host, _ := os.Hostname()
-	id := newMemberID(e.cfg.Location)
-	data, err := json.Marshal(Member{ID: id, Location: e.cfg.Location, Host: host, Started: time.Now().UTC()})
+	id := e.memberID
+	data, err := json.Marshal(Member{ID: id, Location: e.cfg.Location, Host: host, Started: time.Now().UTC(), PeerURL: e.peerURL})
 	if err != nil {
 		return nil, "", err
 	}

@@ -102,6 +102,9 @@ func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	if s, ok := r.Context().Value(peerSchemeKey{}).(string); ok {
+		scheme = s // a peer's request, made for its client's scheme
+	}
 	return l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}), scheme
 }
 
@@ -158,7 +161,7 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		return entry
 	}
 	if svc.Resource.EnableCDN && p.edge.cache != nil {
-		return p.serveCached(w, r, svc, res, scheme, entry)
+		return p.serveCached(w, r, svc, res, scheme, addr, entry)
 	}
 	attempts, detail, msg := p.plan(svc, r)
 	if len(attempts) == 0 {

@@ -19,6 +19,7 @@ type Metrics struct {
 	cacheMisses   *prometheus.CounterVec
 	cacheEgress   *prometheus.CounterVec
 	cacheFill     *prometheus.CounterVec
+	peerFill      *prometheus.CounterVec
 	uncachedBytes *prometheus.CounterVec
 }
 
@@ -39,6 +40,7 @@ func NewMetrics() *Metrics {
 		cacheMisses:   vec("cdn_cache_misses_total", "Lookups that went to the origin.", "backend_service"),
 		cacheEgress:   vec("cdn_cache_egress_bytes_total", "Response bytes served from the cache.", "backend_service"),
 		cacheFill:     vec("cdn_cache_fill_bytes_total", "Bytes fetched from the origin into the cache.", "backend_service"),
+		peerFill:      vec("cdn_cache_to_cache_fill_bytes_total", "Bytes fetched into the cache from another cache of the group.", "backend_service"),
 		uncachedBytes: vec("cdn_uncached_bytes_total", "Response bytes served without the cache.", "backend_service"),
 	}
 }
@@ -59,7 +61,11 @@ func (m *Metrics) Observe(e Entry) {
 			m.cacheMisses.WithLabelValues(bs).Inc()
 		}
 	}
-	if e.CacheFillBytes > 0 {
+	switch {
+	case e.CacheFillBytes <= 0:
+	case e.CacheFillFromPeer:
+		m.peerFill.WithLabelValues(bs).Add(float64(e.CacheFillBytes))
+	default:
 		m.cacheFill.WithLabelValues(bs).Add(float64(e.CacheFillBytes))
 	}
 	switch {

@@ -48,6 +48,7 @@ type Entry struct {
 	// The CDN's outcome, on CDN-enabled routes.
 	CacheLookup, CacheHit, CacheValidated bool
 	CacheFillBytes                        int64
+	CacheFillFromPeer                     bool // the fill came from another cache (cache-to-cache)
 	CacheID, CacheDecision                string
 	CacheStatus                           string // {cdn_cache_status}, for metrics
 }

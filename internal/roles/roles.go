@@ -70,6 +70,9 @@ type EdgeConfig struct {
 	AdminListen string
 	// CacheSize is the CDN cache's byte budget (0: the default).
 	CacheSize uint64
+	// PeerListen is where the edge serves other edges' cache fills ("": it takes no
+	// part in cache-to-cache fill).
+	PeerListen string
 	// Locations adds named coordinates ("home-lab=52.37,4.90;office=40.71,-74.0") to the
 	// built-in table of GCP regions and metros, for edges and regions placed elsewhere.
 	Locations string
@@ -215,7 +218,7 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 			}
 		}
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, PeerListen: c.PeerListen}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
 	}
