@@ -27,6 +27,12 @@ func httpHarness(t *testing.T, h *harness, origin *httptest.Server, backendServi
 	h.call("POST", "global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"})
 	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"})
 	addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+	return edgeGetter(t, addr)
+}
+
+// edgeGetter returns a function that GETs http://lb.example.com{path} from addr and
+// returns the response with its body read.
+func edgeGetter(t *testing.T, addr string) func(path string) (*http.Response, string) {
 	client := edgeClient(t, addr)
 	return func(path string) (*http.Response, string) {
 		t.Helper()

@@ -42,16 +42,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	if addrB == "" {
 		t.Fatal("edge B does not serve the forwarding rule")
 	}
-	clientB := edgeClient(t, addrB)
-	getB := func(path string) (*http.Response, string) {
-		resp, err := clientB.Get("http://lb.example.com" + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(body)
-	}
+	getB := edgeGetter(t, addrB)
 	paths := []string{"/img/1", "/img/2", "/tagged", "/other"}
 	expect := func(when string, want map[string]string) {
 		t.Helper()

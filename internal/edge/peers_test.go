@@ -59,16 +59,7 @@ func TestCacheToCacheFill(t *testing.T) {
 	go func() { doneB <- b.Run(ctx, func() { close(readyB) }) }()
 	<-readyB
 	defer func() { stopB(); <-doneB }()
-	clientB := edgeClient(t, b.ListenAddresses()["127.0.0.1:80"])
-	getB := func(path string) (*http.Response, string) {
-		resp, err := clientB.Get("http://lb.example.com" + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(body)
-	}
+	getB := edgeGetter(t, b.ListenAddresses()["127.0.0.1:80"])
 	var members []Member
 	for deadline := time.Now().Add(10 * time.Second); len(members) < 2; time.Sleep(5 * time.Millisecond) {
 		if p := h.edge.peers.Load(); p != nil {
