@@ -167,6 +167,7 @@ func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.AdminListen, "admin-listen", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 	cmd.Flags().Var(&bytesFlag{v: &cfg.CacheSize}, "cache-size", "the CDN cache's memory budget, e.g. 256MiB or 2GiB (default 256MiB)")
 	cmd.Flags().StringVar(&cfg.PeerListen, "peer-listen", "", "address to serve other edges' cache fills on (cache-to-cache fill); off when empty")
+	cmd.Flags().StringVar(&cfg.Parent, "parent", "", "the parent tier's cache: another edge's peer URL (http://HOST:PORT of its --peer-listen), asked before the origin")
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
 	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")

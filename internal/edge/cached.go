@@ -44,11 +44,17 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 	}
 	origin := func(fw http.ResponseWriter, fr *http.Request) {
 		// A miss asks the edge of the group that owns the URL first, unless this
-		// request came from a peer (one hop) or is signed (verified here, not there).
+		// request came from a peer (one hop in the group) or is signed (verified here,
+		// not there).
 		if !peer && !route.Signed {
 			if m := p.edge.owner(scheme + "://" + fr.Host + fr.URL.RequestURI()); m != nil && p.fillFromPeer(fw, fr, m, addr, scheme) {
 				return
 			}
+		}
+		// Then the parent tier, which a group owner asks too (a parent's own parent
+		// is asked in turn, up to a few hops).
+		if m := p.edge.parent(); m != nil && !route.Signed && p.fillFromPeer(fw, fr, m, addr, scheme) {
+			return
 		}
 		attempts, detail, msg := p.plan(svc, fr)
 		if len(attempts) == 0 {

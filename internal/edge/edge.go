@@ -58,6 +58,9 @@ type Config struct {
 	// PeerListen is the address the edge answers other edges' cache fills on
 	// (cache-to-cache fill); "" leaves the edge out of the cache group.
 	PeerListen string
+	// Parent is the peer URL (another edge's --peer-listen) of the parent tier: misses
+	// the cache group cannot answer are asked there before the origin.
+	Parent string
 }
 
 // Edge serves the forwarding rules of the store it watches.
@@ -84,6 +87,7 @@ type Edge struct {
 	memberID string
 	peerURL  string
 	peers    atomic.Pointer[[]Member]
+	members  atomic.Pointer[map[string]bool]
 
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ const (
 	peerSchemeHeader   = "X-Meridian-Peer-Scheme"
 	peerFromHeader     = "X-Meridian-Peer-From" // the asking member's id
 	peerRefusedHeader  = "X-Meridian-Peer-Refused"
+	peerHopsHeader     = "X-Meridian-Peer-Hops" // caches the request went through
+	maxPeerHops        = 3
 	// detailFromPeer is the statusDetails of a response filled from another cache
 	// (Meridian's own; GCP logs cache-to-cache fills without naming them).
 	detailFromPeer = "response_from_peer_cache"
@@ -39,6 +42,14 @@ type peerSchemeKey struct{}
 func fromPeer(r *http.Request) bool {
 	_, ok := r.Context().Value(peerSchemeKey{}).(string)
 	return ok
+}
+
+// parent is the parent tier's member, when the edge names one (Config.Parent).
+func (e *Edge) parent() *Member {
+	if e.cfg.Parent == "" {
+		return nil
+	}
+	return &Member{ID: "parent", PeerURL: e.cfg.Parent}
 }
 
 // owner returns the member that owns key when it is another serving member, else nil.
@@ -83,32 +94,33 @@ func score(member, key string) uint64 {
 	return h ^ h>>31
 }
 
-// loadPeers reads the members that serve peers.
+// loadPeers reads the membership: every member, and those that serve peers.
 func (e *Edge) loadPeers(ctx context.Context) {
 	kvs, _, err := e.store.ListAll(ctx, MembersPrefix)
 	if err != nil {
 		return // keep the last view
 	}
-	var members []Member
+	var serving []Member
+	all := map[string]bool{}
 	for _, kv := range kvs {
 		var m Member
-		if json.Unmarshal(kv.Value, &m) == nil && m.PeerURL != "" {
-			members = append(members, m)
+		if json.Unmarshal(kv.Value, &m) != nil {
+			continue
+		}
+		all[m.ID] = true
+		if m.PeerURL != "" {
+			serving = append(serving, m)
 		}
 	}
-	e.peers.Store(&members)
+	e.members.Store(&all)
+	e.peers.Store(&serving)
 }
 
-// isMember reports whether id is a member serving peers.
+// isMember reports whether id is a member of the deployment (a group peer, or a child
+// of this edge as a parent).
 func (e *Edge) isMember(id string) bool {
-	if members := e.peers.Load(); members != nil {
-		for _, m := range *members {
-			if m.ID == id {
-				return true
-			}
-		}
-	}
-	return false
+	all := e.members.Load()
+	return all != nil && (*all)[id]
 }
 
 // membersTouched reports whether watch events change the membership.
@@ -148,6 +160,8 @@ func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *Member, 
 	req.Header.Set(peerListenerHeader, addr)
 	req.Header.Set(peerSchemeHeader, scheme)
 	req.Header.Set(peerFromHeader, p.edge.memberID)
+	hops, _ := strconv.Atoi(r.Header.Get(peerHopsHeader))
+	req.Header.Set(peerHopsHeader, strconv.Itoa(hops+1))
 	resp, err := peerTransport.RoundTrip(req)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
@@ -179,7 +193,8 @@ func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *Member, 
 func (p *proxy) peerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr, scheme := r.Header.Get(peerListenerHeader), r.Header.Get(peerSchemeHeader)
-		if p.edge.snap.Load().Listeners[addr] == nil || (scheme != "http" && scheme != "https") || !p.edge.isMember(r.Header.Get(peerFromHeader)) {
+		hops, _ := strconv.Atoi(r.Header.Get(peerHopsHeader))
+		if p.edge.snap.Load().Listeners[addr] == nil || (scheme != "http" && scheme != "https") || !p.edge.isMember(r.Header.Get(peerFromHeader)) || hops > maxPeerHops {
 			w.Header().Set(peerRefusedHeader, "1")
 			http.Error(w, "not a request from a member of this cache group for a listener this edge serves", http.StatusMisdirectedRequest)
 			return
@@ -187,6 +202,7 @@ func (p *proxy) peerHandler() http.Handler {
 		for _, h := range []string{peerListenerHeader, peerSchemeHeader, peerFromHeader} {
 			r.Header.Del(h)
 		}
+		// The hop count stays on the request: a parent's own fills pass it on.
 		r = r.WithContext(context.WithValue(r.Context(), peerSchemeKey{}, scheme))
 		p.handler(addr).ServeHTTP(w, r)
 	})

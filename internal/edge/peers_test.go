@@ -14,6 +14,23 @@ import (
 	"meridian/internal/observe"
 )
 
+// cdnOrigin puts a counting origin of cacheable "content of PATH" behind a
+// CDN-enabled backend service on the harness's edge.
+func cdnOrigin(t *testing.T, h *harness) (*atomic.Int64, func(string) (*http.Response, string)) {
+	fetches := new(atomic.Int64)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		io.WriteString(w, "content of "+r.URL.Path)
+	}))
+	t.Cleanup(origin.Close)
+	get := httpHarness(t, h, origin, map[string]any{
+		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
+		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"},
+	}, map[string]any{"defaultService": "global/backendServices/web"})
+	return fetches, get
+}
+
 func TestRendezvousMovesOnlyTheLeaversShare(t *testing.T) {
 	three := []Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}
 	two := []Member{{ID: "a"}, {ID: "c"}}
@@ -41,17 +58,7 @@ func TestRendezvousMovesOnlyTheLeaversShare(t *testing.T) {
 func TestCacheToCacheFill(t *testing.T) {
 	metrics := observe.NewMetrics()
 	h := newHarnessWith(t, func(c *Config) { c.PeerListen = "127.0.0.1:0"; c.Metrics = metrics })
-	var fetches atomic.Int64
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		io.WriteString(w, "content of "+r.URL.Path)
-	}))
-	defer origin.Close()
-	getA := httpHarness(t, h, origin, map[string]any{
-		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
-		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"},
-	}, map[string]any{"defaultService": "global/backendServices/web"})
+	fetches, getA := cdnOrigin(t, h)
 
 	b := New(h.st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, PeerListen: "127.0.0.1:0"})
 	ctx, stopB := context.WithCancel(context.Background())
@@ -126,5 +133,36 @@ func TestCacheToCacheFill(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestParentTier: two child edges name a parent edge; a miss on one child is filled
+// through the parent, which keeps it, so the other child's miss is answered from the
+// parent's cache without reaching the origin. (A peer that fails is skipped:
+// TestCacheToCacheFill.)
+func TestParentTier(t *testing.T) {
+	h := newHarnessWith(t, func(c *Config) { c.PeerListen = "127.0.0.1:0" }) // the parent
+	fetches, _ := cdnOrigin(t, h)
+	child := func() (*Edge, func(string) (*http.Response, string)) {
+		e := startEdge(t, h.st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, Parent: h.edge.peerURL})
+		for deadline := time.Now().Add(10 * time.Second); !h.edge.isMember(e.memberID); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the parent never saw its child join")
+			}
+		}
+		return e, edgeGetter(t, e.ListenAddresses()["127.0.0.1:80"])
+	}
+	_, getA := child()
+	_, getC := child()
+
+	if resp, body := getA("/x"); resp.StatusCode != 200 || body != "content of /x" || fetches.Load() != 1 {
+		t.Fatalf("child A's miss: %d %q, %d origin fetches", resp.StatusCode, body, fetches.Load())
+	}
+	resp, body := getC("/x")
+	if resp.StatusCode != 200 || body != "content of /x" || resp.Header.Get("X-Cache-Status") != "miss" || fetches.Load() != 1 {
+		t.Fatalf("child C's miss: %d %q %v, %d origin fetches", resp.StatusCode, body, resp.Header, fetches.Load())
+	}
+	if first, _, _ := strings.Cut(resp.Header.Get("Cache-Status"), ", "); !strings.Contains(first, h.edge.cache.Name()) || !strings.Contains(first, "; hit") {
+		t.Errorf("Cache-Status %q does not start with the parent's hit", resp.Header.Get("Cache-Status"))
 	}
 }

@@ -73,6 +73,8 @@ type EdgeConfig struct {
 	// PeerListen is where the edge serves other edges' cache fills ("": it takes no
 	// part in cache-to-cache fill).
 	PeerListen string
+	// Parent is the parent tier's peer URL ("": none).
+	Parent string
 	// Locations adds named coordinates ("home-lab=52.37,4.90;office=40.71,-74.0") to the
 	// built-in table of GCP regions and metros, for edges and regions placed elsewhere.
 	Locations string
@@ -218,7 +220,7 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 			}
 		}
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, PeerListen: c.PeerListen}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, PeerListen: c.PeerListen, Parent: c.Parent}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
 	}
