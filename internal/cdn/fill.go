@@ -29,6 +29,7 @@ type fill struct {
 	host, path   string        // the client's, for invalidation rules
 	gen          int64         // the cache's invalidation generation when the fill began
 	fromPeer     atomic.Bool   // the origin function got the response from another cache
+	complete     sync.Once     // stores the response and retires the fill, once
 	ready        chan struct{} // closed when the status and headers are known
 	interim      chan interim  // 1xx responses before ready, for the leader to relay
 
@@ -45,6 +46,7 @@ type fill struct {
 	reqTime   time.Time
 	respTime  time.Time
 	fillBytes int64
+	size      int64 // the response's Content-Length, -1 when it has none
 }
 
 var errFillAborted = errors.New("the origin's response was cut short")
@@ -129,14 +131,23 @@ func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
 	f.mu.Lock()
 	f.err = err
 	f.mu.Unlock()
-	storedKey, stored := c.store1(f)
-	c.endFill(f.gen, storedKey, stored)
-	c.mu.Lock()
-	if c.fills[f.full] == f {
-		delete(c.fills, f.full)
-	}
-	c.mu.Unlock()
+	c.completeFill(f)
 	f.finish(err)
+}
+
+// completeFill stores a fill's response (when the policy allows) and retires the fill
+// so that later requests look the entry up. It runs once: when the body has arrived
+// whole (a client may have it all before the origin's exchange ends), or at the end.
+func (c *Cache) completeFill(f *fill) {
+	f.complete.Do(func() {
+		storedKey, stored := c.store1(f)
+		c.endFill(f.gen, storedKey, stored)
+		c.mu.Lock()
+		if c.fills[f.full] == f {
+			delete(c.fills, f.full)
+		}
+		c.mu.Unlock()
+	})
 }
 
 // store1 stores a finished fill's response when the policy allows it, and returns the
@@ -292,7 +303,7 @@ func (w *fillWriter) WriteHeader(code int) {
 	f.decision = policy.Decide(policy.Request{Method: http.MethodGet, Header: f.leaderHeader, Signed: f.signed},
 		policy.Response{Status: status, Header: header, RequestTime: f.reqTime, ResponseTime: now, BodySize: size, HTTP1Framed: true},
 		p, keyHeaders(p))
-	f.status, f.header = status, header
+	f.status, f.header, f.size = status, header, size
 	close(f.ready)
 	f.signal()
 }
@@ -303,13 +314,18 @@ func (w *fillWriter) Write(b []byte) (int, error) {
 	}
 	f := w.f
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.validated {
+		f.mu.Unlock()
 		return len(b), nil // a 304 has no body; the stored one is served
 	}
 	f.body = append(f.body, b...)
 	f.fillBytes += int64(len(b))
+	whole := f.size >= 0 && f.base+int64(len(f.body)) >= f.size
 	f.signal()
+	f.mu.Unlock()
+	if whole {
+		w.c.completeFill(f) // every byte the Content-Length promised is here
+	}
 	return len(b), nil
 }
 

@@ -298,21 +298,36 @@ func newRevision(svc *api.KnativeService, name, now string) *api.KnativeRevision
 }
 
 func (s *Server) deleteKnative(ctx context.Context, region, ns, name string) (any, error) {
-	svc, rev, err := s.loadKnative(ctx, region, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	key := knativeKey(region, ns, name)
-	revisions, err := s.revisionsOf(ctx, region, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	deletes := []string{key}
-	for r := range revisions {
-		deletes = append(deletes, revisionKey(region, ns, r))
-	}
-	if _, err := s.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: rev}}, Deletes: deletes}); err != nil {
-		return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", name)}
+	// The region runtime writes the service's status as it works: a delete that
+	// races such a write reads the service again and retries (the caller set no
+	// precondition), a few times before reporting the conflict.
+	var svc *api.KnativeService
+	for attempt := 0; ; attempt++ {
+		var rev int64
+		var err error
+		svc, rev, err = s.loadKnative(ctx, region, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		key := knativeKey(region, ns, name)
+		revisions, err := s.revisionsOf(ctx, region, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		deletes := []string{key}
+		for r := range revisions {
+			deletes = append(deletes, revisionKey(region, ns, r))
+		}
+		_, err = s.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: rev}}, Deletes: deletes})
+		var failed *store.ConditionFailed
+		switch {
+		case err == nil:
+		case errors.As(err, &failed) && attempt < 4:
+			continue
+		default:
+			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", name)}
+		}
+		break
 	}
 	return map[string]any{
 		"apiVersion": "v1", "kind": "Status", "status": "Success",

@@ -39,8 +39,10 @@ type h1Server struct {
 	logHit  func(hit *fastHit, r *http.Request, written int64)
 	handoff *handoffListener
 	idle    time.Duration
-	errLog  *log.Logger  // where a handler's panic is reported, as net/http does
-	hits    atomic.Int64 // responses the fast path served, for tests
+	// readHeader bounds the arrival of a request's header block once it has begun
+	readHeader time.Duration
+	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
+	hits       atomic.Int64 // responses the fast path served, for tests
 
 	mu      sync.Mutex
 	conns   map[*h1Conn]bool // true while idle between requests
@@ -129,8 +131,14 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			return
 		}
 		if br.Buffered() == 0 {
+			// Idle until a request starts; then its header block must arrive within
+			// the read-header timeout, as net/http bounds it.
 			c.conn.SetReadDeadline(time.Now().Add(s.idle))
+			if _, err := br.Peek(1); err != nil {
+				return
+			}
 		}
+		c.conn.SetReadDeadline(time.Now().Add(s.readHeader))
 		n, err := headerLength(br)
 		if err != nil && !errors.Is(err, errNotFast) {
 			return // the client closed, timed out or sent nothing we can frame

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,13 @@ func newFastHarness(t *testing.T) *fastHarness {
 	for _, p := range []string{"/a", "/big"} {
 		if resp, _ := f.get(p); resp.StatusCode != 200 {
 			t.Fatalf("warming %s: %d", p, resp.StatusCode)
+		}
+		// A client can have the whole body a moment before the fill is stored.
+		req := httptest.NewRequest("GET", "http://lb.example.com"+p, nil)
+		for deadline := time.Now().Add(10 * time.Second); !f.h.edge.proxy.fresh(req, "127.0.0.1:80"); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s was never stored", p)
+			}
 		}
 	}
 	return f
@@ -326,4 +334,51 @@ func equalHeaders(a, b http.Header) bool {
 		}
 	}
 	return true
+}
+
+// TestFastPathStalledHeader: a request whose header block stops arriving is handed to
+// net/http (with what came) once the read-header timeout passes, instead of holding
+// the fast path's reader for the whole keep-alive timeout.
+func TestFastPathStalledHeader(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &h1Server{ln: ln, idle: time.Hour, readHeader: 50 * time.Millisecond, conns: map[*h1Conn]bool{},
+		handler: http.NotFoundHandler(), errLog: log.New(io.Discard, "", 0),
+		fresh: func(*http.Request) bool { return false }, hit: func(*http.Request) (fastHit, bool) { return fastHit{}, false },
+		logHit: func(*fastHit, *http.Request, int64) {}, handoff: newHandoffListener(ln.Addr())}
+	served := make(chan error, 1)
+	go func() { served <- s.serve() }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.shutdown(ctx)
+		s.handoff.Close()
+		<-served
+	}()
+
+	stalled, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	io.WriteString(stalled, "GET / HTTP/1.1\r\nHost: a\r\n")
+	handed := make(chan net.Conn, 1)
+	go func() {
+		if c, err := s.handoff.Accept(); err == nil {
+			handed <- c
+		}
+	}()
+	select {
+	case c := <-handed:
+		defer c.Close()
+		got := make([]byte, 64)
+		n, _ := c.Read(got)
+		if string(got[:n]) != "GET / HTTP/1.1\r\nHost: a\r\n" {
+			t.Errorf("net/http got %q", got[:n])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled header block held the fast path past the read-header timeout")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync/atomic"
 	"time"
 
 	"meridian/api"
@@ -89,7 +90,7 @@ func (p *proxy) handler(addr string) http.Handler {
 		// duplex, net/http would drain it after the handler and then race its own read
 		// of the next request (golang/go#68560: "invalid concurrent Body.Read call").
 		body.Close()
-		entry.RequestSize = requestHeaderSize(r) + body.n
+		entry.RequestSize = requestHeaderSize(r) + body.n.Load()
 		entry = completeEntry(entry, rec, r, start)
 		p.edge.cfg.RequestLog.Log(entry)
 		p.edge.cfg.Metrics.Observe(entry)
@@ -199,15 +200,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// countingBody counts the request body bytes read, for the request log.
+// countingBody counts the request body bytes read, for the request log. The count is
+// atomic: a transport may still be sending the body when the handler logs.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingBody) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
