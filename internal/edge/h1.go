@@ -138,7 +138,9 @@ func (s *h1Server) serveConn(c *h1Conn) {
 				return
 			}
 		}
-		c.conn.SetReadDeadline(time.Now().Add(s.readHeader))
+		if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
+			c.conn.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
+		}
 		n, err := headerLength(br)
 		if err != nil && !errors.Is(err, errNotFast) {
 			return // the client closed, timed out or sent nothing we can frame
@@ -453,6 +455,9 @@ func (w *h1Writer) Write(b []byte) (int, error) {
 }
 
 var crlf = []byte("\r\n")
+
+// The ends of a header block: an empty line after CRLF or bare LF.
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 // sendHead writes the header block with its framing, then what body is pending and b.
 func (w *h1Writer) sendHead(b []byte) {
