@@ -64,8 +64,11 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	fills map[string]*fill // in-flight fills by key, for coalescing
+	mu      sync.Mutex
+	fills   map[string]*fill      // in-flight fills by slot, for coalescing
+	chunks  map[string]*chunkFill // in-flight chunk fills by chunk key
+	checks  map[string]*rangedCheck
+	private uint64 // private fills made, to name their slots
 
 	// Invalidation (invalidate.go): the newest rule revision known, the fills in flight
 	// by the generation they began at, and the rules they may still need.
@@ -74,7 +77,8 @@ type Cache struct {
 	inflight map[int64]int
 	rules    []Rule
 
-	joined func() // test hook: a miss has joined (or started) a fill
+	joined      func() // test hook: a miss has joined (or started) a fill
+	chunkJoined func() // test hook: a reader has joined (or started) a chunk fill
 }
 
 // New returns a cache of maxBytes named name (its Cache-Status identifier).
@@ -84,7 +88,7 @@ func New(name string, maxBytes uint64, now func() time.Time) *Cache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{store: storage.New(maxBytes), name: name, now: now, ctx: ctx, cancel: cancel,
-		fills: map[string]*fill{}, inflight: map[int64]int{}}
+		fills: map[string]*fill{}, chunks: map[string]*chunkFill{}, checks: map[string]*rangedCheck{}, inflight: map[int64]int{}}
 }
 
 // Name is the cache's identifier ({cdn_cache_id}).
@@ -114,6 +118,9 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt Route, origin O
 		key += "\x00signed" // signed and unsigned responses are cached apart
 	}
 	full, entry := c.lookup(key, r.Header)
+	if entry != nil && entry.Ranged {
+		return c.serveRanged(w, r, rt, origin, full, key, entry, false)
+	}
 	if entry != nil {
 		age := entry.Age(c.now())
 		switch policy.Check(decisionOf(entry), age, r.Header) {

@@ -21,7 +21,10 @@ import (
 // fill (the one that started it and those coalesced onto it) streams from the buffer at
 // its own pace, and the complete response is stored when the policy allows.
 type fill struct {
-	key, full    string // primary key, and the key the response is stored under
+	key, full    string         // primary key, and the key the response is stored under
+	slot         string         // the fill's key among those in flight (coalescing)
+	forwardRange bool           // the client's Range was forwarded
+	ranged       *storage.Entry // the mark stored for an object to be filled in chunks
 	leaderHeader http.Header
 	stale        *storage.Entry // the entry being validated, nil for a miss
 	rt           Route
@@ -57,38 +60,48 @@ type interim struct {
 	header http.Header
 }
 
-// startFill registers and starts a fill for full unless one runs; it returns the fill
-// and whether the caller started it.
-func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Origin, stale *storage.Entry) (*fill, bool) {
+// fillSpec names a fill: the primary key, the key its response is stored under, its
+// slot among the fills in flight (requests that name the same slot share the fill),
+// the stored entry it validates (nil for a miss), and whether it forwards the client's
+// Range (a miss of an object the cache does not know to be filled in chunks).
+type fillSpec struct {
+	key, full, slot string
+	stale           *storage.Entry
+	forwardRange    bool
+}
+
+// startFill registers and starts a fill unless one runs in its slot; it returns the
+// fill and whether the caller started it.
+func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) (*fill, bool) {
+	if s.slot == "" {
+		s.slot = s.full
+	}
 	c.mu.Lock()
-	if f := c.fills[full]; f != nil {
+	if f := c.fills[s.slot]; f != nil {
 		c.mu.Unlock()
 		return f, false
 	}
-	f := &fill{key: key, full: full, leaderHeader: r.Header.Clone(), stale: stale, rt: rt, signed: rt.Signed,
+	f := &fill{key: s.key, full: s.full, slot: s.slot, forwardRange: s.forwardRange, leaderHeader: r.Header.Clone(), stale: s.stale, rt: rt, signed: rt.Signed,
 		host: r.Host, path: r.URL.Path, gen: c.beginFill(),
 		ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
-	c.fills[full] = f
+	c.fills[s.slot] = f
 	c.mu.Unlock()
 
 	// The fill's request: a GET (a HEAD is filled as a GET, so the body can be stored)
-	// without the client's own conditions and ranges, with the stored validators when it
-	// validates, under the cache's context, not the client's.
-	timeout := rt.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	// Detached from the client (others may wait on the fill) but keeping its values
-	// (the connection's addresses), bounded by the timeout, and stopped with the cache.
-	ctx, cancelTimeout := context.WithTimeout(context.WithValue(context.WithoutCancel(r.Context()), peerFillKey{}, &f.fromPeer), timeout)
-	stopWithCache := context.AfterFunc(c.ctx, cancelTimeout)
-	cancel := func() { stopWithCache(); cancelTimeout() }
+	// without the client's own conditions and ranges (unless it forwards the range),
+	// with the stored validators when it validates, under the cache's context, not the
+	// client's.
+	ctx, cancel := c.fillContext(r, rt, &f.fromPeer)
 	fr := r.Clone(ctx)
 	fr.Method = http.MethodGet
 	fr.Body, fr.ContentLength = http.NoBody, 0
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		if s.forwardRange && (h == "Range" || h == "If-Range") {
+			continue
+		}
 		fr.Header.Del(h)
 	}
+	stale := s.stale
 	if stale != nil {
 		if etag := stale.Header.Get("ETag"); etag != "" {
 			fr.Header.Set("If-None-Match", etag)
@@ -106,23 +119,26 @@ func (c *Cache) startFill(key, full string, r *http.Request, rt Route, origin Or
 	return f, true
 }
 
+// fillContext is the context of a request the cache makes: detached from the client
+// (others may wait on the fill) but keeping its values (the connection's addresses),
+// bounded by the route's timeout, and stopped with the cache. fromPeer is set when
+// another cache of the group answers it.
+func (c *Cache) fillContext(r *http.Request, rt Route, fromPeer *atomic.Bool) (context.Context, context.CancelFunc) {
+	timeout := rt.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.WithValue(context.WithoutCancel(r.Context()), peerFillKey{}, fromPeer), timeout)
+	stopWithCache := context.AfterFunc(c.ctx, cancelTimeout)
+	return ctx, func() { stopWithCache(); cancelTimeout() }
+}
+
 func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
 	fw := &fillWriter{f: f, c: c, h: http.Header{}, req: fr}
 	f.mu.Lock()
 	f.reqTime = c.now()
 	f.mu.Unlock()
-	err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p != http.ErrAbortHandler {
-					panic(p)
-				}
-				err = errFillAborted // ReverseProxy aborts when the origin's body breaks
-			}
-		}()
-		origin(fw, fr)
-		return nil
-	}()
+	err := callOrigin(origin, fw, fr)
 	if !fw.wrote {
 		fw.WriteHeader(http.StatusBadGateway)
 	}
@@ -143,8 +159,8 @@ func (c *Cache) completeFill(f *fill) {
 		storedKey, stored := c.store1(f)
 		c.endFill(f.gen, storedKey, stored)
 		c.mu.Lock()
-		if c.fills[f.full] == f {
-			delete(c.fills, f.full)
+		if c.fills[f.slot] == f {
+			delete(c.fills, f.slot)
 		}
 		c.mu.Unlock()
 	})
@@ -155,6 +171,9 @@ func (c *Cache) completeFill(f *fill) {
 func (c *Cache) store1(f *fill) (string, *storage.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ranged != nil {
+		return f.full, f.ranged // stored when its headers arrived
+	}
 	if f.err != nil || !f.decision.Store || f.base > 0 {
 		return "", nil
 	}
@@ -304,6 +323,15 @@ func (w *fillWriter) WriteHeader(code int) {
 		policy.Response{Status: status, Header: header, RequestTime: f.reqTime, ResponseTime: now, BodySize: size, HTTP1Framed: true},
 		p, keyHeaders(p))
 	f.status, f.header, f.size = status, header, size
+	if !f.validated {
+		// An object over RangeStoreLimit (or a partial response) from an origin that
+		// serves ranges is not stored; its key is marked to be filled in chunks.
+		if e := w.c.rangedMark(f, status, header, p); e != nil {
+			f.ranged = e
+			f.decision.Store = false
+			w.c.store.Set(f.full, e)
+		}
+	}
 	close(f.ready)
 	f.signal()
 }

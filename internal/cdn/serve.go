@@ -23,10 +23,17 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, rt Route, origin Or
 	coalesce := rt.Policy == nil || rt.Policy.RequestCoalescing == nil || *rt.Policy.RequestCoalescing
 	var f *fill
 	leader := true
+	spec := fillSpec{key: key, full: full}
+	if rng := r.Header.Get("Range"); rng != "" && r.Method == http.MethodGet {
+		// A range of an object the cache does not hold: the origin is asked for the
+		// range (its answer is not stored, but may mark the object for chunk fills).
+		spec.forwardRange = true
+		spec.slot = full + "\x00range\x00" + rng + "\x00" + r.Header.Get("If-Range")
+	}
 	if coalesce {
-		f, leader = c.startFill(key, full, r, rt, origin, nil)
+		f, leader = c.startFill(spec, r, rt, origin)
 	} else {
-		f = c.privateFill(key, full, r, rt, origin)
+		f = c.privateFill(spec, r, rt, origin)
 	}
 	if c.joined != nil {
 		c.joined()
@@ -39,12 +46,12 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, rt Route, origin Or
 }
 
 // privateFill is a fill no other request joins (requestCoalescing off).
-func (c *Cache) privateFill(key, full string, r *http.Request, rt Route, origin Origin) *fill {
+func (c *Cache) privateFill(s fillSpec, r *http.Request, rt Route, origin Origin) *fill {
 	c.mu.Lock()
-	mine := full + "\x00private\x00" + strconv.FormatInt(c.now().UnixNano(), 36) + strconv.Itoa(len(c.fills))
+	c.private++
+	s.slot = s.full + "\x00private\x00" + strconv.FormatUint(c.private, 36)
 	c.mu.Unlock()
-	f, _ := c.startFill(key, mine, r, rt, origin, nil)
-	f.full = full
+	f, _ := c.startFill(s, r, rt, origin)
 	return f
 }
 
@@ -52,14 +59,14 @@ func (c *Cache) privateFill(key, full string, r *http.Request, rt Route, origin 
 // or no-cache): a 304 refreshes it, anything else replaces it. Concurrent requests for
 // the entry share the validation.
 func (c *Cache) validate(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, full, key string, e *storage.Entry) Result {
-	f, leader := c.startFill(key, full, r, rt, origin, e)
+	f, leader := c.startFill(fillSpec{key: key, full: full, stale: e}, r, rt, origin)
 	return c.serveFill(w, r, rt, origin, f, "stale", leader)
 }
 
 // revalidateInBackground starts one background validation of a stale entry that is
 // served meanwhile (stale-while-revalidate, serveWhileStale).
 func (c *Cache) revalidateInBackground(full, key string, r *http.Request, rt Route, origin Origin, e *storage.Entry) {
-	c.startFill(key, full, r, rt, origin, e)
+	c.startFill(fillSpec{key: key, full: full, stale: e}, r, rt, origin)
 }
 
 // serveFill streams a fill's response to one client. A response the cache does not
@@ -103,10 +110,14 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	// A response that varies on headers this request has otherwise is not its answer:
 	// fetch its own, alone.
 	if v := varyOf(header); len(v) > 0 && policy.SecondaryKey(v, r.Header) != leaderVary {
-		return c.serveFill(w, r, rt, origin, c.privateFill(f.key, variantKey(f.key, v, r.Header), r, rt, origin), "vary-miss", true)
+		return c.serveFill(w, r, rt, origin, c.privateFill(fillSpec{key: f.key, full: variantKey(f.key, v, r.Header)}, r, rt, origin), "vary-miss", true)
+	}
+	if !leader && f.ranged != nil {
+		// The object is now to be filled in chunks: serve this request so.
+		return c.Serve(w, r, rt, origin)
 	}
 	if !leader && !decision.Store && !validated {
-		return c.serveFill(w, r, rt, origin, c.privateFill(f.key, f.full, r, rt, origin), fwd, true)
+		return c.serveFill(w, r, rt, origin, c.privateFill(fillSpec{key: f.key, full: f.full, forwardRange: f.forwardRange}, r, rt, origin), fwd, true)
 	}
 	// The leader of a response that is not stored drops what it has sent, so a large
 	// uncacheable download is not held in memory.
@@ -117,8 +128,10 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	if decision.Store {
 		ttl := decision.TTL
 		info.TTL = &ttl
-	} else {
+	} else if f.ranged == nil {
 		res.Status = "uncacheable"
+	} else {
+		res.Detail = "byte_range_caching"
 	}
 	if validated {
 		res.Validated, res.Status, res.Detail = true, "revalidated", "response_from_cache_validated"
@@ -316,7 +329,7 @@ func (c *Cache) PlainHit(r *http.Request, rt Route) (*storage.Entry, time.Durati
 		return nil, 0, false
 	}
 	_, e := c.lookup(policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy), r.Header)
-	if e == nil || e.Status != http.StatusOK {
+	if e == nil || e.Status != http.StatusOK || e.Ranged {
 		return nil, 0, false
 	}
 	age := e.Age(c.now())

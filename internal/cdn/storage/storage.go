@@ -37,6 +37,11 @@ type Entry struct {
 	Vary []string
 	// Stored is when the entry was written.
 	Stored time.Time
+	// Ranged marks an object filled in chunks (its origin serves byte ranges): the
+	// entry holds its headers (Body nil) and Size, its complete length; the chunks are
+	// entries of their own, 206 responses to the cache's range requests.
+	Ranged bool
+	Size   int64
 	// What invalidation rules match on: the backend service, the client's host and
 	// path (before any rewrite), and the origin's Cache-Tag values. Gen is the cache's
 	// invalidation generation when the fill began: a rule applies to entries whose
