@@ -166,6 +166,8 @@ func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.Location, "location", "us-central1", "where this edge is: a GCP region or metro code (iad, fra, …), or a name from --locations")
 	cmd.Flags().StringVar(&cfg.AdminListen, "admin-listen", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 	cmd.Flags().Var(&bytesFlag{v: &cfg.CacheSize}, "cache-size", "the CDN cache's memory budget, e.g. 256MiB or 2GiB (default 256MiB)")
+	cmd.Flags().StringVar(&cfg.CacheDir, "cache-dir", "", "a directory for the CDN cache's disk tier (chunks and large objects, kept across restarts); off when empty")
+	cmd.Flags().Var(&bytesFlag{v: &cfg.CacheDirSize}, "cache-dir-size", "the disk tier's byte budget, e.g. 10GiB (default 10GiB)")
 	cmd.Flags().StringVar(&cfg.PeerListen, "peer-listen", "", "address to serve other edges' cache fills on (cache-to-cache fill); off when empty")
 	cmd.Flags().StringVar(&cfg.Parent, "parent", "", "the parent tier's cache: another edge's peer URL (http://HOST:PORT of its --peer-listen), asked before the origin")
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")

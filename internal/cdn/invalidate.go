@@ -1,9 +1,11 @@
 package cdn
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"meridian/internal/cdn/storage"
 )
@@ -116,7 +118,44 @@ func (c *Cache) Invalidate(r Rule) int {
 			})
 		}
 	}
+	c.saveGeneration()
 	return n
+}
+
+// saveGeneration records, with the disk tier, the newest rule revision applied to it.
+func (c *Cache) saveGeneration() {
+	if d := c.store.Disk(); d != nil {
+		c.invMu.Lock()
+		g := storage.Generation{Revision: c.gen, Time: c.now()}
+		c.invMu.Unlock()
+		d.SaveGeneration(g)
+	}
+}
+
+// ResumeDisk decides, once the rules still kept (those up to rev) have been applied,
+// whether the disk tier's entries from an earlier run can be trusted: not if the store
+// was last brought up to date longer ago than rules are kept (a rule may have come and
+// gone unseen), nor if it knew revisions beyond rev (another etcd). It drops them then,
+// and returns why ("" when they are kept).
+func (c *Cache) ResumeDisk(rev int64, retention time.Duration) string {
+	d := c.store.Disk()
+	if d == nil || d.Len() == 0 {
+		return ""
+	}
+	g := d.LoadGeneration()
+	why := ""
+	switch {
+	case g.Time.IsZero():
+		why = "it has no record of the invalidations applied to it"
+	case g.Revision > rev:
+		why = fmt.Sprintf("it knew store revision %d, beyond the store's %d", g.Revision, rev)
+	case c.now().Sub(g.Time) > retention:
+		why = fmt.Sprintf("it was last brought up to date at %s, before the oldest invalidation kept", g.Time.Format(time.RFC3339))
+	}
+	if why != "" {
+		d.Clear()
+	}
+	return why
 }
 
 // SetGeneration tells the cache that every rule up to rev is known (it has applied
@@ -125,6 +164,7 @@ func (c *Cache) SetGeneration(rev int64) {
 	c.invMu.Lock()
 	c.gen = max(c.gen, rev)
 	c.invMu.Unlock()
+	c.saveGeneration()
 }
 
 // Generation is the newest rule revision the cache knows.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"meridian/api"
 	"meridian/internal/store"
@@ -34,7 +33,8 @@ func (s *Server) newOperation(target api.ResourcePath, opType string, targetID u
 
 // operationRetention is how long operations can be read after they finish; GCP keeps
 // them for a limited time too, and etcd drops them by itself when their lease expires.
-const operationRetention = 7 * 24 * time.Hour
+// Invalidation rules live as long as their operations.
+const operationRetention = api.OperationRetention
 
 func putOperation(change *store.Change, op *api.Operation) error {
 	data, err := json.Marshal(op)

@@ -25,6 +25,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"meridian/internal/cdn"
+	"meridian/internal/cdn/storage"
 	"meridian/internal/geo"
 	"meridian/internal/health"
 	"meridian/internal/lb"
@@ -55,6 +56,10 @@ type Config struct {
 	// CacheSize is the memory tier's byte budget for CDN-enabled backend services
 	// (default 256 MiB).
 	CacheSize uint64
+	// CacheDir, when set, holds the cache's disk tier of CacheDirSize bytes (default
+	// 10 GiB): every stored entry is written there, and it outlives restarts.
+	CacheDir     string
+	CacheDirSize uint64
 	// PeerListen is the address the edge answers other edges' cache fills on
 	// (cache-to-cache fill); "" leaves the edge out of the cache group.
 	PeerListen string
@@ -115,6 +120,9 @@ func New(st *store.Store, cfg Config) *Edge {
 		cfg.CacheSize = 256 << 20
 		e.cfg.CacheSize = cfg.CacheSize
 	}
+	if e.cfg.CacheDirSize == 0 {
+		e.cfg.CacheDirSize = 10 << 30
+	}
 	e.cache = cdn.New(cacheID(cfg.Location), cfg.CacheSize, cfg.Now)
 	e.snap.Store(snapshot.Compile(0, nil, nil))
 	e.proxy = newProxy(e)
@@ -128,6 +136,16 @@ func (e *Edge) Snapshot() *snapshot.Snapshot { return e.snap.Load() }
 // it closes every listener gracefully. The last good configuration keeps being served
 // while etcd is unreachable.
 func (e *Edge) Run(ctx context.Context, ready func()) error {
+	if e.cfg.CacheDir != "" {
+		d, err := storage.OpenDisk(e.cfg.CacheDir, e.cfg.CacheDirSize)
+		if err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		e.cache.Store().UseDisk(d)
+		if err := e.resumeDisk(ctx); err != nil {
+			return err
+		}
+	}
 	rev, err := e.reload(ctx)
 	if err != nil {
 		return err
@@ -152,7 +170,13 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer lease.Release()
-	// The cache starts empty: rules written before now have nothing to remove.
+	if e.cache.Store().Disk() != nil {
+		// What the disk kept gets the rules written since resumeDisk read them.
+		if _, err := e.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+	// Otherwise the cache starts empty: rules written before now have nothing to remove.
 	e.cache.SetGeneration(rev)
 	e.ack(ctx, lease, id, rev)
 	e.loadPeers(ctx)

@@ -40,6 +40,31 @@ func (e *Edge) catchUp(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	e.applyRules(kvs, rev)
+	return rev, nil
+}
+
+// resumeDisk readies what the disk tier kept from an earlier run before anything is
+// served: dropped if it may have missed rules, otherwise brought up to date with every
+// rule still kept.
+func (e *Edge) resumeDisk(ctx context.Context) error {
+	kvs, rev, err := e.store.ListAll(ctx, api.InvalidationsPrefix)
+	if err != nil {
+		return err
+	}
+	d := e.cache.Store().Disk()
+	if why := e.cache.ResumeDisk(rev, api.OperationRetention); why != "" {
+		fmt.Fprintf(e.cfg.Log, "edge: the disk cache's entries are dropped: %s\n", why)
+	} else {
+		fmt.Fprintf(e.cfg.Log, "edge: the disk cache keeps %d entries (%d bytes)\n", d.Len(), d.Bytes())
+	}
+	e.applyRules(kvs, rev)
+	return nil
+}
+
+// applyRules applies, in revision order, the rules among kvs newer than the cache's
+// generation, read at rev.
+func (e *Edge) applyRules(kvs []store.KV, rev int64) {
 	sort.Slice(kvs, func(i, j int) bool { return kvs[i].ModRevision < kvs[j].ModRevision })
 	gen := e.cache.Generation()
 	for _, kv := range kvs {
@@ -48,7 +73,6 @@ func (e *Edge) catchUp(ctx context.Context) (int64, error) {
 		}
 	}
 	e.cache.SetGeneration(rev)
-	return rev, nil
 }
 
 // applyRule turns a stored rule into the cache's and applies it: to the backend

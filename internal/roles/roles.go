@@ -70,6 +70,9 @@ type EdgeConfig struct {
 	AdminListen string
 	// CacheSize is the CDN cache's byte budget (0: the default).
 	CacheSize uint64
+	// CacheDir and CacheDirSize configure the cache's disk tier (off without a dir).
+	CacheDir     string
+	CacheDirSize uint64
 	// PeerListen is where the edge serves other edges' cache fills ("": it takes no
 	// part in cache-to-cache fill).
 	PeerListen string
@@ -220,7 +223,7 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 			}
 		}
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, PeerListen: c.PeerListen, Parent: c.Parent}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
 	}

@@ -20,7 +20,7 @@ const IdleEviction = 30 * 24 * time.Hour
 type Entry struct {
 	Status int
 	Header http.Header // end-to-end headers as received (plus what validation updated)
-	Body   []byte
+	Body   []byte      `json:"-"`
 	// RequestTime and ResponseTime bracket the exchange that produced (or last
 	// validated) the entry, for its age (RFC 9111 4.2.3).
 	RequestTime, ResponseTime time.Time
@@ -51,7 +51,9 @@ type Entry struct {
 	Gen                 int64
 	// Memo keeps what a reader derives from the entry once (the edge's rendered
 	// header block for hits); nil for entries made by copying another.
-	Memo *Memo
+	Memo *Memo `json:"-"`
+
+	diskSize int64 // the length of its file, on the disk tier's copy
 }
 
 // Memo is a value derived from an entry, for one key (what the derivation depended
@@ -107,7 +109,8 @@ func weight(key string, e *Entry) uint32 {
 
 // Store is the memory tier. It is safe for concurrent use.
 type Store struct {
-	c *otter.Cache[string, *Entry]
+	c    *otter.Cache[string, *Entry]
+	disk *Disk // nil without a disk tier
 	// seen remembers large objects offered once: a large object is stored on its
 	// second fill only, so one pass over a big file cannot flush popular content.
 	seen  *otter.Cache[string, struct{}]
@@ -128,16 +131,46 @@ func New(maxBytes uint64) *Store {
 	}
 }
 
-// Get returns the entry under key.
-func (s *Store) Get(key string) (*Entry, bool) { return s.c.GetIfPresent(key) }
+// UseDisk puts a disk tier behind the memory tier: every entry stored is written to
+// it, and an entry not in memory is read from it (and offered to memory). Call it
+// before the store is used.
+func (s *Store) UseDisk(d *Disk) { s.disk = d }
+
+// Disk is the store's disk tier, or nil.
+func (s *Store) Disk() *Disk { return s.disk }
+
+// Get returns the entry under key, from memory or the disk tier.
+func (s *Store) Get(key string) (*Entry, bool) {
+	if e, ok := s.c.GetIfPresent(key); ok || s.disk == nil {
+		return e, ok
+	}
+	e, ok := s.disk.Get(key)
+	if ok {
+		s.admit(key, e)
+	}
+	return e, ok
+}
 
 // Set offers an entry; it reports false when the store declines it: a large object on
-// its first offer. The frequency-aware policy may also evict it soon in favour of
-// popular entries.
+// its first offer, without a disk tier that takes it. The frequency-aware policy may
+// also evict it soon in favour of popular entries.
 func (s *Store) Set(key string, e *Entry) bool {
+	stored := s.admit(key, e)
+	if s.disk != nil {
+		if s.disk.Set(key, e) == nil {
+			return true
+		}
+		s.disk.Delete(key) // an older copy must not outlive this one
+	}
+	return stored
+}
+
+// admit offers an entry to the memory tier.
+func (s *Store) admit(key string, e *Entry) bool {
 	if len(e.Body) > s.large {
 		if _, again := s.seen.GetIfPresent(key); !again {
 			s.seen.Set(key, struct{}{})
+			s.c.Invalidate(key) // an older copy must not outlive this one
 			return false
 		}
 		s.seen.Invalidate(key)
@@ -146,16 +179,39 @@ func (s *Store) Set(key string, e *Entry) bool {
 	return true
 }
 
-// All iterates over the stored entries. It is weakly consistent: an entry stored before
-// the iteration began and not replaced is visited.
-func (s *Store) All() iter.Seq2[string, *Entry] { return s.c.All() }
+// All iterates over the stored entries: memory's, then the disk tier's not in memory
+// (those without their bodies). It is weakly consistent: an entry stored before the
+// iteration began and not replaced is visited.
+func (s *Store) All() iter.Seq2[string, *Entry] {
+	return func(yield func(string, *Entry) bool) {
+		for k, e := range s.c.All() {
+			if !yield(k, e) {
+				return
+			}
+		}
+		if s.disk == nil {
+			return
+		}
+		for k, it := range s.disk.idx.All() {
+			if _, inMemory := s.c.GetIfPresent(k); inMemory {
+				continue
+			}
+			if !yield(k, it.meta) {
+				return
+			}
+		}
+	}
+}
 
 // Update replaces the entry under key with what f returns for it, or removes it when f
 // returns nil; f sees the current entry and runs atomically with other writes of key,
 // and its false answer leaves the entry alone.
 func (s *Store) Update(key string, f func(*Entry) (*Entry, bool)) {
+	var seen, changed bool
+	var next *Entry
 	s.c.ComputeIfPresent(key, func(old *Entry) (*Entry, otter.ComputeOp) {
 		e, change := f(old)
+		seen, changed, next = true, change, e
 		switch {
 		case !change:
 			return old, otter.CancelOp
@@ -164,10 +220,35 @@ func (s *Store) Update(key string, f func(*Entry) (*Entry, bool)) {
 		}
 		return e, otter.WriteOp
 	})
+	if s.disk == nil {
+		return
+	}
+	if !seen {
+		// Only on disk: f sees the disk's copy.
+		old, ok := s.disk.Get(key)
+		if !ok {
+			return
+		}
+		next, changed = f(old)
+	}
+	switch {
+	case !changed:
+	case next == nil:
+		s.disk.Delete(key)
+	default:
+		if s.disk.Set(key, next) != nil {
+			s.disk.Delete(key)
+		}
+	}
 }
 
 // Delete removes an entry.
-func (s *Store) Delete(key string) { s.c.Invalidate(key) }
+func (s *Store) Delete(key string) {
+	s.c.Invalidate(key)
+	if s.disk != nil {
+		s.disk.Delete(key)
+	}
+}
 
 // Len and Bytes report what the store holds.
 func (s *Store) Len() int      { return s.c.EstimatedSize() }
@@ -177,4 +258,7 @@ func (s *Store) Bytes() uint64 { return s.c.WeightedSize() }
 func (s *Store) Close() {
 	s.c.StopAllGoroutines()
 	s.seen.StopAllGoroutines()
+	if s.disk != nil {
+		s.disk.Close()
+	}
 }
