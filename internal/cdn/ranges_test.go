@@ -21,6 +21,7 @@ import (
 
 	"meridian/api"
 	"meridian/internal/cdn/policy"
+	"meridian/internal/cdn/storage"
 )
 
 // rangeOrigin serves one object with http.ServeContent (so Range, If-Range and the
@@ -487,5 +488,61 @@ func TestRangeInvalidationRemovesChunks(t *testing.T) {
 	e.do("GET", "/i")
 	if asked, _ := ro.take(); len(asked) != 1 || asked[0] != "" {
 		t.Fatalf("after invalidation asked %q; want a first request anew", asked)
+	}
+}
+
+// withDisk replaces the env's cache with one whose store has a disk tier in dir.
+func (e *env) withDisk(dir string) {
+	e.t.Helper()
+	c := New("TEST-cache", 16<<20, e.clk.now)
+	d, err := storage.OpenDisk(dir, 1<<30)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.Store().UseDisk(d)
+	e.t.Cleanup(c.Close)
+	e.cache = c
+}
+
+// The disk tier keeps a chunked object's mark and chunks across a restart; it is
+// dropped when the store may have missed invalidations meanwhile.
+func TestRangeDiskTierSurvivesARestart(t *testing.T) {
+	const size = 5_000_000
+	e, ro := newRangeEnv(t, size)
+	dir := t.TempDir()
+	e.withDisk(dir)
+	e.cache.SetGeneration(5)
+	e.do("GET", "/big")
+	e.do("GET", "/big")
+	ro.take()
+	e.cache.Close()
+
+	e.withDisk(dir) // the next run
+	if why := e.cache.ResumeDisk(5, api.OperationRetention); why != "" {
+		t.Fatalf("a store up to date was dropped: %s", why)
+	}
+	w, res := e.do("GET", "/big", "Range", "bytes=4000000-4999999")
+	if w.Code != 206 || !res.Hit || !bytes.Equal(w.Body.Bytes(), ro.body[4000000:]) {
+		t.Fatalf("after a restart: %d %+v", w.Code, res)
+	}
+	if asked, _ := ro.take(); len(asked) != 0 {
+		t.Fatalf("after a restart asked %q", asked)
+	}
+	e.cache.Close()
+
+	e.withDisk(dir)
+	if why := e.cache.ResumeDisk(4, api.OperationRetention); !strings.Contains(why, "beyond") || e.cache.Store().Disk().Len() != 0 {
+		t.Fatalf("a store from another etcd was kept: %q", why)
+	}
+	e.cache.Close()
+
+	e.withDisk(dir)
+	e.cache.SetGeneration(5)
+	e.do("GET", "/big")
+	e.cache.Close()
+	e.clk.advance(api.OperationRetention + time.Hour)
+	e.withDisk(dir)
+	if why := e.cache.ResumeDisk(9, api.OperationRetention); why == "" || e.cache.Store().Disk().Len() != 0 {
+		t.Fatalf("a store older than the rules kept was kept: %q", why)
 	}
 }

@@ -253,9 +253,17 @@ func (d *Disk) Has(key string) bool {
 	return ok
 }
 
-// Len and Bytes report what the tier holds.
-func (d *Disk) Len() int      { return d.idx.EstimatedSize() }
-func (d *Disk) Bytes() uint64 { return d.idx.WeightedSize() }
+// Len and Bytes report what the tier holds, once its pending maintenance (evictions,
+// which remove files) is done.
+func (d *Disk) Len() int {
+	d.idx.CleanUp()
+	return d.idx.EstimatedSize()
+}
+
+func (d *Disk) Bytes() uint64 {
+	d.idx.CleanUp()
+	return d.idx.WeightedSize()
+}
 
 // Clear removes every entry.
 func (d *Disk) Clear() { d.idx.InvalidateAll() }

@@ -250,9 +250,17 @@ func (s *Store) Delete(key string) {
 	}
 }
 
-// Len and Bytes report what the store holds.
-func (s *Store) Len() int      { return s.c.EstimatedSize() }
-func (s *Store) Bytes() uint64 { return s.c.WeightedSize() }
+// Len and Bytes report what the memory tier holds, once its pending maintenance
+// (evictions) is done.
+func (s *Store) Len() int {
+	s.c.CleanUp()
+	return s.c.EstimatedSize()
+}
+
+func (s *Store) Bytes() uint64 {
+	s.c.CleanUp()
+	return s.c.WeightedSize()
+}
 
 // Close stops the store's background work.
 func (s *Store) Close() {
