@@ -215,4 +215,3 @@ func burst(addr, path string, n int) error {
 	}
 	return nil
 }
-
