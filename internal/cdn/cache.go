@@ -98,6 +98,7 @@ func (c *Cache) Name() string { return c.name }
 func (c *Cache) Close() {
 	c.cancel()
 	c.wg.Wait()
+	c.saveGeneration() // what the disk holds is up to date with every rule known
 	c.store.Close()
 }
 
@@ -119,7 +120,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt Route, origin O
 	}
 	full, entry := c.lookup(key, r.Header)
 	if entry != nil && entry.Ranged {
-		return c.serveRanged(w, r, rt, origin, full, key, entry, false)
+		return c.serveRanged(w, r, rt, origin, full, key, entry)
 	}
 	if entry != nil {
 		age := entry.Age(c.now())

@@ -128,7 +128,9 @@ func (c *Cache) saveGeneration() {
 		c.invMu.Lock()
 		g := storage.Generation{Revision: c.gen, Time: c.now()}
 		c.invMu.Unlock()
-		d.SaveGeneration(g)
+		if g.Revision > 0 { // a cache that never learned the store's rules records nothing
+			d.SaveGeneration(g)
+		}
 	}
 }
 

@@ -68,9 +68,8 @@ func (c *Cache) markFor(reqHeader http.Header, signed bool, rt Route, host, path
 		Service: rt.Service, Host: host, Path: path, Tags: cacheTags(whole), Gen: gen}
 }
 
-// serveRanged answers a request for an object filled in chunks. retried is set when a
-// chunk fill found the representation changed and the request is served anew.
-func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, full, key string, mark *storage.Entry, retried bool) Result {
+// serveRanged answers a request for an object filled in chunks.
+func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, origin Origin, full, key string, mark *storage.Entry) Result {
 	age := mark.Age(c.now())
 	cacheStatus, info := "hit", policy.StatusInfo{Hit: true}
 	res := Result{Lookup: true, Hit: true, Status: "hit", Detail: "response_from_cache"}
@@ -114,11 +113,13 @@ func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, or
 			for _, s := range spans[1:] {
 				need.First, need.Last = min(need.First, s.First), max(need.Last, s.Last)
 			}
+		} else if ok {
+			need = policy.Span{First: 0, Last: -1} // unsatisfiable: a 416, no chunk needed
 		}
 	}
 	missing := 0
-	for i := need.First / policy.ChunkSize; size > 0 && i <= need.Last/policy.ChunkSize; i++ {
-		if c.storedChunk(full, i, etag, size) == nil {
+	for i := need.First / policy.ChunkSize; need.Last >= 0 && i <= need.Last/policy.ChunkSize; i++ {
+		if !c.hasChunk(full, i, etag) {
 			missing++
 		}
 	}
@@ -137,13 +138,14 @@ func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, or
 	}
 
 	rd := &chunkReader{c: c, r: r, rt: rt, origin: origin, full: full, mark: mark, etag: etag, cur: -1, limit: need.Last}
-	if r.Method == http.MethodGet && size > 0 && !conditional(r) {
+	if r.Method == http.MethodGet && need.Last >= 0 && !conditional(r) {
 		// The first chunk is open before any header is sent, so that an origin that
 		// fails (or changed the object) is answered properly, not with a cut body.
 		if err := rd.open(need.First / policy.ChunkSize); err != nil {
-			if errors.Is(err, errRepresentationChanged) && !retried {
+			if errors.Is(err, errRepresentationChanged) {
+				// Served as a miss (not through the mark again, so this cannot loop).
 				c.dropMark(full, mark)
-				return c.Serve(w, r, rt, origin)
+				return c.miss(w, r, rt, origin, key, full != key)
 			}
 			return c.rangeFailed(w, rt, rd.status, res)
 		}
@@ -169,7 +171,7 @@ func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, or
 	http.ServeContent(cw, r, "", modtime, rd)
 	res.Egress = cw.n
 	res.FillBytes, res.PeerFill = rd.fillBytes()
-	if rd.err != nil && r.Context().Err() == nil {
+	if rd.failed() != nil && r.Context().Err() == nil {
 		panic(http.ErrAbortHandler) // a chunk fill failed mid-response: cut it short
 	}
 	return res
@@ -203,11 +205,19 @@ func (c *Cache) rangeFailed(w http.ResponseWriter, rt Route, status int, res Res
 	return res
 }
 
-// dropMark removes a mark, unless another has replaced it.
+// dropMark removes a mark, unless another (of another representation) has replaced
+// it.
 func (c *Cache) dropMark(full string, mark *storage.Entry) {
+	etag := mark.Header.Get("ETag")
 	c.store.Update(full, func(cur *storage.Entry) (*storage.Entry, bool) {
-		return nil, cur == mark
+		return nil, cur.Ranged && cur.Size == mark.Size && cur.Header.Get("ETag") == etag
 	})
+}
+
+// hasChunk reports, without reading it, whether chunk i is stored for the ETag.
+func (c *Cache) hasChunk(full string, i int64, etag string) bool {
+	e, ok := c.store.Peek(chunkKey(full, i))
+	return ok && e.Status == http.StatusPartialContent && e.Header.Get("ETag") == etag
 }
 
 // storedChunk returns chunk i of the object when it is stored for the mark's ETag.
@@ -243,13 +253,15 @@ func (f *chunkFill) signal() {
 // startChunk starts (or joins) the fill of chunk i of the object marked by mark.
 func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string, mark *storage.Entry, i int64) (*chunkFill, bool) {
 	key := chunkKey(full, i)
+	// Fills are shared by readers of one representation only.
+	slot := key + "\x00" + mark.Header.Get("ETag") + "\x00" + strconv.FormatInt(mark.Size, 10)
 	c.mu.Lock()
-	if f := c.chunks[key]; f != nil {
+	if f := c.chunks[slot]; f != nil {
 		c.mu.Unlock()
 		return f, false
 	}
 	f := &chunkFill{span: policy.Chunk(i, mark.Size), ready: make(chan struct{}), changed: make(chan struct{})}
-	c.chunks[key] = f
+	c.chunks[slot] = f
 	c.mu.Unlock()
 
 	gen := c.beginFill()
@@ -286,8 +298,8 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 		}
 		c.endFill(gen, key, stored)
 		c.mu.Lock()
-		if c.chunks[key] == f {
-			delete(c.chunks, key)
+		if c.chunks[slot] == f {
+			delete(c.chunks, slot)
 		}
 		c.mu.Unlock()
 		f.mu.Lock()
@@ -396,9 +408,30 @@ type chunkReader struct {
 	cur     int64      // the chunk open, -1 for none
 	stored  []byte     // its bytes when stored
 	fill    *chunkFill // its fill otherwise
-	started []*chunkFill
+	ahead   *chunkFill // the next chunk's fill, started ahead
+	aheadAt int64
 	status  int // the origin's status when a fill failed
+
+	// With several ranges http.ServeContent reads on a goroutine of its own, which may
+	// still run when it returns: what the handler reads afterwards is guarded.
+	mu      sync.Mutex
 	err     error
+	started []*chunkFill // fills this request started that may still run
+	filled  int64        // bytes of those that ended
+	peer    bool
+}
+
+func (rd *chunkReader) fail(err error) error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.err = err
+	return err
+}
+
+func (rd *chunkReader) failed() error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.err
 }
 
 func (rd *chunkReader) Seek(offset int64, whence int) (int64, error) {
@@ -417,8 +450,8 @@ func (rd *chunkReader) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (rd *chunkReader) Read(p []byte) (int, error) {
-	if rd.err != nil {
-		return 0, rd.err
+	if err := rd.failed(); err != nil {
+		return 0, err
 	}
 	if rd.pos >= rd.mark.Size {
 		return 0, io.EOF
@@ -452,14 +485,12 @@ func (rd *chunkReader) Read(p []byte) (int, error) {
 			if err == nil {
 				err = errFillAborted
 			}
-			rd.err = err
-			return 0, err
+			return 0, rd.fail(err)
 		}
 		select {
 		case <-changed:
 		case <-rd.r.Context().Done():
-			rd.err = rd.r.Context().Err()
-			return 0, rd.err
+			return 0, rd.fail(rd.r.Context().Err())
 		}
 	}
 }
@@ -468,13 +499,17 @@ func (rd *chunkReader) Read(p []byte) (int, error) {
 // for, and starts filling the next chunk the response needs.
 func (rd *chunkReader) open(i int64) error {
 	rd.cur, rd.stored, rd.fill = i, nil, nil
-	if e := rd.c.storedChunk(rd.full, i, rd.etag, rd.mark.Size); e != nil {
+	rd.settle()
+	if rd.ahead != nil && rd.aheadAt == i {
+		rd.fill = rd.ahead // filled ahead: used even if it ended and was not stored
+	} else if e := rd.c.storedChunk(rd.full, i, rd.etag, rd.mark.Size); e != nil {
 		rd.stored = e.Body
 	} else {
 		rd.fill = rd.startOrJoin(i)
 	}
-	if next := i + 1; next*policy.ChunkSize <= rd.limit && rd.c.storedChunk(rd.full, next, rd.etag, rd.mark.Size) == nil {
-		rd.startOrJoin(next)
+	rd.ahead = nil
+	if next := i + 1; next*policy.ChunkSize <= rd.limit && !rd.c.hasChunk(rd.full, next, rd.etag) {
+		rd.ahead, rd.aheadAt = rd.startOrJoin(next), next
 	}
 	if rd.fill == nil {
 		return nil
@@ -482,13 +517,37 @@ func (rd *chunkReader) open(i int64) error {
 	select {
 	case <-rd.fill.ready:
 	case <-rd.r.Context().Done():
-		rd.err = rd.r.Context().Err()
-		return rd.err
+		return rd.fail(rd.r.Context().Err())
 	}
 	rd.fill.mu.Lock()
-	rd.status, rd.err = rd.fill.status, rd.fill.err
+	status, err := rd.fill.status, rd.fill.err
 	rd.fill.mu.Unlock()
-	return rd.err
+	rd.status = status
+	if err != nil {
+		return rd.fail(err)
+	}
+	return nil
+}
+
+// settle counts the started fills that have ended and lets go of them, so a long
+// response does not hold every chunk it filled.
+func (rd *chunkReader) settle() {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	kept := rd.started[:0]
+	for _, f := range rd.started {
+		f.mu.Lock()
+		done, n := f.done, int64(len(f.body))
+		f.mu.Unlock()
+		if done {
+			rd.filled += n
+			rd.peer = rd.peer || f.fromPeer.Load()
+			continue
+		}
+		kept = append(kept, f)
+	}
+	clear(rd.started[len(kept):])
+	rd.started = kept
 }
 
 func (rd *chunkReader) startOrJoin(i int64) *chunkFill {
@@ -497,7 +556,9 @@ func (rd *chunkReader) startOrJoin(i int64) *chunkFill {
 		rd.c.chunkJoined()
 	}
 	if started {
+		rd.mu.Lock()
 		rd.started = append(rd.started, f)
+		rd.mu.Unlock()
 	}
 	return f
 }
@@ -506,8 +567,9 @@ func (rd *chunkReader) startOrJoin(i int64) *chunkFill {
 // of the group answered them; it waits for them to end (they run on when the client
 // has left).
 func (rd *chunkReader) fillBytes() (int64, bool) {
-	var n int64
-	peer := false
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	n, peer := rd.filled, rd.peer
 	for _, f := range rd.started {
 		for {
 			f.mu.Lock()
@@ -578,6 +640,9 @@ func (c *Cache) checkRanged(r *http.Request, rt Route, origin Origin, full strin
 	reqTime := c.now()
 	w := &headerWriter{h: http.Header{}}
 	ch.err = callOrigin(origin, w, fr)
+	if w.status != 0 {
+		ch.err = nil // the headers are all a validation needs; the body was refused
+	}
 	respTime := c.now()
 	ch.status = w.status
 	p := rt.Policy
@@ -627,6 +692,11 @@ func (w *headerWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return len(b), nil
+	return 0, errHeadersEnough
 }
+
+// errHeadersEnough stops an origin's body a validation does not need (an origin that
+// ignored its Range would send the whole object).
+var errHeadersEnough = errors.New("the cache needs only the headers")
+
 func (w *headerWriter) Flush() {}

@@ -546,3 +546,87 @@ func TestRangeDiskTierSurvivesARestart(t *testing.T) {
 		t.Fatalf("a store older than the rules kept was kept: %q", why)
 	}
 }
+
+// A chunk fill is shared only by readers of one representation: a reader of an older
+// mark does not join a fill made for a newer one (its bytes would mix two objects).
+func TestRangeChunkFillsAreSharedPerRepresentation(t *testing.T) {
+	const size = 3 << 20
+	e, ro := newRangeEnv(t, size)
+	e.do("GET", "/r") // marks v1
+	gate := make(chan struct{})
+	ro.mu.Lock()
+	ro.gate = gate
+	ro.mu.Unlock()
+	defer close(gate)
+	m1, _ := e.cache.store.Get("https://example.com/r")
+	m2 := *m1
+	m2.Header = m1.Header.Clone()
+	m2.Header.Set("ETag", `"v2"`)
+	r := httptest.NewRequest("GET", "https://example.com/r", nil)
+	f2, started2 := e.cache.startChunk(r, e.route, e.fn, "https://example.com/r", &m2, 0)
+	f1, started1 := e.cache.startChunk(r, e.route, e.fn, "https://example.com/r", m1, 0)
+	if !started2 || !started1 || f1 == f2 {
+		t.Fatalf("a v1 reader joined the v2 fill (started %v %v)", started2, started1)
+	}
+	again, started := e.cache.startChunk(r, e.route, e.fn, "https://example.com/r", m1, 0)
+	if started || again != f1 {
+		t.Fatal("a second v1 reader did not join the v1 fill")
+	}
+}
+
+// A long response lets go of the chunk fills it has finished with: it holds at most
+// the chunk it reads and the one filled ahead.
+func TestRangeReaderDoesNotHoldFinishedChunks(t *testing.T) {
+	const size = 12 * policy.ChunkSize
+	e, _ := newRangeEnv(t, size)
+	e.cache = New("TEST-cache", 1<<20, e.clk.now) // stores no chunk: every one is filled
+	t.Cleanup(e.cache.Close)
+	e.do("GET", "/long") // marks
+	mark, _ := e.cache.store.Get("https://example.com/long")
+	r := httptest.NewRequest("GET", "https://example.com/long", nil)
+	rd := &chunkReader{c: e.cache, r: r, rt: e.route, origin: e.fn, full: "https://example.com/long", mark: mark, etag: `"v1"`, cur: -1, limit: size - 1}
+	held := 0
+	buf := make([]byte, 64<<10)
+	for {
+		_, err := rd.Read(buf)
+		rd.mu.Lock()
+		held = max(held, len(rd.started))
+		rd.mu.Unlock()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := rd.fillBytes(); held > 3 || n != size {
+		t.Fatalf("held up to %d fills; filled %d of %d bytes", held, n, size)
+	}
+}
+
+// A mark whose representation changed is dropped and the request served as a miss,
+// also when the mark lives only on disk (it is read anew each time, so it is dropped by
+// its ETag, not its address), without going round again.
+func TestRangeChangedMarkOnDiskIsServedOnce(t *testing.T) {
+	const size = 3 << 20
+	e, ro := newRangeEnv(t, size)
+	c := New("TEST-cache", 100, e.clk.now) // memory holds nothing
+	d, err := storage.OpenDisk(t.TempDir(), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Store().UseDisk(d)
+	t.Cleanup(c.Close)
+	e.cache = c
+	e.do("GET", "/d") // marks v1, on disk
+	v2 := objectBytes(size, 5)
+	ro.change(v2, `"v2"`)
+	ro.take()
+	w, _ := e.do("GET", "/d", "Range", "bytes=0-10")
+	if w.Code != 206 || !bytes.Equal(w.Body.Bytes(), v2[:11]) {
+		t.Fatalf("%d %q", w.Code, w.Body.Bytes())
+	}
+	if asked, _ := ro.take(); len(asked) > 4 {
+		t.Fatalf("asked the origin %d times: %q", len(asked), asked)
+	}
+}

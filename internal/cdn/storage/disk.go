@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -176,35 +177,69 @@ func decodeHead(r io.Reader, size int64) (string, *Entry, int64, error) {
 	if err := json.Unmarshal(meta, &rec); err != nil || rec.Entry == nil {
 		return "", nil, 0, errors.New("cache entry file has a corrupt record")
 	}
-	return rec.Key, rec.Entry, size - int64(len(head)) - n, nil
+	if body := size - int64(len(head)) - n; body != rec.Entry.BodyLen {
+		return "", nil, 0, errors.New("cache entry file's body is cut short")
+	}
+	return rec.Key, rec.Entry, rec.Entry.BodyLen, nil
 }
 
 // Get reads the entry stored under key.
 func (d *Disk) Get(key string) (*Entry, bool) {
+	e, _, ok := d.get(key)
+	return e, ok
+}
+
+// get reads the entry stored under key, and returns the index item it read.
+func (d *Disk) get(key string) (*Entry, *diskItem, bool) {
 	it, ok := d.idx.GetIfPresent(key)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	data, err := os.ReadFile(filepath.Join(d.dir, it.file))
 	if err != nil {
-		d.idx.Invalidate(key)
-		return nil, false
+		d.forget(key, it) // gone (unless replaced meanwhile: then the new one stands)
+		return nil, nil, false
 	}
 	k, e, bodyLen, err := decodeHead(bytes.NewReader(data), int64(len(data)))
-	if err != nil || k != key {
-		d.idx.Invalidate(key)
-		return nil, false
+	body := data[int64(len(data))-bodyLen:]
+	if err != nil || k != key || crc32.Checksum(body, castagnoli) != e.BodyCRC {
+		d.forget(key, it) // torn or corrupt: not served
+		return nil, nil, false
 	}
-	e.Body = data[int64(len(data))-bodyLen:]
+	e.Body = body
 	e.Memo = &Memo{}
-	return e, true
+	return e, it, true
 }
+
+// forget removes key's index item if it is still it.
+func (d *Disk) forget(key string, it *diskItem) {
+	d.idx.ComputeIfPresent(key, func(cur *diskItem) (*diskItem, otter.ComputeOp) {
+		if cur == it {
+			return nil, otter.InvalidateOp
+		}
+		return cur, otter.CancelOp
+	})
+}
+
+// holds reports whether key's index item is still it.
+func (d *Disk) holds(key string, it *diskItem) bool {
+	cur, ok := d.idx.GetEntryQuietly(key)
+	return ok && cur.Value == it
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxRecord bounds what Get reads as an entry's record.
 const maxRecord = 1 << 20
 
 // Set writes an entry under key, replacing what was there.
 func (d *Disk) Set(key string, e *Entry) error {
+	// The body's length and checksum are kept in the record, so that a file a crash
+	// left torn or with unwritten blocks (there is no fsync: a crash may lose recent
+	// entries, but never serves a broken one) is not taken for the entry.
+	withSum := *e
+	withSum.BodyLen, withSum.BodyCRC = int64(len(e.Body)), crc32.Checksum(e.Body, castagnoli)
+	e = &withSum
 	rec, err := json.Marshal(diskRecord{Key: key, Entry: e})
 	if err != nil {
 		return err

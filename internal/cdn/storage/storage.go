@@ -53,6 +53,10 @@ type Entry struct {
 	// header block for hits); nil for entries made by copying another.
 	Memo *Memo `json:"-"`
 
+	// BodyLen and BodyCRC (CRC-32C) are the body's, on the disk tier's copy.
+	BodyLen int64  `json:",omitempty"`
+	BodyCRC uint32 `json:",omitempty"`
+
 	diskSize int64 // the length of its file, on the disk tier's copy
 }
 
@@ -144,11 +148,36 @@ func (s *Store) Get(key string) (*Entry, bool) {
 	if e, ok := s.c.GetIfPresent(key); ok || s.disk == nil {
 		return e, ok
 	}
-	e, ok := s.disk.Get(key)
-	if ok {
-		s.admit(key, e)
+	e, it, ok := s.disk.get(key)
+	if !ok {
+		return nil, false
 	}
-	return e, ok
+	if s.admit(key, e) && !s.disk.holds(key, it) {
+		// Replaced or removed (invalidated) on disk while it was read: the copy
+		// offered to memory must not outlive it.
+		s.c.ComputeIfPresent(key, func(cur *Entry) (*Entry, otter.ComputeOp) {
+			if cur == e {
+				return nil, otter.InvalidateOp
+			}
+			return cur, otter.CancelOp
+		})
+	}
+	return e, true
+}
+
+// Peek returns the entry under key without reading a body from disk (a disk-only
+// entry comes without its body) and without counting as a use.
+func (s *Store) Peek(key string) (*Entry, bool) {
+	if e, ok := s.c.GetEntryQuietly(key); ok {
+		return e.Value, true
+	}
+	if s.disk == nil {
+		return nil, false
+	}
+	if it, ok := s.disk.idx.GetEntryQuietly(key); ok {
+		return it.Value.meta, true
+	}
+	return nil, false
 }
 
 // Set offers an entry; it reports false when the store declines it: a large object on
