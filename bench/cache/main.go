@@ -21,7 +21,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,73 +105,57 @@ func run(rounds int, duration time.Duration, conns int) error {
 		return err
 	}
 	defer stopNginx()
-	servers := []struct{ name, addr string }{{"meridian", meridian}, {"nginx", nginx}}
+	servers := []harness.Server{{Name: "meridian", Addr: meridian}, {Name: "nginx", Addr: nginx}}
 
-	sizes := []int{1 << 10, 100 << 10, 1 << 20}
+	var loads []harness.Load
+	for _, size := range []int{1 << 10, 100 << 10, 1 << 20} {
+		loads = append(loads, harness.Load{Label: label(size), Path: fmt.Sprintf("/obj/%d", size)})
+	}
 	for _, s := range servers {
-		for _, size := range sizes {
+		for _, l := range loads {
 			for range 2 { // fill, then a hit
-				if err := harness.Get(s.addr, fmt.Sprintf("/obj/%d", size)); err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
+				if err := harness.Get(s.Addr, l.Path); err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 			}
 		}
 	}
-	type sample struct{ rps, p99 float64 }
-	results := map[string]map[int][]sample{}
-	for _, s := range servers {
-		results[s.name] = map[int][]sample{}
-	}
-	for round := 1; round <= rounds; round++ {
-		for _, size := range sizes {
-			for _, s := range servers {
-				profiling := cpuProfile != "" && s.name == "meridian" && size == sizes[0] && round == 1
-				if profiling {
-					f, err := os.Create(cpuProfile)
-					if err != nil {
-						return err
-					}
-					pprof.StartCPUProfile(f)
-				}
-				rps, p99, err := harness.Wrk(s.addr, fmt.Sprintf("/obj/%d", size), duration, conns)
-				if profiling {
-					pprof.StopCPUProfile()
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
-				}
-				results[s.name][size] = append(results[s.name][size], sample{rps, p99})
-				fmt.Fprintf(os.Stderr, "round %d %7s %-8s %10.0f req/s  p99 %7.2f ms\n", round, label(size), s.name, rps, p99)
-			}
+	var profileErr error
+	results, err := harness.Rounds(servers, loads, rounds, duration, conns, func(round int, l harness.Load, s harness.Server, run func()) {
+		if cpuProfile == "" || s.Name != "meridian" || l.Label != loads[0].Label || round != 1 {
+			run()
+			return
 		}
-	}
-	median := func(xs []sample, f func(sample) float64) float64 {
-		v := make([]float64, len(xs))
-		for i, x := range xs {
-			v[i] = f(x)
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			profileErr = err
+			run()
+			return
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		run()
+		pprof.StopCPUProfile()
+	})
+	if err != nil {
+		return err
+	}
+	if profileErr != nil {
+		return profileErr
 	}
 	fmt.Printf("\ncache hits, median of %d interleaved rounds (wrk -t2 -c%d -d%s; servers on CPU 0, wrk on CPU 1)\n", rounds, conns, duration)
-	fmt.Printf("| object | Meridian req/s | nginx req/s | ratio | Meridian p99 | nginx p99 | p99 ratio |\n|---|---|---|---|---|---|---|\n")
-	for _, size := range sizes {
-		m, n := results["meridian"][size], results["nginx"][size]
-		mr, nr := median(m, func(s sample) float64 { return s.rps }), median(n, func(s sample) float64 { return s.rps })
-		mp, np := median(m, func(s sample) float64 { return s.p99 }), median(n, func(s sample) float64 { return s.p99 })
-		fmt.Printf("| %s | %.0f | %.0f | %.2f× | %.2f ms | %.2f ms | %.2f× |\n", label(size), mr, nr, mr/nr, mp, np, mp/np)
-	}
+	harness.PrintMedians(servers[0], servers[1], loads, results)
 	fmt.Printf("\nbursts of 200 concurrent misses of one new key (origin answers after 100 ms)\n| server | origin fetches per burst |\n|---|---|\n")
 	for _, s := range servers {
 		var counts []string
 		for round := range rounds {
-			path := fmt.Sprintf("/burst/%s-%d", s.name, round)
-			if err := burst(s.addr, path, 200); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+			path := fmt.Sprintf("/burst/%s-%d", s.Name, round)
+			if err := burst(s.Addr, path, 200); err != nil {
+				return fmt.Errorf("%s: %w", s.Name, err)
 			}
 			counts = append(counts, strconv.Itoa(o.count(path)))
 		}
-		fmt.Printf("| %s | %s |\n", s.name, strings.Join(counts, ", "))
+		fmt.Printf("| %s | %s |\n", s.Name, strings.Join(counts, ", "))
 	}
 	return nil
 }

@@ -20,14 +20,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"meridian/internal/controlplane"
+	"meridian/bench/internal/harness"
 	"meridian/internal/edge"
-	"meridian/internal/store"
 	"meridian/internal/testutil"
 )
 
@@ -49,38 +47,17 @@ func run(rate int, duration, killAt time.Duration) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	etcd, err := store.StartEmbedded(ctx, dir, "127.0.0.1:0")
+	ctl, err := harness.StartControl(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer etcd.Close()
-	st, err := store.Dial([]string{etcd.Endpoint}, "/bench/")
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	apiSrv := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
-	defer apiSrv.Close()
+	defer ctl.Close()
+	st := ctl.Store
 	// Round-trip probes run once at the start (the interval is longer than the run), so
 	// every later connection to the dead region is a client request's attempt.
-	e := edge.New(st, edge.Config{Location: "us-central1", PortMap: map[int]int{80: 0}, ProbeInterval: time.Hour})
-	ready, edgeDone := make(chan struct{}), make(chan error, 1)
-	go func() { edgeDone <- e.Run(ctx, func() { close(ready) }) }()
-	<-ready
+	e, stopEdge := ctl.RunEdge(ctx, edge.Config{Location: "us-central1", PortMap: map[int]int{80: 0}, ProbeInterval: time.Hour})
+	defer stopEdge()
 
-	call := func(path string, body any) error {
-		data, _ := json.Marshal(body)
-		resp, err := http.Post(apiSrv.URL+"/compute/v1/projects/p/"+path, "application/json", strings.NewReader(string(data)))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			msg, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("%s: %s", path, msg)
-		}
-		return nil
-	}
 	regions := []struct {
 		name  string
 		delay time.Duration
@@ -101,30 +78,18 @@ func run(rate int, duration, killAt time.Duration) error {
 		if _, err := st.Client().Put(ctx, st.Prefix()+"endpoints/regions/"+name+"/namespaces/p/services/app", string(ep)); err != nil {
 			return err
 		}
-		if err := call("regions/"+name+"/networkEndpointGroups", map[string]any{"name": "app", "networkEndpointType": "SERVERLESS", "cloudRun": map[string]any{"service": "app"}}); err != nil {
+		if err := ctl.Create(harness.Resource{Path: "regions/" + name + "/networkEndpointGroups", Body: map[string]any{"name": "app", "networkEndpointType": "SERVERLESS", "cloudRun": map[string]any{"service": "app"}}}); err != nil {
 			return err
 		}
 		backends = append(backends, map[string]any{"group": "regions/" + name + "/networkEndpointGroups/app"})
 	}
-	for _, c := range []struct {
-		path string
-		body any
-	}{
-		{"global/backendServices", map[string]any{"name": "app", "loadBalancingScheme": "EXTERNAL_MANAGED", "backends": backends}},
-		{"global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/app"}},
-		{"global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"}},
-		{"global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"}},
-	} {
-		if err := call(c.path, c.body); err != nil {
-			return err
-		}
+	resources := append([]harness.Resource{{Path: "global/backendServices", Body: map[string]any{"name": "app", "loadBalancingScheme": "EXTERNAL_MANAGED", "backends": backends}}}, harness.Frontend("app")...)
+	if err := ctl.Create(resources...); err != nil {
+		return err
 	}
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		addr = e.ListenAddresses()["127.0.0.1:80"]
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the edge did not listen")
-		}
+	addr, err := harness.Listening(e)
+	if err != nil {
+		return err
 	}
 	time.Sleep(time.Second) // let the round-trip probes measure every region
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256,
@@ -183,6 +148,5 @@ func run(rate int, duration, killAt time.Duration) error {
 	for _, n := range names {
 		fmt.Printf("  answered by %-13s %d\n", n, served[n])
 	}
-	cancel()
-	return <-edgeDone
+	return nil
 }

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,14 +21,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"meridian/internal/controlplane"
+	"meridian/bench/internal/harness"
 	"meridian/internal/edge"
-	"meridian/internal/store"
 )
 
 func main() {
@@ -50,65 +46,25 @@ func run(nEdges, objects, rounds int) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	etcd, err := store.StartEmbedded(ctx, dir, "127.0.0.1:0")
+	ctl, err := harness.StartControl(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer etcd.Close()
-	st, err := store.Dial([]string{etcd.Endpoint}, "/bench/")
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	apiSrv := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
-	defer apiSrv.Close()
-	call := func(method, path string, body any) (map[string]any, error) {
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, apiSrv.URL+"/compute/v1/projects/p/"+path, strings.NewReader(string(data)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != 200 {
-			return nil, fmt.Errorf("%s %s: %d %v", method, path, resp.StatusCode, out)
-		}
-		return out, nil
-	}
+	defer ctl.Close()
 
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		io.WriteString(w, "object "+r.URL.Path)
 	}))
 	defer origin.Close()
-	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
-	portNum, _ := strconv.Atoi(port)
-	for _, c := range []struct {
-		path string
-		body any
-	}{
-		{"global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"}},
-		{"global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": portNum}}}},
-		{"global/backendServices", map[string]any{"name": "web", "enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
-			"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"}, "backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}}},
-		{"global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"}},
-		{"global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"}},
-		{"global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"}},
-	} {
-		if _, err := call("POST", c.path, c.body); err != nil {
-			return err
-		}
+	if err := ctl.Create(harness.CDNOrigin(origin.Listener.Addr().String(), map[string]any{"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"}})...); err != nil {
+		return err
 	}
 
 	var clients []*http.Client
 	for i := range nEdges {
-		e := edge.New(st, edge.Config{Location: fmt.Sprintf("edge-%d", i), PortMap: map[int]int{80: 0}, ProbeInterval: time.Hour, CacheSize: 1 << 30})
-		ready, done := make(chan struct{}), make(chan error, 1)
-		go func() { done <- e.Run(ctx, func() { close(ready) }) }()
-		<-ready
-		defer func() { cancel(); <-done }()
+		e, stop := ctl.RunEdge(ctx, edge.Config{Location: fmt.Sprintf("edge-%d", i), PortMap: map[int]int{80: 0}, ProbeInterval: time.Hour, CacheSize: 1 << 30})
+		defer stop()
 		addr := e.ListenAddresses()["127.0.0.1:80"]
 		if addr == "" {
 			return fmt.Errorf("edge %d does not serve the forwarding rule", i)
@@ -157,12 +113,12 @@ func run(nEdges, objects, rounds int) error {
 	var took []time.Duration
 	for r := range rounds {
 		start := time.Now()
-		op, err := call("POST", "global/urlMaps/map/invalidateCache", map[string]any{"path": fmt.Sprintf("/obj/%d/*", r)})
+		op, err := ctl.Call("POST", "global/urlMaps/map/invalidateCache", map[string]any{"path": fmt.Sprintf("/obj/%d/*", r)})
 		if err != nil {
 			return err
 		}
 		for op["status"] != "DONE" {
-			if op, err = call("POST", "global/operations/"+op["name"].(string)+"/wait", nil); err != nil {
+			if op, err = ctl.Call("POST", "global/operations/"+op["name"].(string)+"/wait", nil); err != nil {
 				return err
 			}
 		}

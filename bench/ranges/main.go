@@ -20,8 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -123,77 +121,57 @@ func run(size, rounds int, duration time.Duration, conns int) error {
 		return err
 	}
 	defer stopNginx()
-	servers := []struct{ name, addr string }{{"meridian", meridian}, {"nginx", nginx}}
+	servers := []harness.Server{{Name: "meridian", Addr: meridian}, {Name: "nginx", Addr: nginx}}
 
 	fmt.Printf("the reference's example: bytes=1000000-3999999 of a cold %d-byte object, three times\n", size)
 	fmt.Printf("| server | request | origin requests | origin bytes |\n|---|---|---|---|\n")
 	for _, s := range servers {
-		path := "/example-" + s.name
+		path := "/example-" + s.Name
 		for i := 1; i <= 3; i++ {
-			if err := harness.Get(s.addr, path, "Range", "bytes=1000000-3999999"); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+			if err := harness.Get(s.Addr, path, "Range", "bytes=1000000-3999999"); err != nil {
+				return fmt.Errorf("%s: %w", s.Name, err)
 			}
 			n, b := o.take(path)
-			fmt.Printf("| %s | %d | %d | %d |\n", s.name, i, n, b)
+			fmt.Printf("| %s | %d | %d | %d |\n", s.Name, i, n, b)
 		}
 	}
 
 	fmt.Printf("\nwhole downloads of a cold %d-byte object, three times\n", size)
 	fmt.Printf("| server | download | time | MB/s | origin requests | origin bytes |\n|---|---|---|---|---|---|\n")
 	for _, s := range servers {
-		path := "/whole-" + s.name
+		path := "/whole-" + s.Name
 		for i := 1; i <= 3; i++ {
 			start := time.Now()
-			if err := harness.Get(s.addr, path); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+			if err := harness.Get(s.Addr, path); err != nil {
+				return fmt.Errorf("%s: %w", s.Name, err)
 			}
 			d := time.Since(start)
 			n, b := o.take(path)
-			fmt.Printf("| %s | %d | %.1f ms | %.0f | %d | %d |\n", s.name, i, float64(d.Microseconds())/1000, float64(size)/d.Seconds()/1e6, n, b)
+			fmt.Printf("| %s | %d | %.1f ms | %.0f | %d | %d |\n", s.Name, i, float64(d.Microseconds())/1000, float64(size)/d.Seconds()/1e6, n, b)
 		}
 	}
 
-	ranges := []string{"bytes=0-1023", "bytes=1000000-1999999"}
+	var loads []harness.Load
+	for _, rng := range []string{"0-1023", "1000000-1999999"} {
+		loads = append(loads, harness.Load{Label: rng, Path: "/hot", Headers: []string{"Range: bytes=" + rng}})
+	}
 	for _, s := range servers {
-		for _, rng := range ranges {
-			for range 2 { // fill (or mark and fill), then a hit
-				if err := harness.Get(s.addr, "/hot", "Range", rng); err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
+		// Meridian: the first range marks the key, the second fills its chunk, the
+		// third hits; nginx: the first fills the slice.
+		for _, l := range loads {
+			for range 3 {
+				if err := harness.Get(s.Addr, l.Path, "Range", "bytes="+l.Label); err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 			}
 		}
-		harness.Get(s.addr, "/hot", "Range", ranges[0]) // Meridian: the first range marked the key
 	}
-	type sample struct{ rps, p99 float64 }
-	results := map[string]map[string][]sample{"meridian": {}, "nginx": {}}
-	for round := 1; round <= rounds; round++ {
-		for _, rng := range ranges {
-			for _, s := range servers {
-				rps, p99, err := harness.Wrk(s.addr, "/hot", duration, conns, "Range: "+rng)
-				if err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
-				}
-				results[s.name][rng] = append(results[s.name][rng], sample{rps, p99})
-				fmt.Fprintf(os.Stderr, "round %d %-22s %-8s %10.0f req/s  p99 %7.2f ms\n", round, rng, s.name, rps, p99)
-			}
-		}
-	}
-	median := func(xs []sample, f func(sample) float64) float64 {
-		v := make([]float64, len(xs))
-		for i, x := range xs {
-			v[i] = f(x)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
+	results, err := harness.Rounds(servers, loads, rounds, duration, conns, nil)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("\nrange hits, median of %d interleaved rounds (wrk -t2 -c%d -d%s; servers on CPU 0, wrk on CPU 1)\n", rounds, conns, duration)
-	fmt.Printf("| range | Meridian req/s | nginx req/s | ratio | Meridian p99 | nginx p99 | p99 ratio |\n|---|---|---|---|---|---|---|\n")
-	for _, rng := range ranges {
-		m, n := results["meridian"][rng], results["nginx"][rng]
-		mr, nr := median(m, func(s sample) float64 { return s.rps }), median(n, func(s sample) float64 { return s.rps })
-		mp, np := median(m, func(s sample) float64 { return s.p99 }), median(n, func(s sample) float64 { return s.p99 })
-		fmt.Printf("| %s | %.0f | %.0f | %.2f× | %.2f ms | %.2f ms | %.2f× |\n", strings.TrimPrefix(rng, "bytes="), mr, nr, mr/nr, mp, np, mp/np)
-	}
+	harness.PrintMedians(servers[0], servers[1], loads, results)
 	hot, hotBytes := o.take("/hot")
 	fmt.Printf("\norigin requests for /hot over the whole run: %d (%d bytes)\n", hot, hotBytes)
 	return nil

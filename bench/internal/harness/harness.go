@@ -4,26 +4,20 @@
 package harness
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"meridian/internal/controlplane"
-	"meridian/internal/edge"
-	"meridian/internal/store"
 )
 
 // Pin runs this program again on CPU 0 with one Go processor (like nginx's single
@@ -114,75 +108,6 @@ func Wrk(addr, path string, d time.Duration, conns int, headers ...string) (floa
 	return rps, p99, nil
 }
 
-// StartEdge runs Meridian's API and edge in this process on an embedded etcd, with a
-// CDN-enabled backend service (USE_ORIGIN_HEADERS) in front of the origin and a memory
-// cache of cacheSize bytes.
-func StartEdge(ctx context.Context, dir, originAddr string, cacheSize uint64) (string, func(), error) {
-	etcd, err := store.StartEmbedded(ctx, filepath.Join(dir, "etcd"), "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	st, err := store.Dial([]string{etcd.Endpoint}, "/bench/")
-	if err != nil {
-		etcd.Close()
-		return "", nil, err
-	}
-	apiSrv := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
-	ctx, cancel := context.WithCancel(ctx)
-	e := edge.New(st, edge.Config{Location: "us-central1", PortMap: map[int]int{80: 0}, CacheSize: cacheSize, ProbeInterval: time.Hour})
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
-	<-ready
-	stop := func() {
-		cancel()
-		<-done
-		apiSrv.Close()
-		st.Close()
-		etcd.Close()
-	}
-	call := func(path string, body any) error {
-		data, _ := json.Marshal(body)
-		resp, err := http.Post(apiSrv.URL+"/compute/v1/projects/p/"+path, "application/json", strings.NewReader(string(data)))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			msg, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("%s: %s", path, msg)
-		}
-		return nil
-	}
-	host, port, _ := net.SplitHostPort(originAddr)
-	portNum, _ := strconv.Atoi(port)
-	for _, c := range []struct {
-		path string
-		body any
-	}{
-		{"global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"}},
-		{"global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": portNum}}}},
-		{"global/backendServices", map[string]any{"name": "web", "enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
-			"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}}},
-		{"global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"}},
-		{"global/targetHttpProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map"}},
-		{"global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "80", "target": "global/targetHttpProxies/proxy"}},
-	} {
-		if err := call(c.path, c.body); err != nil {
-			stop()
-			return "", nil, err
-		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if addr := e.ListenAddresses()["127.0.0.1:80"]; addr != "" {
-			return addr, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("the edge did not listen")
-		}
-	}
-}
-
 // NginxCache is nginx's proxy_cache with proxy_cache_lock (its request coalescing), the
 // location block StartNginx is usually given.
 const NginxCache = `proxy_cache bench;
@@ -240,5 +165,68 @@ http {
 			stop()
 			return "", nil, errors.New("nginx did not listen")
 		}
+	}
+}
+
+// Server is a server a benchmark loads: a name and an address.
+type Server struct{ Name, Addr string }
+
+// Load is one wrk load: a label, a path and request headers ("Name: value").
+type Load struct {
+	Label, Path string
+	Headers     []string
+}
+
+// Sample is one wrk run's req/s and p99 latency in ms.
+type Sample struct{ RPS, P99 float64 }
+
+// Rounds runs every load against every server, interleaved, rounds times, and returns
+// the samples by server name and load label. around, when set, wraps each run (to
+// profile one).
+func Rounds(servers []Server, loads []Load, rounds int, d time.Duration, conns int, around func(round int, l Load, s Server, run func())) (map[string]map[string][]Sample, error) {
+	out := map[string]map[string][]Sample{}
+	for _, s := range servers {
+		out[s.Name] = map[string][]Sample{}
+	}
+	for round := 1; round <= rounds; round++ {
+		for _, l := range loads {
+			for _, s := range servers {
+				var rps, p99 float64
+				var err error
+				run := func() { rps, p99, err = Wrk(s.Addr, l.Path, d, conns, l.Headers...) }
+				if around != nil {
+					around(round, l, s, run)
+				} else {
+					run()
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.Name, err)
+				}
+				out[s.Name][l.Label] = append(out[s.Name][l.Label], Sample{rps, p99})
+				fmt.Fprintf(os.Stderr, "round %d %-22s %-8s %10.0f req/s  p99 %7.2f ms\n", round, l.Label, s.Name, rps, p99)
+			}
+		}
+	}
+	return out, nil
+}
+
+// PrintMedians prints, as a Markdown table, each load's median req/s and p99 on two
+// servers and their ratios (first over second).
+func PrintMedians(a, b Server, loads []Load, results map[string]map[string][]Sample) {
+	median := func(xs []Sample, f func(Sample) float64) float64 {
+		v := make([]float64, len(xs))
+		for i, x := range xs {
+			v[i] = f(x)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	rps := func(s Sample) float64 { return s.RPS }
+	p99 := func(s Sample) float64 { return s.P99 }
+	fmt.Printf("| load | %[1]s req/s | %[2]s req/s | ratio | %[1]s p99 | %[2]s p99 | p99 ratio |\n|---|---|---|---|---|---|---|\n", a.Name, b.Name)
+	for _, l := range loads {
+		x, y := results[a.Name][l.Label], results[b.Name][l.Label]
+		xr, yr, xp, yp := median(x, rps), median(y, rps), median(x, p99), median(y, p99)
+		fmt.Printf("| %s | %.0f | %.0f | %.2f× | %.2f ms | %.2f ms | %.2f× |\n", l.Label, xr, yr, xr/yr, xp, yp, xp/yp)
 	}
 }
