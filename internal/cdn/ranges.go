@@ -150,26 +150,8 @@ func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, or
 			return c.rangeFailed(w, rt, rd.status, res)
 		}
 	}
-	h := w.Header()
-	for k, vs := range mark.Header {
-		h[k] = vs
-	}
-	delete(h, "Content-Length") // http.ServeContent sets it for what it sends
-	if _, ok := mark.Header["Content-Type"]; !ok {
-		h["Content-Type"] = nil // do not sniff one the origin did not send
-	}
-	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	if mark.ClientCacheControl != "" && !rt.Peer {
-		h.Set("Cache-Control", mark.ClientCacheControl)
-	}
-	h.Set("Cache-Status", policy.Status(c.name, info))
-	if rt.Decorate != nil {
-		rt.Decorate(h, cacheStatus)
-	}
-	cw := &countingWriter{ResponseWriter: w}
-	modtime, _ := http.ParseTime(mark.Header.Get("Last-Modified"))
-	http.ServeContent(cw, r, "", modtime, rd)
-	res.Egress = cw.n
+	c.entryHeader(w.Header(), rt, mark, age, cacheStatus, info)
+	res.Egress = serveContent(w, r, mark, rd)
 	res.FillBytes, res.PeerFill = rd.fillBytes()
 	if rd.failed() != nil && r.Context().Err() == nil {
 		panic(http.ErrAbortHandler) // a chunk fill failed mid-response: cut it short

@@ -219,7 +219,14 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 // route's decorations, and its body, honouring the client's conditions and ranges on a
 // 200 (RFC 9111 4.3.2, RFC 9110 13 and 14), and HEAD.
 func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rt Route, e *storage.Entry, age time.Duration, cacheStatus string, info policy.StatusInfo, res Result) Result {
-	h := w.Header()
+	c.entryHeader(w.Header(), rt, e, age, cacheStatus, info)
+	res.Egress = serveBody(w, r, e)
+	return res
+}
+
+// entryHeader puts a stored response's header into h for one client: with its Age, the
+// client Cache-Control the policy set, Cache-Status and the route's decorations.
+func (c *Cache) entryHeader(h http.Header, rt Route, e *storage.Entry, age time.Duration, cacheStatus string, info policy.StatusInfo) {
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
@@ -231,8 +238,6 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rt Route, e *
 	if rt.Decorate != nil {
 		rt.Decorate(h, cacheStatus)
 	}
-	res.Egress = serveBody(w, r, e)
-	return res
 }
 
 // serveBody writes a stored response's status and body. A 200 goes through
@@ -259,16 +264,10 @@ func serveBody(w http.ResponseWriter, r *http.Request, e *storage.Entry) int64 {
 		w.WriteHeader(http.StatusNotModified)
 		return 0
 	}
-	cw := &countingWriter{ResponseWriter: w}
 	if e.Status == http.StatusOK {
-		w.Header().Del("Content-Length")
-		if _, ok := e.Header["Content-Type"]; !ok {
-			w.Header()["Content-Type"] = nil // do not sniff one the origin did not send
-		}
-		modtime, _ := http.ParseTime(e.Header.Get("Last-Modified"))
-		http.ServeContent(cw, r, "", modtime, bytes.NewReader(e.Body))
-		return cw.n
+		return serveContent(w, r, e, bytes.NewReader(e.Body))
 	}
+	cw := &countingWriter{ResponseWriter: w}
 	w.Header().Set("Content-Length", strconv.Itoa(len(e.Body)))
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
@@ -278,6 +277,20 @@ func serveBody(w http.ResponseWriter, r *http.Request, e *storage.Entry) int64 {
 }
 
 var acceptRanges = []string{"bytes"}
+
+// serveContent answers a request for a stored 200 whose body content reads with
+// http.ServeContent (conditions, ranges, HEAD), and returns the body bytes sent.
+func serveContent(w http.ResponseWriter, r *http.Request, e *storage.Entry, content io.ReadSeeker) int64 {
+	h := w.Header()
+	delete(h, "Content-Length") // set for what is sent
+	if _, ok := e.Header["Content-Type"]; !ok {
+		h["Content-Type"] = nil // do not sniff one the origin did not send
+	}
+	cw := &countingWriter{ResponseWriter: w}
+	modtime, _ := http.ParseTime(e.Header.Get("Last-Modified"))
+	http.ServeContent(cw, r, "", modtime, content)
+	return cw.n
+}
 
 // notModifiedSinceDate answers If-Modified-Since for a stored response without
 // Last-Modified from its Date (RFC 9111 4.3.2); http.ServeContent answers the rest.
