@@ -147,6 +147,10 @@ func conditionError(err error, path api.ResourcePath) error {
 		return errNotFound(strings.TrimPrefix(key, "res/"))
 	case strings.HasPrefix(key, "ips/") || strings.HasPrefix(key, "binds/"):
 		if cf.Found != nil && cf.Condition.Want == store.Absent {
+			if string(cf.Found.Value) == path.String() {
+				// The resource holds the claim itself: it exists (an insert retried).
+				return errAlreadyExists(path.String())
+			}
 			return claimError(key, string(cf.Found.Value))
 		}
 		return errRetry

@@ -72,6 +72,7 @@ func TestInsertErrors(t *testing.T) {
 		{"origin headers with ttl", "POST", g + "backendServices", `{"name":"b","cdnPolicy":{"cacheMode":"USE_ORIGIN_HEADERS","defaultTtl":60}}`, 400, "invalid", ""},
 		{"negative caching code", "POST", g + "backendServices", `{"name":"b","cdnPolicy":{"negativeCaching":true,"negativeCachingPolicy":[{"code":200,"ttl":60}]}}`, 400, "invalid", ""},
 		{"address in use", "POST", g + "addresses", `{"name":"other","address":"127.0.10.1"}`, 400, "ipInUseByAnotherResource", ""},
+		{"duplicate forwarding rule", "POST", g + "forwardingRules", `{"name":"https-forwarding-rule","IPAddress":"127.0.10.1","target":"global/targetHttpsProxies/https-proxy","portRange":"443"}`, 409, "alreadyExists", "The resource 'projects/p/global/forwardingRules/https-forwarding-rule' already exists"},
 		{"port taken", "POST", g + "forwardingRules", `{"name":"fr2","IPAddress":"127.0.10.1","target":"global/targetHttpsProxies/https-proxy","portRange":"443"}`, 400, "ipInUseByAnotherResource", ""},
 		{"proxy without certs", "POST", g + "targetHttpsProxies", `{"name":"p2","urlMap":"global/urlMaps/cloudrun-url-map"}`, 400, "required", "Required field 'resource.sslCertificates' not specified"},
 		{"unknown collection", "GET", g + "instances", ``, 404, "notFound", ""},
