@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Certificate types and managed certificate states.
@@ -93,7 +92,7 @@ func (c *SslCertificate) validateSelfManaged() error {
 	for _, ip := range leaf.IPAddresses {
 		c.SubjectAlternativeNames = append(c.SubjectAlternativeNames, ip.String())
 	}
-	c.ExpireTime = leaf.NotAfter.UTC().Format(time.RFC3339Nano)
+	c.ExpireTime = leaf.NotAfter.UTC().Format(TimestampFormat)
 	return nil
 }
 

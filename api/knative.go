@@ -48,6 +48,12 @@ type RevisionSpec struct {
 	ServiceAccountName   string      `json:"serviceAccountName,omitempty"`
 	Containers           []Container `json:"containers"`
 	Volumes              []any       `json:"volumes,omitempty"`
+	// NodeSelector (Cloud Run's GPU type), RuntimeClassName, EnableServiceLinks and
+	// ImagePullSecrets are Knative fields gcloud sends; they are kept, not acted on.
+	NodeSelector       map[string]string `json:"nodeSelector,omitempty"`
+	RuntimeClassName   string            `json:"runtimeClassName,omitempty"`
+	EnableServiceLinks *bool             `json:"enableServiceLinks,omitempty"`
+	ImagePullSecrets   []any             `json:"imagePullSecrets,omitempty"`
 }
 
 // Container is a revision's container.
@@ -149,6 +155,10 @@ const (
 	ConfigurationLabel = "serving.knative.dev/configuration"
 	// ConfigurationGenerationLabel is the service generation that created a revision.
 	ConfigurationGenerationLabel = "serving.knative.dev/configurationGeneration"
+	// CreatorAnnotation and LastModifierAnnotation name who created a service or
+	// revision and who last changed a service (gcloud prints them as "deployed by").
+	CreatorAnnotation      = "serving.knative.dev/creator"
+	LastModifierAnnotation = "serving.knative.dev/lastModifier"
 
 	DefaultContainerConcurrency = 80
 	DefaultTimeoutSeconds       = 300
@@ -160,10 +170,16 @@ const (
 	maxConcurrency    = 1000
 )
 
-// SetDefaults fills what Cloud Run fills in a written template: concurrency, timeout and
-// the container port. Defaults are applied before templates are compared, so replacing
-// a service with the same YAML does not make a new revision.
+// SetDefaults fills what Cloud Run fills in a written service: the traffic split (all to
+// the latest revision), and the template's concurrency, timeout and container port.
+// Defaults are applied before templates are compared, so replacing a service with the
+// same YAML does not make a new revision.
 func (s *KnativeService) SetDefaults() {
+	if len(s.Spec.Traffic) == 0 {
+		// Knative's default route, which clients read back as the current split
+		// (gcloud's update-traffic refuses a service without one).
+		s.Spec.Traffic = []TrafficTarget{{LatestRevision: ptrTrue(), Percent: 100}}
+	}
 	rs := &s.Spec.Template.Spec
 	if rs.ContainerConcurrency == nil {
 		v := int64(DefaultContainerConcurrency)

@@ -81,3 +81,7 @@ func (u *UrlMap) FingerprintField() *string           { return &u.Fingerprint }
 func (t *TargetHttpsProxy) FingerprintField() *string { return &t.Fingerprint }
 func (t *TargetHttpProxy) FingerprintField() *string  { return &t.Fingerprint }
 func (f *ForwardingRule) FingerprintField() *string   { return &f.Fingerprint }
+
+// TimestampFormat is how Compute writes times (creationTimestamp, expireTime, an
+// operation's times): RFC 3339 with milliseconds and a numeric offset.
+const TimestampFormat = "2006-01-02T15:04:05.000-07:00"

@@ -98,7 +98,7 @@ func (is *Issuer) issue(ctx context.Context, kv store.KV, c *api.SslCertificate)
 		return err
 	}
 	c.Certificate, c.PrivateKey = chain, key
-	c.ExpireTime = notAfter.UTC().Format(time.RFC3339Nano)
+	c.ExpireTime = notAfter.UTC().Format(api.TimestampFormat)
 	c.Managed.Status = api.ManagedActive
 	if c.Managed.DomainStatus == nil {
 		c.Managed.DomainStatus = map[string]string{}

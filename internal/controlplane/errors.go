@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode"
 
 	"meridian/api"
 )
@@ -34,8 +36,33 @@ func errAlreadyExists(path string) *apiError {
 	return &apiError{409, "alreadyExists", fmt.Sprintf("The resource '%s' already exists", path)}
 }
 
-func errInUse(path, user string) *apiError {
-	return &apiError{400, "resourceInUseByAnotherResource", fmt.Sprintf("The resource '%s' is already being used by '%s'", path, user)}
+// errInUse is GCP's refusal to delete a resource something refers to; GCP names the
+// resource's type as gcloud's messages show it: "The url_map resource '…' is already
+// being used by '…'".
+func errInUse(path api.ResourcePath, user string) *apiError {
+	return &apiError{400, "resourceInUseByAnotherResource", fmt.Sprintf("The %s resource '%s' is already being used by '%s'", resourceType(path.Collection), path, user)}
+}
+
+// resourceType turns a collection ("targetHttpsProxies") into the singular snake_case
+// type GCP's messages use ("target_https_proxy").
+func resourceType(collection string) string {
+	switch {
+	case strings.HasSuffix(collection, "ies"):
+		collection = strings.TrimSuffix(collection, "ies") + "y"
+	case strings.HasSuffix(collection, "sses"):
+		collection = strings.TrimSuffix(collection, "es")
+	default:
+		collection = strings.TrimSuffix(collection, "s")
+	}
+	var b strings.Builder
+	for _, r := range collection {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func errInvalid(format string, args ...any) *apiError {

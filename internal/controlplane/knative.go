@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 
@@ -65,6 +66,9 @@ func respondKnative(w http.ResponseWriter, result any, err error) {
 }
 
 func validateScopeNames(region, ns string) error {
+	if region == allRegions {
+		return errInvalid("A region is required: Cloud Run's global endpoint only lists services and revisions. Use the region's endpoint (--region).")
+	}
 	if err := api.ValidateName("region", region); err != nil {
 		return err
 	}
@@ -86,14 +90,15 @@ func (s *Server) loadKnative(ctx context.Context, region, ns, name string) (*api
 	if err := json.Unmarshal(kv.Value, &svc); err != nil {
 		return nil, 0, fmt.Errorf("stored service %s is corrupt: %w", name, err)
 	}
+	locate(&svc.Metadata, region)
 	return &svc, kv.ModRevision, nil
 }
 
 func (s *Server) listKnative(ctx context.Context, region, ns string) (any, error) {
-	if err := validateScopeNames(region, ns); err != nil {
+	if err := validateListScope(region, ns); err != nil {
 		return nil, err
 	}
-	kvs, _, err := s.store.List(ctx, knativeKey(region, ns, ""), "", 0)
+	kvs, err := s.listRegional(ctx, region, ns, "services")
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +108,7 @@ func (s *Server) listKnative(ctx context.Context, region, ns string) (any, error
 		if err := json.Unmarshal(kv.Value, &svc); err != nil {
 			return nil, fmt.Errorf("stored service %s is corrupt: %w", kv.Key, err)
 		}
+		locate(&svc.Metadata, kv.region)
 		items = append(items, svc)
 	}
 	return struct {
@@ -217,6 +223,13 @@ func (s *Server) tryWriteKnative(ctx context.Context, body []byte, region, ns, p
 // returns the revision its template creates (nil when the template did not change).
 func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) *api.KnativeRevision {
 	m := &svc.Metadata
+	locate(m, region)
+	creator := apiUser
+	if prev != nil && prev.Metadata.Annotations[api.CreatorAnnotation] != "" {
+		creator = prev.Metadata.Annotations[api.CreatorAnnotation]
+	}
+	annotate(m, api.CreatorAnnotation, creator)
+	annotate(m, api.LastModifierAnnotation, apiUser)
 	m.SelfLink = fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/services/%s", m.Namespace, m.Name)
 	if prev == nil {
 		m.UID, m.Generation, m.CreationTimestamp = newUID(), 1, s.cfg.Now().UTC().Format("2006-01-02T15:04:05Z")
@@ -240,6 +253,8 @@ func (s *Server) knativeStatus(svc, prev *api.KnativeService, region string) *ap
 		}
 		status.LatestCreatedRevisionName = name
 		revision = newRevision(svc, name, now)
+		locate(&revision.Metadata, region)
+		annotate(&revision.Metadata, api.CreatorAnnotation, apiUser)
 	}
 	msg := fmt.Sprintf("Revision %s is waiting for the %s region runtime to run it.", status.LatestCreatedRevisionName, region)
 	if status.LatestReadyRevisionName == status.LatestCreatedRevisionName && status.LatestReadyRevisionName != "" {
@@ -284,7 +299,7 @@ func newRevision(svc *api.KnativeService, name, now string) *api.KnativeRevision
 	return &api.KnativeRevision{
 		APIVersion: api.KnativeAPIVersion, Kind: "Revision",
 		Metadata: api.ObjectMeta{
-			Name: name, Namespace: svc.Metadata.Namespace, Labels: labels, Annotations: tm.Annotations,
+			Name: name, Namespace: svc.Metadata.Namespace, Labels: labels, Annotations: maps.Clone(tm.Annotations),
 			UID: uid, Generation: 1, CreationTimestamp: now, ResourceVersion: resourceVersion(uid, 1, now),
 			SelfLink: fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/revisions/%s", svc.Metadata.Namespace, name),
 		},

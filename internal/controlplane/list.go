@@ -110,10 +110,15 @@ func (s *Server) aggregatedList(ctx context.Context, k *kind, project string, q 
 		}
 		items[scope][k.collection] = append(items[scope][k.collection], res)
 	}
-	return struct {
-		Kind     string                      `json:"kind"`
-		ID       string                      `json:"id"`
-		Items    map[string]map[string][]any `json:"items"`
-		SelfLink string                      `json:"selfLink"`
-	}{k.kind + "AggregatedList", "projects/" + project + "/aggregated/" + k.collection, items, "projects/" + project + "/aggregated/" + k.collection}, nil
+	self := "projects/" + project + "/aggregated/" + k.collection
+	return aggregatedListResponse{Kind: k.kind + "AggregatedList", ID: self, Items: items, SelfLink: self}, nil
+}
+
+// aggregatedListResponse is Compute's aggregated list shape: items keyed by scope
+// ("global", "regions/{r}"), each holding the collection's items under its name.
+type aggregatedListResponse struct {
+	Kind     string                      `json:"kind"`
+	ID       string                      `json:"id"`
+	Items    map[string]map[string][]any `json:"items"`
+	SelfLink string                      `json:"selfLink"`
 }

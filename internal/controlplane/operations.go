@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"meridian/api"
 	"meridian/internal/store"
@@ -21,7 +22,7 @@ func (s *Server) newOperation(target api.ResourcePath, opType string, targetID u
 	op := &api.Operation{
 		Kind: "compute#operation", ID: newID(), Name: name, OperationType: opType,
 		Status: "DONE", Progress: 100, TargetLink: target.String(), TargetID: targetID,
-		User: "meridian", ClientOperationID: requestID,
+		User: apiUser, ClientOperationID: requestID,
 		InsertTime: now, StartTime: now, EndTime: now, CreationTimestamp: now,
 		SelfLink: target.Scope() + "/operations/" + name,
 	}
@@ -30,6 +31,10 @@ func (s *Server) newOperation(target api.ResourcePath, opType string, targetID u
 	}
 	return op
 }
+
+// apiUser is who Meridian says made a change (an operation's user, a Knative object's
+// creator): it has one principal, whoever holds the API's token.
+const apiUser = "meridian"
 
 // operationRetention is how long operations can be read after they finish; GCP keeps
 // them for a limited time too, and etcd drops them by itself when their lease expires.
@@ -56,6 +61,8 @@ func (s *Server) serveOperation(r *http.Request, rt route) (any, error) {
 	scope := api.ResourcePath{Project: rt.project, Region: rt.region}.Scope()
 	ctx := r.Context()
 	switch {
+	case rt.aggregated && r.Method == http.MethodGet:
+		return s.aggregatedOperations(ctx, rt.project)
 	case rt.name == "" && r.Method == http.MethodGet:
 		return s.listOperations(ctx, scope, rt)
 	case rt.action == "" && r.Method == http.MethodGet:
@@ -108,4 +115,33 @@ func (s *Server) listOperations(ctx context.Context, scope string, rt route) (an
 		}
 	}
 	return listResponse{Kind: "compute#operationList", ID: scope + "/operations", Items: items, SelfLink: scope + "/operations"}, nil
+}
+
+// aggregatedOperations answers projects/{p}/aggregated/operations: every scope's
+// operations in a map keyed "global" or "regions/{r}", the shape gcloud's
+// `operations list` reads.
+func (s *Server) aggregatedOperations(ctx context.Context, project string) (any, error) {
+	prefix := "ops/projects/" + project + "/"
+	kvs, _, err := s.store.List(ctx, prefix, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	items := map[string]map[string][]any{}
+	for _, kv := range kvs {
+		scope, _, ok := strings.Cut(strings.TrimPrefix(kv.Key, prefix), "/operations/")
+		var op api.Operation
+		if !ok || json.Unmarshal(kv.Value, &op) != nil {
+			continue
+		}
+		refreshed, err := s.refreshOperation(ctx, &op)
+		if err != nil {
+			return nil, err
+		}
+		if items[scope] == nil {
+			items[scope] = map[string][]any{}
+		}
+		items[scope]["operations"] = append(items[scope]["operations"], refreshed)
+	}
+	self := "projects/" + project + "/aggregated/operations"
+	return aggregatedListResponse{Kind: "compute#operationAggregatedList", ID: self, Items: items, SelfLink: self}, nil
 }

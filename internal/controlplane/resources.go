@@ -142,7 +142,7 @@ func conditionError(err error, path api.ResourcePath) error {
 	case key == resKey(path.String()):
 		return errRetry // changed or deleted since we read it
 	case strings.HasPrefix(key, "refs/") && cf.Found != nil:
-		return errInUse(path.String(), strings.TrimPrefix(cf.Found.Key, key))
+		return errInUse(path, strings.TrimPrefix(cf.Found.Key, key))
 	case strings.HasPrefix(key, "res/") && cf.Condition.Want == store.Present:
 		return errNotFound(strings.TrimPrefix(key, "res/"))
 	case strings.HasPrefix(key, "ips/") || strings.HasPrefix(key, "binds/"):
@@ -230,7 +230,7 @@ func (s *Server) tryModify(ctx context.Context, k *kind, rt route, body []byte, 
 	if err != nil {
 		return nil, err
 	}
-	if fp, ok := probe.(api.Fingerprinted); ok && *fp.FingerprintField() != "" && *fp.FingerprintField() != *cur.(api.Fingerprinted).FingerprintField() {
+	if fp, ok := probe.(api.Fingerprinted); ok && *fp.FingerprintField() != "" && !sameFingerprint(*fp.FingerprintField(), *cur.(api.Fingerprinted).FingerprintField()) {
 		return nil, errFingerprint(k.noun)
 	}
 	if n := probe.ResourceMeta().Name; n != "" && n != rt.name {
@@ -388,6 +388,24 @@ func setFingerprint(res api.Resource) {
 	*fp.FingerprintField() = base64.StdEncoding.EncodeToString(sum[:8])
 }
 
+// sameFingerprint compares a supplied fingerprint with the current one by the bytes they
+// encode. The field is "bytes" in the API: Meridian writes standard base64 (as GCP
+// does), and clients may send it back in either alphabet (gcloud's apitools sends the
+// URL-safe one, "eUSvY_NYwFE=" for "eUSvY/NYwFE=").
+func sameFingerprint(supplied, current string) bool {
+	a, errA := decodeBase64Either(supplied)
+	b, errB := decodeBase64Either(current)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
+}
+
+func decodeBase64Either(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
 // newID returns a random uint64, GCP's form of resource and operation ids.
 func newID() uint64 {
 	var b [8]byte
@@ -396,7 +414,7 @@ func newID() uint64 {
 }
 
 func (s *Server) timestamp() string {
-	return s.cfg.Now().Format("2006-01-02T15:04:05.000-07:00")
+	return s.cfg.Now().Format(api.TimestampFormat)
 }
 
 // resolveRefs rewrites every reference of res to its canonical relative path and

@@ -95,7 +95,7 @@ func TestDeleteInUse(t *testing.T) {
 	c := newTestServer(t, Config{})
 	seedResources(c)
 	msg := c.wantError("DELETE", g+"backendServices/cloudrun-backend", nil, 400, "resourceInUseByAnotherResource")
-	if msg != "The resource 'projects/p/global/backendServices/cloudrun-backend' is already being used by 'projects/p/global/urlMaps/cloudrun-url-map'" {
+	if msg != "The backend_service resource 'projects/p/global/backendServices/cloudrun-backend' is already being used by 'projects/p/global/urlMaps/cloudrun-url-map'" {
 		t.Errorf("message %q", msg)
 	}
 	c.wantError("DELETE", g+"addresses/global-ip", nil, 400, "resourceInUseByAnotherResource")

@@ -37,7 +37,7 @@ func (s *Server) revisionsOf(ctx context.Context, region, ns, service string) (m
 }
 
 func (s *Server) listRevisions(ctx context.Context, region, ns string, sel labelSelector) ([]*api.KnativeRevision, error) {
-	kvs, _, err := s.store.List(ctx, revisionKey(region, ns, ""), "", 0)
+	kvs, err := s.listRegional(ctx, region, ns, "revisions")
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +47,7 @@ func (s *Server) listRevisions(ctx context.Context, region, ns string, sel label
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
 			return nil, fmt.Errorf("stored revision %s is corrupt: %w", kv.Key, err)
 		}
+		locate(&r.Metadata, kv.region)
 		if sel.matches(r.Metadata.Labels) {
 			out = append(out, &r)
 		}
@@ -60,7 +61,7 @@ func (s *Server) serveRevisionCollection(w http.ResponseWriter, r *http.Request)
 		respondKnative(w, nil, &apiError{405, "httpMethodNotAllowed", "Method " + r.Method + " is not allowed on " + r.URL.Path})
 		return
 	}
-	if err := validateScopeNames(region, ns); err != nil {
+	if err := validateListScope(region, ns); err != nil {
 		respondKnative(w, nil, err)
 		return
 	}
@@ -112,6 +113,7 @@ func (s *Server) loadRevision(ctx context.Context, region, ns, name string) (*ap
 	if err := json.Unmarshal(kv.Value, &rev); err != nil {
 		return nil, 0, fmt.Errorf("stored revision %s is corrupt: %w", name, err)
 	}
+	locate(&rev.Metadata, region)
 	return &rev, kv.ModRevision, nil
 }
 

@@ -68,15 +68,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/regions/{region}/apis/serving.knative.dev/v1/namespaces/{namespace}/services", s.serveKnativeCollection)
 	mux.HandleFunc("/regions/{region}/apis/serving.knative.dev/v1/namespaces/{namespace}/services/{name}", s.serveKnativeService)
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/services", s.serveKnativeCollection)
-	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/services/{name}", s.serveKnativeService)
+	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/services/{name}", s.serveServiceMethod)
 	mux.HandleFunc("/regions/{region}/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions", s.serveRevisionCollection)
 	mux.HandleFunc("/regions/{region}/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions/{name}", s.serveRevision)
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/revisions", s.serveRevisionCollection)
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/revisions/{name}", s.serveRevision)
+	s.handleGlobalEndpoints(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{404, "notFound", "The requested URL " + r.URL.Path + " was not found on this server."})
 	})
+	mux.Handle("/batch/compute/v1", serveBatch(mux))
 	var h http.Handler = mux
 	h = limitBody(h)
 	if s.cfg.Token != "" {

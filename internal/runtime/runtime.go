@@ -457,14 +457,41 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 	}
 	status.Conditions = serviceConditions(latestCreated, created, createdExists, routable && len(pools) > 0)
 	rt.writeServiceStatus(ctx, s, &status)
-	for name := range needed {
-		if r, ok := revisions[name]; ok && strings.HasPrefix(name, scope) && r.obj.Metadata.Labels[api.ServiceLabel] == s.name {
-			rt.mu.Lock()
-			p := rt.pools[name]
-			rt.mu.Unlock()
-			rt.writeRevisionStatus(ctx, r, p.status())
+	serving := map[string]bool{} // revisions that take traffic: a share or a tag
+	for _, t := range traffic {
+		if t.Percent > 0 || t.Tag != "" {
+			serving[scope+t.Revision] = true
 		}
 	}
+	for key, r := range revisions {
+		if !strings.HasPrefix(key, scope) || r.obj.Metadata.Labels[api.ServiceLabel] != s.name {
+			continue
+		}
+		var conds []api.Condition
+		if needed[key] {
+			rt.mu.Lock()
+			p := rt.pools[key]
+			rt.mu.Unlock()
+			conds = revisionConditions(p.status())
+		} else if r.obj.Status != nil {
+			// A revision without traffic keeps what it was, and is not active.
+			for _, c := range r.obj.Status.Conditions {
+				if c.Type != "Active" {
+					conds = append(conds, c)
+				}
+			}
+		}
+		rt.writeRevisionStatus(ctx, r, append(conds, activeCondition(serving[key])))
+	}
+}
+
+// activeCondition is Knative's Active condition of a revision: whether traffic is
+// routed to it (gcloud's `revisions list` shows it as ACTIVE).
+func activeCondition(serving bool) api.Condition {
+	if serving {
+		return api.Condition{Type: "Active", Status: "True"}
+	}
+	return api.Condition{Type: "Active", Status: "False", Reason: "NoTraffic", Message: "The target is not receiving traffic."}
 }
 
 // serviceConditions are Knative's Ready, ConfigurationsReady and RoutesReady.
@@ -639,13 +666,13 @@ func (rt *Runtime) writeServiceStatus(ctx context.Context, s stored[*api.Knative
 	rt.writeIfUnchanged(ctx, s.key, s.modRev, &svc)
 }
 
-func (rt *Runtime) writeRevisionStatus(ctx context.Context, r stored[*api.KnativeRevision], st poolStatus) {
+func (rt *Runtime) writeRevisionStatus(ctx context.Context, r stored[*api.KnativeRevision], conds []api.Condition) {
 	now := time.Now().UTC().Format("2006-01-02T15:04:05Z")
 	status := api.RevisionStatus{ObservedGeneration: r.obj.Metadata.Generation}
 	if r.obj.Status != nil {
 		status = *r.obj.Status
 	}
-	status.Conditions = carryTransitionTimes(status.Conditions, revisionConditions(st), now)
+	status.Conditions = carryTransitionTimes(status.Conditions, conds, now)
 	if r.obj.Status != nil && reflect.DeepEqual(*r.obj.Status, status) {
 		return
 	}
