@@ -24,8 +24,8 @@ import (
 
 // seedCommands extracts the gcloud command sequence of the seed document verbatim: each
 // line starting with "gcloud" and its "--flag" continuation lines, joined with the
-// shell's line continuations, with gcloud replaced by meridian.
-func seedCommands(t *testing.T, doc string) []string {
+// shell's line continuations, with gcloud replaced by tool.
+func seedCommands(t *testing.T, doc, tool string) []string {
 	t.Helper()
 	var cmds []string
 	var cur []string
@@ -49,7 +49,7 @@ func seedCommands(t *testing.T, doc string) []string {
 	}
 	flush()
 	for i, c := range cmds {
-		cmds[i] = regexp.MustCompile(`\bgcloud\b`).ReplaceAllString(c, "meridian")
+		cmds[i] = regexp.MustCompile(`\bgcloud\b`).ReplaceAllString(c, tool)
 	}
 	return cmds
 }
@@ -171,7 +171,7 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := seedCommands(t, string(doc))
+	cmds := seedCommands(t, string(doc), "meridian")
 	if len(cmds) != 8 {
 		t.Fatalf("found %d gcloud commands in the seed, want 8:\n%s", len(cmds), strings.Join(cmds, "\n"))
 	}
@@ -259,39 +259,11 @@ meridian compute backend-services create origin-backend --global --load-balancin
 meridian compute backend-services add-backend origin-backend --global --global-network-endpoint-group --network-endpoint-group=origin-neg
 meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=static --default-service=cloudrun-backend --path-rules="/static/*=origin-backend" --new-hosts=your-domain.com
 `, originPort))
-	root := run("meridian ca-cert --data-dir=" + dataDir)
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM([]byte(root)) {
-		t.Fatalf("ca-cert printed no certificate: %q", root)
-	}
 	ip := describe("compute addresses describe global-ip --global")["address"].(string)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: roots},
-		ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(httpsPort)))
-		},
-	}}
-	// fetch GETs path through the load balancer until it answers 200 with a body
-	// containing want (the edge and the runtime follow changes within moments).
+	client := lbClient(t, run("meridian ca-cert --data-dir="+dataDir), ip, httpsPort)
 	fetch := func(path, want string) (*http.Response, string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			resp, err := client.Get("https://your-domain.com" + path)
-			var body []byte
-			if err == nil {
-				body, _ = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 && strings.Contains(string(body), want) {
-					return resp, string(body)
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: want %q, got %v %s", path, want, err, body)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		return fetchUntil(t, client, "https://your-domain.com"+path, want)
 	}
 	resp, body := fetch("/static/app.js", "origin saw")
 	if resp.ProtoMajor != 2 || body != "origin saw your-domain.com /static/app.js" {
@@ -355,6 +327,45 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 	dup, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(dup), "already exists") {
 		t.Errorf("duplicate create: err=%v output=%s", err, dup)
+	}
+}
+
+// lbClient is an HTTPS client of a forwarding rule at ip:port that trusts the
+// development CA whose root caPEM holds (`meridian ca-cert`), whatever host it asks for.
+func lbClient(t *testing.T, caPEM, ip string, port int) *http.Client {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+		t.Fatalf("ca-cert printed no certificate: %q", caPEM)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(port)))
+		},
+	}}
+}
+
+// fetchUntil GETs url until it answers 200 with a body containing want (the edge and
+// the runtime follow changes within moments), for at most 20 seconds.
+func fetchUntil(t *testing.T, client *http.Client, url, want string) (*http.Response, string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), want) {
+				return resp, string(body)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: want %q, got %v %s", url, want, err, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -70,17 +70,22 @@ func serveCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.API.Log, cfg.Edge.Log = cmd.ErrOrStderr(), cmd.ErrOrStderr()
-			cfg.API.Ready = func(url string) {
-				fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
-				if err := rememberEndpoint(url, project); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not write the CLI configuration: %v\n", err)
-				}
-			}
+			cfg.API.Ready = func(url string) { announceAPI(cmd, url, project) }
 			return roles.Serve(cmd.Context(), cfg)
 		},
 	}
 	serveFlags(cmd, &cfg, &project)
 	return cmd
+}
+
+// announceAPI says where the API listens (the first line of serve's and demo's
+// output), writes it to the CLI's configuration, and says how gcloud can drive it.
+func announceAPI(cmd *cobra.Command, url, project string) {
+	fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
+	if err := rememberEndpoint(url, project); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not write the CLI configuration: %v\n", err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "To drive it with Google's gcloud: meridian gcloud-config --activate")
 }
 
 // serveFlags are the flags of serve, which demo shares.
@@ -113,12 +118,7 @@ func demoCommand() *cobra.Command {
 				cfg.Edge.RequestLog = f
 				fmt.Fprintf(cmd.OutOrStdout(), "Request log: %s\n", f.Name())
 			}
-			cfg.API.Ready = func(url string) {
-				fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url)
-				if err := rememberEndpoint(url, project); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not write the CLI configuration: %v\n", err)
-				}
-			}
+			cfg.API.Ready = func(url string) { announceAPI(cmd, url, project) }
 			pm, err := roles.ParsePortMap(cfg.Edge.PortMap)
 			if err != nil {
 				return err
