@@ -200,16 +200,23 @@ func iniSet(text string, values []iniValue) string {
 	}
 	var out []string
 	section := ""
-	// flush adds the pending values of the section that just ended.
+	// flush adds the pending values of the section that just ended, before its
+	// trailing blank lines.
 	flush := func() {
+		end := len(out)
+		for end > 0 && strings.TrimSpace(out[end-1]) == "" {
+			end--
+		}
+		var added []string
 		for _, k := range order {
 			if v, ok := pending[k]; ok && k[0] == section {
 				if v != "" {
-					out = append(out, k[1]+" = "+v)
+					added = append(added, k[1]+" = "+v)
 				}
 				delete(pending, k)
 			}
 		}
+		out = append(out[:end:end], append(added, out[end:]...)...)
 	}
 	for _, line := range lines {
 		if name, ok := iniSection(line); ok {
