@@ -293,6 +293,7 @@ func (s *Server) invalidateCache(ctx context.Context, k *kind, rt route, body []
 	}
 	op := s.newOperation(path, "invalidateCache", res.ResourceMeta().ID, reqID)
 	op.Status, op.Progress, op.EndTime = "RUNNING", 0, ""
+	op.Description = invalidationDescription(rule)
 	data, err := json.Marshal(rule)
 	if err != nil {
 		return nil, err
@@ -307,6 +308,16 @@ func (s *Server) invalidateCache(ctx context.Context, k *kind, rt route, body []
 		return nil, conditionError(err, path)
 	}
 	return op, nil
+}
+
+// invalidationDescription says what an invalidation matches, as the DESCRIPTION of
+// gcloud's `url-maps list-cdn-cache-invalidations` shows it.
+func invalidationDescription(r api.CacheInvalidationRule) string {
+	d := r.Host + r.Path
+	if len(r.CacheTags) > 0 {
+		d = strings.TrimSpace(d + " cacheTags=" + strings.Join(r.CacheTags, ","))
+	}
+	return d
 }
 
 // validateInvalidationRule applies [INV]: a path starts with "/", has no "?" or "#",

@@ -8,6 +8,8 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -84,6 +86,39 @@ func TestAggregatedOperations(t *testing.T) {
 	}
 	if op := regional[0].(map[string]any); op["kind"] != "compute#operation" || !strings.HasSuffix(op["targetLink"].(string), "/regions/us-central1/networkEndpointGroups/cloudrun-neg") {
 		t.Errorf("regional operation %v", op)
+	}
+}
+
+// gcloud's `url-maps list-cdn-cache-invalidations` filters and orders aggregated
+// operations.
+func TestAggregatedOperationsFilterOrderAndPages(t *testing.T) {
+	c := newTestServer(t, Config{})
+	seedResources(c)
+	um := c.must("GET", g+"urlMaps/cloudrun-url-map", nil)
+	c.must("POST", g+"urlMaps/cloudrun-url-map/invalidateCache", `{"path":"/images/*"}`)
+	c.must("POST", g+"urlMaps/cloudrun-url-map/invalidateCache", `{"host":"example.com","path":"/a","cacheTags":["t1","t2"]}`)
+	q := "?filter=" + url.QueryEscape("(operationType eq invalidateCache) (targetId eq "+um["id"].(string)+")") + "&orderBy=" + url.QueryEscape("creationTimestamp desc")
+	agg := c.must("GET", "/compute/v1/projects/p/aggregated/operations"+q, nil)
+	ops := agg["items"].(map[string]any)["global"].(map[string]any)["operations"].([]any)
+	var descriptions []string
+	for _, op := range ops {
+		descriptions = append(descriptions, op.(map[string]any)["description"].(string))
+	}
+	if len(ops) != 2 || !slices.Contains(descriptions, "/images/*") || !slices.Contains(descriptions, "example.com/a cacheTags=t1,t2") {
+		t.Errorf("invalidations: %v", descriptions)
+	}
+	page := c.must("GET", "/compute/v1/projects/p/aggregated/operations"+q+"&maxResults=1", nil)
+	if page["nextPageToken"] != "1" || len(page["items"].(map[string]any)["global"].(map[string]any)["operations"].([]any)) != 1 {
+		t.Errorf("first page: %v", page)
+	}
+	page = c.must("GET", "/compute/v1/projects/p/aggregated/operations"+q+"&maxResults=1&pageToken=1", nil)
+	if page["nextPageToken"] != nil || len(page["items"].(map[string]any)["global"].(map[string]any)["operations"].([]any)) != 1 {
+		t.Errorf("second page: %v", page)
+	}
+	c.wantError("GET", "/compute/v1/projects/p/aggregated/operations?orderBy=status", nil, 400, "invalid")
+	c.wantError("GET", "/compute/v1/projects/p/global/operations?filter=name", nil, 400, "invalid")
+	if list := c.must("GET", "/compute/v1/projects/p/global/operations?filter="+url.QueryEscape("operationType eq insert"), nil); len(list["items"].([]any)) != 6 {
+		t.Errorf("global inserts: %d", len(list["items"].([]any)))
 	}
 }
 

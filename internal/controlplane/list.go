@@ -25,15 +25,9 @@ const maxListResults = 500
 // list implements Compute's list: items in name order, `filter` applied to each item's
 // JSON, and paging by maxResults and an opaque pageToken (the last name returned).
 func (s *Server) list(ctx context.Context, k *kind, rt route, q url.Values) (any, error) {
-	limit := maxListResults
-	if v := q.Get("maxResults"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, errInvalid("Invalid value for field 'maxResults': '%s'. Must be a non-negative integer.", v)
-		}
-		if n > 0 && n < limit {
-			limit = n
-		}
+	limit, err := maxResults(q)
+	if err != nil {
+		return nil, err
 	}
 	filter, err := parseFilter(q.Get("filter"))
 	if err != nil {
@@ -101,10 +95,7 @@ func (s *Server) aggregatedList(ctx context.Context, k *kind, project string, q 
 		if !filter.matches(s.toJSONValue(res)) {
 			continue
 		}
-		scope := "global"
-		if p.Region != "" {
-			scope = "regions/" + p.Region
-		}
+		scope := aggregatedScope(p.Scope())
 		if items[scope] == nil {
 			items[scope] = map[string][]any{}
 		}
@@ -114,11 +105,28 @@ func (s *Server) aggregatedList(ctx context.Context, k *kind, project string, q 
 	return aggregatedListResponse{Kind: k.kind + "AggregatedList", ID: self, Items: items, SelfLink: self}, nil
 }
 
+// maxResults is a list's page size: the maxResults parameter, at most (and by default)
+// GCP's cap.
+func maxResults(q url.Values) (int, error) {
+	limit := maxListResults
+	if v := q.Get("maxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, errInvalid("Invalid value for field 'maxResults': '%s'. Must be a non-negative integer.", v)
+		}
+		if n > 0 && n < limit {
+			limit = n
+		}
+	}
+	return limit, nil
+}
+
 // aggregatedListResponse is Compute's aggregated list shape: items keyed by scope
 // ("global", "regions/{r}"), each holding the collection's items under its name.
 type aggregatedListResponse struct {
-	Kind     string                      `json:"kind"`
-	ID       string                      `json:"id"`
-	Items    map[string]map[string][]any `json:"items"`
-	SelfLink string                      `json:"selfLink"`
+	Kind          string                      `json:"kind"`
+	ID            string                      `json:"id"`
+	Items         map[string]map[string][]any `json:"items"`
+	NextPageToken string                      `json:"nextPageToken,omitempty"`
+	SelfLink      string                      `json:"selfLink"`
 }

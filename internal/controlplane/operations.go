@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 
 	"meridian/api"
@@ -62,9 +65,9 @@ func (s *Server) serveOperation(r *http.Request, rt route) (any, error) {
 	ctx := r.Context()
 	switch {
 	case rt.aggregated && r.Method == http.MethodGet:
-		return s.aggregatedOperations(ctx, rt.project)
+		return s.aggregatedOperations(ctx, rt.project, r.URL.Query())
 	case rt.name == "" && r.Method == http.MethodGet:
-		return s.listOperations(ctx, scope, rt)
+		return s.listOperations(ctx, scope, r.URL.Query())
 	case rt.action == "" && r.Method == http.MethodGet:
 		op, err := s.loadOperation(ctx, scope, rt.name)
 		if err != nil {
@@ -98,50 +101,110 @@ func (s *Server) loadOperation(ctx context.Context, scope, name string) (*api.Op
 	return &op, nil
 }
 
-func (s *Server) listOperations(ctx context.Context, scope string, rt route) (any, error) {
-	kvs, _, err := s.store.List(ctx, "ops/"+scope+"/operations/", "", 0)
+func (s *Server) listOperations(ctx context.Context, scope string, q url.Values) (any, error) {
+	ops, next, err := s.queryOperations(ctx, "ops/"+scope+"/operations/", q)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]any, 0, len(kvs))
-	for _, kv := range kvs {
-		var op api.Operation
-		if json.Unmarshal(kv.Value, &op) == nil {
-			refreshed, err := s.refreshOperation(ctx, &op)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, refreshed)
-		}
+	items := make([]any, len(ops))
+	for i, op := range ops {
+		items[i] = op.op
 	}
-	return listResponse{Kind: "compute#operationList", ID: scope + "/operations", Items: items, SelfLink: scope + "/operations"}, nil
+	return listResponse{Kind: "compute#operationList", ID: scope + "/operations", Items: items, NextPageToken: next, SelfLink: scope + "/operations"}, nil
 }
 
 // aggregatedOperations answers projects/{p}/aggregated/operations: every scope's
 // operations in a map keyed "global" or "regions/{r}", the shape gcloud's
-// `operations list` reads.
-func (s *Server) aggregatedOperations(ctx context.Context, project string) (any, error) {
-	prefix := "ops/projects/" + project + "/"
-	kvs, _, err := s.store.List(ctx, prefix, "", 0)
+// `operations list` and `url-maps list-cdn-cache-invalidations` read.
+func (s *Server) aggregatedOperations(ctx context.Context, project string, q url.Values) (any, error) {
+	ops, next, err := s.queryOperations(ctx, "ops/projects/"+project+"/", q)
 	if err != nil {
 		return nil, err
 	}
 	items := map[string]map[string][]any{}
+	for _, op := range ops {
+		if items[op.scope] == nil {
+			items[op.scope] = map[string][]any{}
+		}
+		items[op.scope]["operations"] = append(items[op.scope]["operations"], op.op)
+	}
+	self := "projects/" + project + "/aggregated/operations"
+	return aggregatedListResponse{Kind: "compute#operationAggregatedList", ID: self, Items: items, NextPageToken: next, SelfLink: self}, nil
+}
+
+// aggregatedScope is the key of a scope in aggregated lists: "projects/p/global" is
+// "global", "projects/p/regions/r" is "regions/r".
+func aggregatedScope(scope string) string {
+	if parts := strings.SplitN(scope, "/", 3); len(parts) == 3 && parts[0] == "projects" {
+		return parts[2]
+	}
+	return scope
+}
+
+// scopedOperation is an operation and its scope key ("global", "regions/r").
+type scopedOperation struct {
+	scope string
+	op    *api.Operation
+}
+
+// queryOperations reads the operations under prefix with Compute's list parameters:
+// `filter`, `orderBy` ("creationTimestamp desc", "creationTimestamp" or "name", the
+// default), and `maxResults` pages, whose token is the offset of the next one.
+func (s *Server) queryOperations(ctx context.Context, prefix string, q url.Values) ([]scopedOperation, string, error) {
+	filter, err := parseFilter(q.Get("filter"))
+	if err != nil {
+		return nil, "", errInvalid("Invalid value for field 'filter': '%s'. %v", q.Get("filter"), err)
+	}
+	limit, err := maxResults(q)
+	if err != nil {
+		return nil, "", err
+	}
+	offset := 0
+	if tok := q.Get("pageToken"); tok != "" {
+		if offset, err = strconv.Atoi(tok); err != nil || offset < 0 {
+			return nil, "", errInvalid("Invalid value for field 'pageToken': '%s'.", tok)
+		}
+	}
+	kvs, _, err := s.store.List(ctx, prefix, "", 0)
+	if err != nil {
+		return nil, "", err
+	}
+	var ops []scopedOperation
 	for _, kv := range kvs {
-		scope, _, ok := strings.Cut(strings.TrimPrefix(kv.Key, prefix), "/operations/")
+		rest := strings.TrimPrefix(kv.Key, "ops/")
+		scope, _, ok := strings.Cut(rest, "/operations/")
 		var op api.Operation
 		if !ok || json.Unmarshal(kv.Value, &op) != nil {
 			continue
 		}
 		refreshed, err := s.refreshOperation(ctx, &op)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if items[scope] == nil {
-			items[scope] = map[string][]any{}
+		if filter.matches(s.toJSONValue(refreshed)) {
+			ops = append(ops, scopedOperation{aggregatedScope(scope), refreshed})
 		}
-		items[scope]["operations"] = append(items[scope]["operations"], refreshed)
 	}
-	self := "projects/" + project + "/aggregated/operations"
-	return aggregatedListResponse{Kind: "compute#operationAggregatedList", ID: self, Items: items, SelfLink: self}, nil
+	switch order := q.Get("orderBy"); order {
+	case "", "name":
+	case "creationTimestamp", "creationTimestamp asc", "creationTimestamp desc":
+		desc := strings.HasSuffix(order, " desc")
+		sort.SliceStable(ops, func(i, j int) bool {
+			a, b := ops[i].op.InsertTime, ops[j].op.InsertTime
+			if desc {
+				return a > b
+			}
+			return a < b
+		})
+	default:
+		return nil, "", errInvalid("Invalid value for field 'orderBy': '%s'. Operations are ordered by 'name' or 'creationTimestamp [desc]'.", order)
+	}
+	if offset > len(ops) {
+		offset = len(ops)
+	}
+	ops, next := ops[offset:], ""
+	if len(ops) > limit {
+		ops, next = ops[:limit], strconv.Itoa(offset+limit)
+	}
+	return ops, next, nil
 }
