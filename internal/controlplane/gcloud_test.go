@@ -227,6 +227,23 @@ func TestRegionOfHost(t *testing.T) {
 	}
 }
 
+func TestRegions(t *testing.T) {
+	c := newTestServer(t, Config{})
+	list := c.must("GET", "/compute/v1/projects/p/regions", nil)
+	var names []string
+	for _, r := range list["items"].([]any) {
+		names = append(names, r.(map[string]any)["name"].(string))
+	}
+	if list["kind"] != "compute#regionList" || !slices.Contains(names, "us-central1") || !slices.Contains(names, "europe-west1") || !slices.IsSorted(names) {
+		t.Errorf("regions %v", names)
+	}
+	r := c.must("GET", "/compute/v1/projects/p/regions/europe-west1", nil)
+	if r["status"] != "UP" || r["selfLink"] != c.srv.URL+"/compute/v1/projects/p/regions/europe-west1" {
+		t.Errorf("region %v", r)
+	}
+	c.wantError("GET", "/compute/v1/projects/p/regions/mars-north1", nil, 404, "notFound")
+}
+
 func TestServiceIAMMethods(t *testing.T) {
 	c := newTestServer(t, Config{})
 	const v1 = "/v1/projects/default/locations/us-central1/services/my-global-app"

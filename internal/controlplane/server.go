@@ -74,6 +74,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/revisions", s.serveRevisionCollection)
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/revisions/{name}", s.serveRevision)
 	s.handleGlobalEndpoints(mux)
+	s.handleRegions(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{404, "notFound", "The requested URL " + r.URL.Path + " was not found on this server."})

@@ -1,5 +1,7 @@
 package geo
 
+import "sort"
+
 // regions holds every public Google Cloud region, keyed by region name, at the town of
 // its data centres (or the city Google names it after where the campus is not public).
 // The list is that of Google Cloud's documentation as of early 2026; the newest are
@@ -194,3 +196,13 @@ var builtins = func() map[string]Point {
 	}
 	return m
 }()
+
+// Regions returns the names of GCP's regions, sorted.
+func Regions() []string {
+	names := make([]string, 0, len(regions))
+	for name := range regions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
