@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -223,6 +224,24 @@ func TestRegionOfHost(t *testing.T) {
 	} {
 		if got := regionOfHost(host); got != want {
 			t.Errorf("regionOfHost(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+// gcloud, with the API as its proxy, asks for a tunnel to any Google API it calls that
+// Meridian does not serve; the refusal's status line says why.
+func TestConnectIsRefusedWithAReason(t *testing.T) {
+	for _, token := range []string{"", "secret"} {
+		c := newTestServer(t, Config{Token: token})
+		conn, err := net.Dial("tcp", strings.TrimPrefix(c.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Write([]byte("CONNECT logging.googleapis.com:443 HTTP/1.1\r\nHost: logging.googleapis.com:443\r\n\r\n"))
+		status, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil || status != "HTTP/1.1 501 Meridian serves Compute Engine, Cloud Run, Resource Manager and Service Usage, not logging.googleapis.com:443\r\n" {
+			t.Errorf("token %q: CONNECT answered %q, %v", token, status, err)
 		}
 	}
 }

@@ -85,7 +85,40 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Token != "" {
 		h = requireToken(s.cfg.Token, h)
 	}
-	return h
+	return refuseTunnels(h)
+}
+
+// refuseTunnels answers CONNECT, which gcloud sends when the API is its proxy
+// (`meridian gcloud-config`) and a command calls a Google API that Meridian does not
+// serve. Clients show a refused tunnel's status line, so that is where the reason goes.
+func refuseTunnels(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reason := "Meridian serves Compute Engine, Cloud Run, Resource Manager and Service Usage, not " + strings.Map(printableASCII, r.Host)
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			writeError(w, &apiError{501, "notImplemented", reason})
+			return
+		}
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 501 " + reason + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		buf.Flush()
+	})
+}
+
+// printableASCII keeps a status line free of control characters a Host could carry.
+func printableASCII(r rune) rune {
+	if r < ' ' || r > '~' {
+		return -1
+	}
+	return r
 }
 
 func limitBody(next http.Handler) http.Handler {
