@@ -93,7 +93,7 @@ type regionalKV struct {
 	region string
 }
 
-// LocationLabel is the label Cloud Run puts on services and revisions to say where
+// locationLabel is the label Cloud Run puts on services and revisions to say where
 // they run; gcloud prints it as the REGION of `run services list`.
 const locationLabel = "cloud.googleapis.com/location"
 
