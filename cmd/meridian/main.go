@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,7 @@ import (
 	"meridian/internal/demo"
 	"meridian/internal/roles"
 	"meridian/internal/runtime"
+	"meridian/internal/store"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), caCertCommand(), builtinCommand())
+	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), etcdCommand(), caCertCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -146,7 +148,7 @@ func openRequestLog(dataDir string) (*os.File, error) {
 
 func apiCommand() *cobra.Command {
 	var cfg roles.APIConfig
-	var endpoints string
+	var etcd etcdFlags
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Run the REST API against an external etcd cluster",
@@ -154,11 +156,11 @@ func apiCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Log = cmd.ErrOrStderr()
 			cfg.Ready = func(url string) { fmt.Fprintf(cmd.OutOrStdout(), "API listening on %s\n", url) }
-			return roles.API(cmd.Context(), splitList(endpoints), cfg)
+			return roles.API(cmd.Context(), etcd.config(), cfg)
 		},
 	}
 	apiFlags(cmd, &cfg)
-	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	etcd.add(cmd)
 	return cmd
 }
 
@@ -206,36 +208,81 @@ func (f *requestLogFlag) Set(v string) error {
 
 func edgeCommand() *cobra.Command {
 	var cfg roles.EdgeConfig
-	var endpoints string
+	var etcd etcdFlags
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run one edge (listeners, TLS, routing) against an external etcd cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Log = cmd.ErrOrStderr()
-			return roles.Edge(cmd.Context(), splitList(endpoints), cfg)
+			return roles.Edge(cmd.Context(), etcd.config(), cfg)
 		},
 	}
 	edgeFlags(cmd, &cfg)
-	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	etcd.add(cmd)
 	return cmd
 }
 
 func regionCommand() *cobra.Command {
 	var cfg roles.RegionConfig
-	var endpoints string
+	var etcd etcdFlags
 	cmd := &cobra.Command{
 		Use:   "region",
 		Short: "Run one region's Cloud Run services against an external etcd cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Log = cmd.ErrOrStderr()
-			return roles.Region(cmd.Context(), splitList(endpoints), cfg)
+			return roles.Region(cmd.Context(), etcd.config(), cfg)
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Region, "region", "", "the region whose services this runtime runs, e.g. us-central1")
 	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle instance is kept before it is stopped (scale to zero)")
-	cmd.Flags().StringVar(&endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs")
+	etcd.add(cmd)
+	return cmd
+}
+
+// etcdFlags are how the roles on an external cluster reach etcd.
+type etcdFlags struct {
+	endpoints string
+	cfg       store.Etcd
+}
+
+func (f *etcdFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.endpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (https:// for a cluster with TLS)")
+	cmd.Flags().StringVar(&f.cfg.CAFile, "etcd-ca", "", "PEM file of the CA that signed the etcd members' certificates")
+	cmd.Flags().StringVar(&f.cfg.CertFile, "etcd-cert", "", "PEM file of this process's client certificate for etcd (client certificate authentication)")
+	cmd.Flags().StringVar(&f.cfg.KeyFile, "etcd-key", "", "PEM file of the key of --etcd-cert")
+}
+
+func (f *etcdFlags) config() store.Etcd {
+	c := f.cfg
+	c.Endpoints = splitList(f.endpoints)
+	return c
+}
+
+// etcdCommand runs one member of an etcd cluster for the roles on other hosts.
+func etcdCommand() *cobra.Command {
+	var m store.Member
+	var startTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "etcd",
+		Short: "Run one member of an etcd cluster (etcd's own server) for api, edge and region processes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return roles.EtcdMember(cmd.Context(), m, startTimeout, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&m.Name, "name", "", "this member's name, unique in the cluster")
+	f.StringVar(&m.Dir, "data-dir", "", "directory of this member's data")
+	f.StringVar(&m.ClientURL, "client-url", "http://127.0.0.1:2379", "URL this member serves clients at (listened on and advertised)")
+	f.StringVar(&m.PeerURL, "peer-url", "http://127.0.0.1:2380", "URL this member serves its peers at (listened on and advertised)")
+	f.StringVar(&m.InitialCluster, "initial-cluster", "", "every member of a new cluster: NAME=PEER-URL,… (default: this member alone)")
+	f.BoolVar(&m.Join, "join", false, "join a running cluster (after etcdctl member add) instead of starting a new one")
+	f.StringVar(&m.CertFile, "cert", "", "PEM certificate of this member for clients and peers (https:// URLs); it must allow server and client authentication")
+	f.StringVar(&m.KeyFile, "key", "", "PEM key of --cert")
+	f.StringVar(&m.CAFile, "ca", "", "PEM CA whose certificates clients and peers must present (client certificate authentication)")
+	f.DurationVar(&startTimeout, "start-timeout", 5*time.Minute, "how long to wait for a quorum of a new cluster's members")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func TestServesWhenEtcdStops(t *testing.T) {
 			etcd.Close()
 		}
 	}()
-	st, err := store.Dial([]string{etcd.Endpoint}, "/fault/")
+	st, err := store.Dial(store.Etcd{Endpoints: []string{etcd.Endpoint}}, "/fault/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer e.Close()
 	fmt.Fprintf(logOf(cfg.API), "embedded etcd at %s (data in %s)\n", e.Endpoint, cfg.DataDir)
-	st, err := store.Dial([]string{e.Endpoint}, storePrefix)
+	st, err := store.Dial(store.Etcd{Endpoints: []string{e.Endpoint}}, storePrefix)
 	if err != nil {
 		return err
 	}
@@ -146,17 +146,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 }
 
 // Edge runs a standalone edge against an external etcd cluster.
-func Edge(ctx context.Context, etcdEndpoints []string, cfg EdgeConfig) error {
-	if len(etcdEndpoints) == 0 {
-		return errors.New("edge: --etcd-endpoints is required")
-	}
+func Edge(ctx context.Context, etcd store.Etcd, cfg EdgeConfig) error {
 	edgeCfg, err := cfg.compile()
 	if err != nil {
 		return err
 	}
-	st, err := store.Dial(etcdEndpoints, storePrefix)
+	st, err := store.Dial(etcd, storePrefix)
 	if err != nil {
-		return err
+		return fmt.Errorf("edge: %w", err)
 	}
 	defer st.Close()
 	return runEdge(ctx, st, edgeCfg, cfg)
@@ -188,9 +185,9 @@ func runEdge(ctx context.Context, st *store.Store, edgeCfg edge.Config, cfg Edge
 
 // Region runs a standalone region runtime against an external etcd cluster: it runs the
 // region's Cloud Run services once no other runtime does.
-func Region(ctx context.Context, etcdEndpoints []string, cfg RegionConfig) error {
-	if len(etcdEndpoints) == 0 {
-		return errors.New("region: --etcd-endpoints is required")
+func Region(ctx context.Context, etcd store.Etcd, cfg RegionConfig) error {
+	if err := etcd.Check(); err != nil {
+		return fmt.Errorf("region: %w", err)
 	}
 	if err := api.ValidateName("--region", cfg.Region); err != nil || cfg.Region == "" {
 		return fmt.Errorf("region: --region must name a region, such as us-central1 (got %q)", cfg.Region)
@@ -199,7 +196,7 @@ func Region(ctx context.Context, etcdEndpoints []string, cfg RegionConfig) error
 	if err != nil {
 		return fmt.Errorf("region: locate the meridian binary for built-in images: %w", err)
 	}
-	st, err := store.Dial(etcdEndpoints, storePrefix)
+	st, err := store.Dial(etcd, storePrefix)
 	if err != nil {
 		return err
 	}
@@ -252,13 +249,10 @@ func ParsePortMap(s string) (map[int]int, error) {
 }
 
 // API runs the API against an external etcd cluster.
-func API(ctx context.Context, etcdEndpoints []string, cfg APIConfig) error {
-	if len(etcdEndpoints) == 0 {
-		return errors.New("api: --etcd-endpoints is required")
-	}
-	st, err := store.Dial(etcdEndpoints, storePrefix)
+func API(ctx context.Context, etcd store.Etcd, cfg APIConfig) error {
+	st, err := store.Dial(etcd, storePrefix)
 	if err != nil {
-		return err
+		return fmt.Errorf("api: %w", err)
 	}
 	defer st.Close()
 	return runAPI(ctx, st, cfg)
@@ -338,4 +332,22 @@ func logOf(cfg APIConfig) io.Writer {
 		return io.Discard
 	}
 	return cfg.Log
+}
+
+// EtcdMember runs one member of an etcd cluster (`meridian etcd`), so that a cluster
+// across hosts needs no binary but meridian. It returns when ctx is done or the server
+// fails.
+func EtcdMember(ctx context.Context, m store.Member, startTimeout time.Duration, log io.Writer) error {
+	member, err := store.StartMember(ctx, m, startTimeout)
+	if err != nil {
+		return err
+	}
+	defer member.Close()
+	fmt.Fprintf(log, "etcd member %s serving clients at %s (data in %s)\n", m.Name, m.ClientURL, m.Dir)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-member.Err():
+		return fmt.Errorf("etcd: %w", err)
+	}
 }

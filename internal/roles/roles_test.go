@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestNonLoopbackNeedsToken(t *testing.T) {
-	err := API(context.Background(), []string{"http://127.0.0.1:1"}, APIConfig{Listen: "0.0.0.0:0"})
+	err := API(context.Background(), store.Etcd{Endpoints: []string{"http://127.0.0.1:1"}}, APIConfig{Listen: "0.0.0.0:0"})
 	if err == nil || !strings.Contains(err.Error(), "--api-token-file is required") {
 		t.Fatalf("API on 0.0.0.0 without a token: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestAPIOnExternalEtcd(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		ready, done := make(chan string, 1), make(chan error, 1)
 		go func() {
-			done <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+			done <- API(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
 		}()
 		select {
 		case u := <-ready:
@@ -175,10 +175,10 @@ func TestEdgeRoleOnExternalEtcd(t *testing.T) {
 	ready := make(chan string, 1)
 	apiDone, edgeDone := make(chan error, 1), make(chan error, 1)
 	go func() {
-		apiDone <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+		apiDone <- API(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
 	}()
 	go func() {
-		edgeDone <- Edge(ctx, []string{e.Endpoint}, EdgeConfig{Location: "europe-west1", PortMap: fmt.Sprintf("80:%d", edgePort), AdminListen: admin})
+		edgeDone <- Edge(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, EdgeConfig{Location: "europe-west1", PortMap: fmt.Sprintf("80:%d", edgePort), AdminListen: admin})
 	}()
 	api := <-ready
 	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
@@ -245,10 +245,10 @@ func TestParsePortMap(t *testing.T) {
 // TestRegionRoleOnExternalEtcd runs the api and a standalone region runtime as separate
 // members: a service created through the API runs in the region and answers.
 func TestRegionRoleOnExternalEtcd(t *testing.T) {
-	if err := Region(context.Background(), nil, RegionConfig{Region: "us-central1"}); err == nil {
+	if err := Region(context.Background(), store.Etcd{}, RegionConfig{Region: "us-central1"}); err == nil {
 		t.Error("region without --etcd-endpoints")
 	}
-	if err := Region(context.Background(), []string{"http://127.0.0.1:1"}, RegionConfig{Region: "Not A Region"}); err == nil || !strings.Contains(err.Error(), "--region") {
+	if err := Region(context.Background(), store.Etcd{Endpoints: []string{"http://127.0.0.1:1"}}, RegionConfig{Region: "Not A Region"}); err == nil || !strings.Contains(err.Error(), "--region") {
 		t.Errorf("bad --region: %v", err)
 	}
 	e, err := store.StartEmbedded(context.Background(), t.TempDir(), "127.0.0.1:0")
@@ -260,9 +260,9 @@ func TestRegionRoleOnExternalEtcd(t *testing.T) {
 	ready := make(chan string, 1)
 	apiDone, regionDone := make(chan error, 1), make(chan error, 1)
 	go func() {
-		apiDone <- API(ctx, []string{e.Endpoint}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
+		apiDone <- API(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
 	}()
-	go func() { regionDone <- Region(ctx, []string{e.Endpoint}, RegionConfig{Region: "europe-west1"}) }()
+	go func() { regionDone <- Region(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, RegionConfig{Region: "europe-west1"}) }()
 	api := <-ready
 	svcs := api + "/regions/europe-west1/apis/serving.knative.dev/v1/namespaces/p/services"
 	resp, err := http.Post(svcs, "application/json", strings.NewReader(`{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello"},"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello"}]}}}}`))

@@ -47,21 +47,34 @@ func StartEmbedded(ctx context.Context, dir, clientAddr string) (*Embedded, erro
 		return nil, fmt.Errorf("store: etcd log: %w", err)
 	}
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(fileLogger(logFile))
-	e, err := embed.StartEtcd(cfg)
+	e, err := startEtcd(ctx, cfg, dir, 60*time.Second)
 	if err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, err)
+		return nil, err
+	}
+	return &Embedded{etcd: e, Endpoint: "http://" + e.Clients[0].Addr().String()}, nil
+}
+
+// startEtcd starts a configured server and waits until it serves, at most wait: a
+// member of a new cluster is ready once a quorum of its peers is up.
+func startEtcd(ctx context.Context, cfg *embed.Config, dir string, wait time.Duration) (*embed.Etcd, error) {
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: start etcd in %s: %w", dir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
+		return e, nil
+	case err := <-e.Err():
 		e.Close()
-		return nil, fmt.Errorf("store: embedded etcd in %s did not become ready within 60s (see %s)", dir, filepath.Join(dir, "etcd.log"))
+		return nil, fmt.Errorf("store: etcd in %s: %w", dir, err)
+	case <-time.After(wait):
+		e.Close()
+		return nil, fmt.Errorf("store: etcd in %s did not become ready within %s (see %s)", dir, wait, filepath.Join(dir, "etcd.log"))
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
 	}
-	return &Embedded{etcd: e, Endpoint: "http://" + e.Clients[0].Addr().String()}, nil
 }
 
 // Close stops the server, waiting for it to flush.

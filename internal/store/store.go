@@ -40,12 +40,19 @@ func New(client *clientv3.Client, prefix string) *Store {
 }
 
 // Dial connects to an etcd cluster.
-func Dial(endpoints []string, prefix string) (*Store, error) {
+func Dial(cfg Etcd, prefix string) (*Store, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	// The client's own logger would write retry warnings to stderr; errors reach the
 	// caller anyway.
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second, TLS: tlsConfig, Logger: zap.NewNop()})
 	if err != nil {
-		return nil, fmt.Errorf("store: connect to etcd %v: %w", endpoints, err)
+		return nil, fmt.Errorf("store: connect to etcd %v: %w", cfg.Endpoints, err)
 	}
 	return New(c, prefix), nil
 }

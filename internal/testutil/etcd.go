@@ -52,7 +52,7 @@ func Store(t testing.TB) *store.Store {
 	if etcdErr != nil {
 		t.Fatalf("embedded etcd: %v", etcdErr)
 	}
-	st, err := store.Dial([]string{etcdEndpoint}, fmt.Sprintf("/test-%d-%d/", os.Getpid(), prefixSeq.Add(1)))
+	st, err := store.Dial(store.Etcd{Endpoints: []string{etcdEndpoint}}, fmt.Sprintf("/test-%d-%d/", os.Getpid(), prefixSeq.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func StartControl(ctx context.Context, dir string) (*Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Dial([]string{etcd.Endpoint}, "/bench/")
+	st, err := store.Dial(store.Etcd{Endpoints: []string{etcd.Endpoint}}, "/bench/")
 	if err != nil {
 		etcd.Close()
 		return nil, err
