@@ -262,7 +262,9 @@ func TestRegionRoleOnExternalEtcd(t *testing.T) {
 	go func() {
 		apiDone <- API(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, APIConfig{Listen: "127.0.0.1:0", Ready: func(u string) { ready <- u }})
 	}()
-	go func() { regionDone <- Region(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, RegionConfig{Region: "europe-west1"}) }()
+	go func() {
+		regionDone <- Region(ctx, store.Etcd{Endpoints: []string{e.Endpoint}}, RegionConfig{Region: "europe-west1"})
+	}()
 	api := <-ready
 	svcs := api + "/regions/europe-west1/apis/serving.knative.dev/v1/namespaces/p/services"
 	resp, err := http.Post(svcs, "application/json", strings.NewReader(`{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello"},"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello"}]}}}}`))
