@@ -60,7 +60,7 @@ func TestGoogleGcloud(t *testing.T) {
 	// HTTPS reaches the seed's service through what gcloud built.
 	var addr map[string]any
 	gjson("gcloud compute addresses describe global-ip --global", &addr)
-	client := lbClient(t, sh("meridian ca-cert --data-dir="+filepath.Join(work, "data")), addr["address"].(string), httpsPort)
+	client := lbClient(t, sh("meridian ca-cert"), addr["address"].(string), httpsPort) // the root, from the API
 	fetchUntil(t, client, "https://your-domain.com/", "Service: <strong>my-global-app</strong>")
 
 	t.Run("run", func(t *testing.T) {

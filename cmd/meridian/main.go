@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"meridian/internal/certs"
 	"meridian/internal/demo"
 	"meridian/internal/roles"
 	"meridian/internal/runtime"
@@ -40,7 +39,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), etcdCommand(), caCertCommand(), builtinCommand())
+	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), etcdCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -294,25 +293,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func caCertCommand() *cobra.Command {
-	var dataDir string
-	cmd := &cobra.Command{
-		Use:   "ca-cert",
-		Short: "Print the root of the development CA that issues MANAGED certificates",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			pem, err := os.ReadFile(certs.CAPath(dataDir))
-			if err != nil {
-				return fmt.Errorf("no development CA in %s (it is created by meridian serve): %w", dataDir, err)
-			}
-			_, err = cmd.OutOrStdout().Write(pem)
-			return err
-		},
-	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "data directory of meridian serve")
-	return cmd
 }
 
 // builtinCommand runs the programs that stand in for well-known container images; the

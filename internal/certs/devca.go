@@ -1,8 +1,9 @@
-// Package certs issues MANAGED certificates. Until ACME provisioning lands, a local
-// development CA kept in the data directory signs them: `meridian serve` runs an Issuer
+// Package certs issues MANAGED certificates. Until ACME provisioning lands, a
+// development CA kept in etcd (shared.go) signs them: every API process runs an Issuer
 // that finds MANAGED certificates still PROVISIONING, issues a certificate for their
-// domains and marks them ACTIVE; `meridian ca-cert` prints the CA's root so clients can
-// trust it.
+// domains and marks them ACTIVE; the API serves the CA's root, which `meridian ca-cert`
+// prints so clients can trust it. It also makes the private CA of a cluster's links to
+// etcd (cluster.go).
 package certs
 
 import (
@@ -14,7 +15,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -39,12 +39,9 @@ func CAPath(dataDir string) string { return filepath.Join(dataDir, "dev-ca", "ca
 
 func caKeyPath(dataDir string) string { return filepath.Join(dataDir, "dev-ca", "ca-key.pem") }
 
-// LoadOrCreateDevCA loads the CA of a data directory, creating it on first use.
-func LoadOrCreateDevCA(dataDir string, now time.Time) (*DevCA, error) {
+// loadDevCA reads the CA a data directory holds.
+func loadDevCA(dataDir string) (*DevCA, error) {
 	certPEM, err := os.ReadFile(CAPath(dataDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return createDevCA(dataDir, now)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("certs: read the development CA: %w", err)
 	}
@@ -52,10 +49,18 @@ func LoadOrCreateDevCA(dataDir string, now time.Time) (*DevCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: read the development CA's key: %w", err)
 	}
+	ca, err := parseDevCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, filepath.Dir(CAPath(dataDir)))
+	}
+	return ca, nil
+}
+
+func parseDevCA(certPEM, keyPEM []byte) (*DevCA, error) {
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
 	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("certs: the development CA in %s is not PEM", filepath.Dir(CAPath(dataDir)))
+		return nil, errors.New("certs: the development CA is not PEM")
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
@@ -68,7 +73,7 @@ func LoadOrCreateDevCA(dataDir string, now time.Time) (*DevCA, error) {
 	return &DevCA{cert: cert, key: key, certPEM: certPEM}, nil
 }
 
-func createDevCA(dataDir string, now time.Time) (*DevCA, error) {
+func newDevCA(now time.Time) (*DevCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -84,21 +89,39 @@ func createDevCA(dataDir string, now time.Time) (*DevCA, error) {
 		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
-	kder, err := x509.MarshalECPrivateKey(key)
+	return &DevCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// keyPEM encodes the CA's private key.
+func (ca *DevCA) keyPEM() ([]byte, error) {
+	kder, err := x509.MarshalECPrivateKey(ca.key)
 	if err != nil {
 		return nil, err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+}
+
+// save writes the CA into a data directory.
+func (ca *DevCA) save(dataDir string) error {
+	keyPEM, err := ca.keyPEM()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(CAPath(dataDir)), 0o700); err != nil {
-		return nil, err
+		return err
 	}
-	if err := os.WriteFile(caKeyPath(dataDir), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return nil, err
+	if err := os.WriteFile(caKeyPath(dataDir), keyPEM, 0o600); err != nil {
+		return err
 	}
-	if err := os.WriteFile(CAPath(dataDir), certPEM, 0o644); err != nil {
-		return nil, err
+	return os.WriteFile(CAPath(dataDir), ca.certPEM, 0o644)
+}
+
+// SaveRoot writes the CA's root certificate (not its key) to path, for clients.
+func (ca *DevCA) SaveRoot(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
 	}
-	return &DevCA{cert: cert, key: key, certPEM: certPEM}, nil
+	return os.WriteFile(path, ca.certPEM, 0o644)
 }
 
 // RootPEM is the CA certificate clients should trust.

@@ -19,9 +19,14 @@ import (
 // and sets the status to ACTIVE, in a transaction conditioned on the revision it read.
 type Issuer struct {
 	Store *store.Store
-	CA    *DevCA
-	Now   func() time.Time
-	Log   io.Writer
+	// CA signs; nil means the deployment's shared CA (LoadOrCreateSharedCA), loaded
+	// once etcd answers, adopting the CA of LegacyDir if etcd has none yet.
+	CA        *DevCA
+	LegacyDir string
+	// RootFile, when set, receives the CA's root certificate once it is known.
+	RootFile string
+	Now      func() time.Time
+	Log      io.Writer
 }
 
 // Run provisions what is pending, then follows changes until ctx is done.
@@ -33,7 +38,10 @@ func (is *Issuer) Run(ctx context.Context) error {
 		is.Log = io.Discard
 	}
 	for ctx.Err() == nil {
-		rev, err := is.provisionPending(ctx)
+		rev, err := int64(0), is.loadCA(ctx)
+		if err == nil {
+			rev, err = is.provisionPending(ctx)
+		}
 		if err != nil {
 			fmt.Fprintf(is.Log, "certs: %v\n", err)
 		} else {
@@ -44,6 +52,24 @@ func (is *Issuer) Run(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond): // no busy loop when etcd is away
 		}
 	}
+	return nil
+}
+
+// loadCA gets the shared CA the first time etcd answers.
+func (is *Issuer) loadCA(ctx context.Context) error {
+	if is.CA != nil {
+		return nil
+	}
+	ca, err := LoadOrCreateSharedCA(ctx, is.Store, is.LegacyDir, is.Now())
+	if err != nil {
+		return err
+	}
+	if is.RootFile != "" {
+		if err := ca.SaveRoot(is.RootFile); err != nil {
+			return err
+		}
+	}
+	is.CA = ca
 	return nil
 }
 

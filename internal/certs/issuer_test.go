@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"meridian/api"
 	"meridian/internal/controlplane"
+	"meridian/internal/store"
 	"meridian/internal/testutil"
 )
 
@@ -32,7 +34,7 @@ func TestIssuerProvisionsManagedCertificates(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	ca, err := LoadOrCreateDevCA(t.TempDir(), time.Now())
+	ca, err := LoadOrCreateSharedCA(context.Background(), st, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +94,49 @@ func TestIssuerProvisionsManagedCertificates(t *testing.T) {
 	}
 }
 
-func TestDevCAPersists(t *testing.T) {
-	dir := t.TempDir()
-	a, err := LoadOrCreateDevCA(dir, time.Now())
+// Every API process of a deployment gets the same CA from etcd, and the first to start
+// adopts a CA that `meridian serve` kept in its data directory before.
+func TestSharedCA(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	if _, err := SharedRootPEM(ctx, st); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("root before any CA: %v", err)
+	}
+	a, err := LoadOrCreateSharedCA(ctx, st, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadOrCreateDevCA(dir, time.Now())
+	b, err := LoadOrCreateSharedCA(ctx, st, t.TempDir(), time.Now())
 	if err != nil || string(a.RootPEM()) != string(b.RootPEM()) {
-		t.Fatalf("reloaded CA differs: %v", err)
+		t.Fatalf("a second process got another CA: %v", err)
+	}
+	if root, err := SharedRootPEM(ctx, st); err != nil || string(root) != string(a.RootPEM()) {
+		t.Fatalf("served root differs: %v", err)
+	}
+
+	legacy := t.TempDir()
+	old, err := newDevCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.save(legacy); err != nil {
+		t.Fatal(err)
+	}
+	fresh := testutil.Store(t)
+	adopted, err := LoadOrCreateSharedCA(ctx, fresh, legacy, time.Now())
+	if err != nil || string(adopted.RootPEM()) != string(old.RootPEM()) {
+		t.Fatalf("the data directory's CA was not adopted: %v", err)
+	}
+	// Issued by the adopted CA, verified with the old root.
+	chain, _, _, err := adopted.Issue([]string{"example.com"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(old.RootPEM())
+	block, _ := pem.Decode([]byte(chain))
+	leaf, _ := x509.ParseCertificate(block.Bytes)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "example.com"}); err != nil {
+		t.Errorf("leaf does not verify against the old root: %v", err)
 	}
 }

@@ -54,7 +54,7 @@ func (e Env) withDefaults() Env {
 // earlier ones.
 func NewCommands(env Env) []*cobra.Command {
 	a := &app{env: env.withDefaults(), flags: &globalFlags{}}
-	return []*cobra.Command{a.computeCommand(), a.runCommand(), a.configCommand(), a.gcloudConfigCommand()}
+	return []*cobra.Command{a.computeCommand(), a.runCommand(), a.configCommand(), a.gcloudConfigCommand(), a.caCertCommand()}
 }
 
 // app builds commands bound to one Env and one set of global flags.

@@ -93,17 +93,33 @@ func (e *operationError) messages() []string {
 // with a query if any); body, if not nil, is sent as JSON; the answer is decoded into
 // out unless out is nil. Error answers become *apiError.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	data, err := c.send(ctx, method, path, body)
+	if err != nil || out == nil {
+		return err
+	}
+	// Numbers stay json.Number in untyped values, so that printing them keeps every
+	// digit of an int64.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("the answer of %s %s/%s is not what Meridian's API sends: %w", method, c.endpoint, strings.TrimPrefix(path, "/"), err)
+	}
+	return nil
+}
+
+// send sends one request and returns the body of a successful answer.
+func (c *client) send(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var reader io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("encoding the request: %w", err)
+			return nil, fmt.Errorf("encoding the request: %w", err)
 		}
 		reader = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+"/"+strings.TrimPrefix(path, "/"), reader)
 	if err != nil {
-		return fmt.Errorf("invalid API endpoint %q: %w", c.endpoint, err)
+		return nil, fmt.Errorf("invalid API endpoint %q: %w", c.endpoint, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -115,27 +131,17 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("reading the answer of %s %s: %w", method, req.URL, err)
+		return nil, fmt.Errorf("reading the answer of %s %s: %w", method, req.URL, err)
 	}
 	if resp.StatusCode >= 300 {
-		return decodeAPIError(resp.StatusCode, data, strings.HasPrefix(strings.TrimPrefix(path, "/"), "compute/"))
+		return nil, decodeAPIError(resp.StatusCode, data, strings.HasPrefix(strings.TrimPrefix(path, "/"), "compute/"))
 	}
-	if out == nil {
-		return nil
-	}
-	// Numbers stay json.Number in untyped values, so that printing them keeps every
-	// digit of an int64.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("the answer of %s %s is not what Meridian's API sends: %w", method, req.URL, err)
-	}
-	return nil
+	return data, nil
 }
 
 func (c *client) transportError(ctx context.Context, err error) error {

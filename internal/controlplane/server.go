@@ -11,7 +11,9 @@
 package controlplane
 
 import (
+	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -31,6 +33,9 @@ type Config struct {
 	AddressPool netip.Prefix
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CARoot returns the root certificate (PEM) of the CA that issues MANAGED
+	// certificates, served at /meridian/v1/ca.pem; nil serves none.
+	CARoot func(context.Context) ([]byte, error)
 }
 
 // Server is the REST API. It holds no resource state of its own: everything is in the
@@ -75,6 +80,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/projects/{namespace}/locations/{region}/revisions/{name}", s.serveRevision)
 	s.handleGlobalEndpoints(mux)
 	s.handleRegions(mux)
+	mux.HandleFunc("GET /meridian/v1/ca.pem", s.serveCARoot)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{404, "notFound", "The requested URL " + r.URL.Path + " was not found on this server."})
@@ -86,6 +92,25 @@ func (s *Server) Handler() http.Handler {
 		h = requireToken(s.cfg.Token, h)
 	}
 	return refuseTunnels(h)
+}
+
+// serveCARoot answers with the root certificate of the CA that issues MANAGED
+// certificates (`meridian ca-cert`), from wherever the API runs.
+func (s *Server) serveCARoot(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.CARoot == nil {
+		writeError(w, &apiError{404, "notFound", "This API issues no MANAGED certificates."})
+		return
+	}
+	root, err := s.cfg.CARoot(r.Context())
+	if errors.Is(err, store.ErrNotFound) {
+		err = &apiError{404, "notFound", "The development CA does not exist yet: no API process has started on this etcd."}
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(root)
 }
 
 // refuseTunnels answers CONNECT, which gcloud sends when the API is its proxy

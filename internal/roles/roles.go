@@ -112,10 +112,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
-	ca, err := certs.LoadOrCreateDevCA(cfg.DataDir, time.Now())
-	if err != nil {
-		return err
-	}
+	// The development CA's root goes beside the data, for curl --cacert (the demo
+	// prints that line).
+	issuer := &certs.Issuer{Store: st, LegacyDir: cfg.DataDir, RootFile: certs.CAPath(cfg.DataDir), Log: cfg.API.Log}
 	// The API, the edge and the certificate issuer run side by side; when one fails, the
 	// others are stopped.
 	ctx, cancel := context.WithCancel(ctx)
@@ -136,13 +135,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return fmt.Errorf("serve: locate the meridian binary for built-in images: %w", err)
 	}
 	edgeDone := background(func(ctx context.Context) error { return runEdge(ctx, st, edgeCfg, cfg.Edge) })
-	issuerDone := background((&certs.Issuer{Store: st, CA: ca, Log: cfg.API.Log}).Run)
 	// One runtime serves every region on this machine that no standalone region runtime
 	// has claimed.
 	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, IdleTimeout: cfg.IdleTimeout, Log: cfg.API.Log}).Run)
-	apiErr := runAPI(ctx, st, cfg.API)
+	apiErr := runAPI(ctx, st, issuer, cfg.API)
 	cancel()
-	return errors.Join(apiErr, <-edgeDone, <-issuerDone, <-runtimeDone)
+	return errors.Join(apiErr, <-edgeDone, <-runtimeDone)
 }
 
 // Edge runs a standalone edge against an external etcd cluster.
@@ -255,10 +253,23 @@ func API(ctx context.Context, etcd store.Etcd, cfg APIConfig) error {
 		return fmt.Errorf("api: %w", err)
 	}
 	defer st.Close()
-	return runAPI(ctx, st, cfg)
+	return runAPI(ctx, st, &certs.Issuer{Store: st, Log: cfg.Log}, cfg)
 }
 
-func runAPI(ctx context.Context, st *store.Store, cfg APIConfig) error {
+// runAPI serves the API, and beside it the issuer of MANAGED certificates: every API
+// process runs one (they share the CA in etcd, and their writes are conditional, so
+// several issue each certificate once).
+func runAPI(ctx context.Context, st *store.Store, issuer *certs.Issuer, cfg APIConfig) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	issuerDone := make(chan error, 1)
+	go func() { issuerDone <- issuer.Run(ctx) }()
+	err := serveAPI(ctx, st, cfg)
+	cancel()
+	return errors.Join(err, <-issuerDone)
+}
+
+func serveAPI(ctx context.Context, st *store.Store, cfg APIConfig) error {
 	token, err := readToken(cfg)
 	if err != nil {
 		return err
@@ -274,7 +285,8 @@ func runAPI(ctx context.Context, st *store.Store, cfg APIConfig) error {
 		return fmt.Errorf("api: listen on %s: %w", cfg.Listen, err)
 	}
 	url := "http://" + ln.Addr().String()
-	api := controlplane.New(st, controlplane.Config{BaseURL: cfg.PublicURL, Token: token, AddressPool: pool})
+	api := controlplane.New(st, controlplane.Config{BaseURL: cfg.PublicURL, Token: token, AddressPool: pool,
+		CARoot: func(ctx context.Context) ([]byte, error) { return certs.SharedRootPEM(ctx, st) }})
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

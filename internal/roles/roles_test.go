@@ -1,8 +1,11 @@
 package roles
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -138,6 +141,52 @@ func TestAPIOnExternalEtcd(t *testing.T) {
 		t.Fatalf("get via b: %v %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// A MANAGED certificate inserted through one API is issued (by the issuers the API
+	// processes run), and both serve the root it chains to: one CA, kept in etcd.
+	resp, err = http.Post(a+"/compute/v1/projects/p/global/sslCertificates", "application/json", strings.NewReader(`{"name":"c","managed":{"domains":["example.com"]}}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("insert the certificate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var cert struct {
+		Certificate string
+		Managed     struct{ Status string }
+	}
+	for deadline := time.Now().Add(10 * time.Second); cert.Managed.Status != "ACTIVE"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the certificate was not issued: %+v", cert)
+		}
+		resp, err := http.Get(b + "/compute/v1/projects/p/global/sslCertificates/c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&cert)
+		resp.Body.Close()
+	}
+	rootOf := func(api string) []byte {
+		resp, err := http.Get(api + "/meridian/v1/ca.pem")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s/meridian/v1/ca.pem: %v %v", api, resp, err)
+		}
+		defer resp.Body.Close()
+		pemData, _ := io.ReadAll(resp.Body)
+		return pemData
+	}
+	rootA, rootB := rootOf(a), rootOf(b)
+	roots := x509.NewCertPool()
+	if !bytes.Equal(rootA, rootB) || !roots.AppendCertsFromPEM(rootA) {
+		t.Fatalf("the two APIs serve different roots:\n%s\n%s", rootA, rootB)
+	}
+	block, _ := pem.Decode([]byte(cert.Certificate))
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "example.com"}); err != nil {
+		t.Errorf("the issued certificate does not chain to the served root: %v", err)
+	}
+
 	stopA()
 	stopB()
 	if err := <-doneA; err != nil {
