@@ -236,6 +236,7 @@ func regionCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg.Region, "region", "", "the region whose services this runtime runs, e.g. us-central1")
 	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle instance is kept before it is stopped (scale to zero)")
+	cmd.Flags().StringVar(&cfg.Address, "address", "127.0.0.1", "IP address of this host that edges reach its services at")
 	etcd.add(cmd)
 	return cmd
 }

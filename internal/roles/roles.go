@@ -60,7 +60,10 @@ type ServeConfig struct {
 type RegionConfig struct {
 	Region      string
 	IdleTimeout time.Duration
-	Log         io.Writer
+	// Address is the IP address edges reach this host's services at (default
+	// 127.0.0.1: edges on the same machine only).
+	Address string
+	Log     io.Writer
 }
 
 // EdgeConfig configures an edge.
@@ -190,6 +193,9 @@ func Region(ctx context.Context, etcd store.Etcd, cfg RegionConfig) error {
 	if err := api.ValidateName("--region", cfg.Region); err != nil || cfg.Region == "" {
 		return fmt.Errorf("region: --region must name a region, such as us-central1 (got %q)", cfg.Region)
 	}
+	if ip, err := netip.ParseAddr(cfg.Address); cfg.Address != "" && (err != nil || ip.IsUnspecified()) {
+		return fmt.Errorf("region: --address must be an IP address of this host that edges reach (got %q)", cfg.Address)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("region: locate the meridian binary for built-in images: %w", err)
@@ -199,7 +205,7 @@ func Region(ctx context.Context, etcd store.Etcd, cfg RegionConfig) error {
 		return err
 	}
 	defer st.Close()
-	return runtime.New(st, runtime.Config{Region: cfg.Region, Executable: exe, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log}).Run(ctx)
+	return runtime.New(st, runtime.Config{Region: cfg.Region, Executable: exe, IdleTimeout: cfg.IdleTimeout, Address: cfg.Address, Log: cfg.Log}).Run(ctx)
 }
 
 func (c EdgeConfig) compile() (edge.Config, error) {

@@ -77,16 +77,17 @@ func (d *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.serve(w, r)
 }
 
-// openDoor listens on loopback, on the port of preferred (the URL it had before a
-// restart) when that is free, so URLs outlive the runtime.
-func openDoor(wg *sync.WaitGroup, preferred string) (*frontDoor, error) {
+// openDoor listens on addr (an IP address edges reach this host at), on the port of
+// preferred (the URL it had before a restart) when that is free, so URLs outlive the
+// runtime.
+func openDoor(wg *sync.WaitGroup, addr, preferred string) (*frontDoor, error) {
 	var ln net.Listener
-	if u, err := url.Parse(preferred); err == nil && u.Scheme == "http" && u.Hostname() == "127.0.0.1" {
+	if u, err := url.Parse(preferred); err == nil && u.Scheme == "http" && u.Hostname() == addr {
 		ln, _ = net.Listen("tcp", u.Host)
 	}
 	if ln == nil {
 		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(addr, "0")); err != nil {
 			return nil, err
 		}
 	}

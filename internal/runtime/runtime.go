@@ -68,7 +68,11 @@ type Config struct {
 	Executable string
 	// IdleTimeout is how long an idle instance lives (default DefaultIdleTimeout).
 	IdleTimeout time.Duration
-	Log         io.Writer
+	// Address is the IP address services' front doors listen on and publish: where
+	// edges on other hosts reach this one (default 127.0.0.1, for one machine).
+	// Instances themselves listen on loopback behind them.
+	Address string
+	Log     io.Writer
 }
 
 // Runtime runs services. Its goroutines are owned by Run and stop with its context.
@@ -95,6 +99,9 @@ func New(st *store.Store, cfg Config) *Runtime {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1"
 	}
 	return &Runtime{store: st, cfg: cfg, routers: map[string]*serviceRouter{}, pools: map[string]*pool{},
 		last: map[string]Endpoint{}, changed: make(chan struct{}, 1), claimed: map[string]bool{},
@@ -572,7 +579,7 @@ func (rt *Runtime) ensureRouter(s stored[*api.KnativeService], tags map[string]*
 	}
 	r := rt.routers[s.key]
 	if r == nil {
-		main, err := openDoor(&rt.wg, s.obj.Status.URL)
+		main, err := openDoor(&rt.wg, rt.cfg.Address, s.obj.Status.URL)
 		if err != nil {
 			fmt.Fprintf(rt.cfg.Log, "runtime: %s: %v\n", s.name, err)
 			return nil
@@ -596,7 +603,7 @@ func (rt *Runtime) ensureRouter(s stored[*api.KnativeService], tags map[string]*
 				preferred = t.URL
 			}
 		}
-		d, err := openDoor(&rt.wg, preferred)
+		d, err := openDoor(&rt.wg, rt.cfg.Address, preferred)
 		if err != nil {
 			fmt.Fprintf(rt.cfg.Log, "runtime: %s tag %s: %v\n", s.name, tag, err)
 			continue
