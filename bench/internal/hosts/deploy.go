@@ -1,0 +1,259 @@
+package hosts
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"meridian/internal/certs"
+)
+
+// Anycast is the address pool the APIs allocate global addresses from; every edge host
+// accepts all of it, and a client reaches it through the edge its route names.
+var Anycast = netip.MustParsePrefix("198.18.1.0/24")
+
+// Token is the API's bearer token in a deployment.
+const Token = "hosts-token"
+
+// Layout is a global deployment: an etcd cluster over TLS on the control-plane hosts
+// (whose first ones also run the API), edges in several places, region runtimes, and a
+// client host.
+type Layout struct {
+	ControlPlane int      // hosts running an etcd member: 3
+	APIs         int      // of those, how many also run `meridian api`: 2
+	Edges        []string // edge locations: us-central1, europe-west1, asia-east1
+	Regions      []string // regions with a runtime host: us-central1, europe-west1
+}
+
+// DefaultLayout is the deployment of the issue that asked for it.
+var DefaultLayout = Layout{ControlPlane: 3, APIs: 2, Edges: []string{"us-central1", "europe-west1", "asia-east1"}, Regions: []string{"us-central1", "europe-west1"}}
+
+// Deployment is a running Layout.
+type Deployment struct {
+	Net       *Net
+	Binary    string
+	Dir       string
+	TLS       certs.ClusterTLS
+	CP        []*Host          // control plane: etcd members, then APIs on the first
+	Etcd      []*Proc          // by CP index
+	APIs      []string         // API URLs
+	EdgeHosts map[string]*Host // by location
+	Edges     map[string]*Proc
+	Regions   map[string]*Host // by region
+	Runtimes  map[string]*Proc
+	// Clients has a client host beside each edge, its route to the anycast addresses
+	// through that edge; Client is the first, where the CLI runs.
+	Clients map[string]*Host
+	Client  *Host
+	Log     io.Writer
+}
+
+// Deploy starts a layout on a new network. binary is a meridian binary; dir holds
+// data, certificates and logs.
+func Deploy(ctx context.Context, prefix, binary, dir string, l Layout, log io.Writer) (*Deployment, error) {
+	n, err := New(prefix)
+	if err != nil {
+		return nil, err
+	}
+	d := &Deployment{Net: n, Binary: binary, Dir: dir, EdgeHosts: map[string]*Host{}, Edges: map[string]*Proc{},
+		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log}
+	if err := d.start(ctx, l); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Deployment) start(ctx context.Context, l Layout) error {
+	members := map[string][]string{}
+	for i := 0; i < l.ControlPlane; i++ {
+		h, err := d.Net.AddHost(fmt.Sprintf("cp%d", i+1))
+		if err != nil {
+			return err
+		}
+		d.CP = append(d.CP, h)
+		members[h.Name] = []string{h.IP.String()}
+	}
+	var err error
+	if d.TLS, err = certs.WriteClusterTLS(filepath.Join(d.Dir, "tls"), members, time.Now()); err != nil {
+		return err
+	}
+	if err := d.startEtcd(ctx); err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(d.Dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(Token), 0o600); err != nil {
+		return err
+	}
+	for i := 0; i < l.APIs && i < len(d.CP); i++ {
+		h := d.CP[i]
+		p, err := h.Start("api@"+h.Name, d.Log, d.Binary, append([]string{"api", "--api-listen=" + h.IP.String() + ":9610",
+			"--api-token-file=" + tokenFile, "--address-pool=" + Anycast.String()}, d.etcdFlags()...)...)
+		if err != nil {
+			return err
+		}
+		line, err := p.WaitLine(ctx, "API listening on ")
+		if err != nil {
+			return err
+		}
+		d.APIs = append(d.APIs, strings.TrimPrefix(line, "API listening on "))
+	}
+	for _, region := range l.Regions {
+		h, err := d.Net.AddHost("rt-" + region)
+		if err != nil {
+			return err
+		}
+		d.Regions[region] = h
+		if d.Runtimes[region], err = h.Start("region@"+region, d.Log, d.Binary, append([]string{"region", "--region=" + region, "--address=" + h.IP.String()}, d.etcdFlags()...)...); err != nil {
+			return err
+		}
+	}
+	for _, loc := range l.Edges {
+		if err := d.StartEdge(loc); err != nil {
+			return err
+		}
+	}
+	for _, loc := range l.Edges {
+		c, err := d.Net.AddHost("cl-" + loc)
+		if err != nil {
+			return err
+		}
+		if err := c.Route(Anycast, d.EdgeHosts[loc]); err != nil {
+			return err
+		}
+		d.Clients[loc] = c
+	}
+	d.Client = d.Clients[l.Edges[0]]
+	return nil
+}
+
+// startEtcd starts every member at once: each waits for a quorum of the others.
+func (d *Deployment) startEtcd(ctx context.Context) error {
+	var initial []string
+	for _, h := range d.CP {
+		initial = append(initial, fmt.Sprintf("%s=https://%s:2380", h.Name, h.IP))
+	}
+	d.Etcd = make([]*Proc, len(d.CP))
+	for i := range d.CP {
+		p, err := d.startMember(i, strings.Join(initial, ","))
+		if err != nil {
+			return err
+		}
+		d.Etcd[i] = p
+	}
+	for _, p := range d.Etcd {
+		if _, err := p.WaitLine(ctx, "etcd member "); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Deployment) startMember(i int, initial string) (*Proc, error) {
+	h := d.CP[i]
+	return h.Start("etcd@"+h.Name, d.Log, d.Binary, "etcd", "--name="+h.Name, "--data-dir="+filepath.Join(d.Dir, h.Name),
+		"--client-url=https://"+h.IP.String()+":2379", "--peer-url=https://"+h.IP.String()+":2380",
+		"--initial-cluster="+initial, "--cert="+d.TLS.MemberCert[h.Name], "--key="+d.TLS.MemberKey[h.Name], "--ca="+d.TLS.CA)
+}
+
+// RestartMember starts a killed etcd member again on its data.
+func (d *Deployment) RestartMember(ctx context.Context, i int) error {
+	var initial []string
+	for _, h := range d.CP {
+		initial = append(initial, fmt.Sprintf("%s=https://%s:2380", h.Name, h.IP))
+	}
+	p, err := d.startMember(i, strings.Join(initial, ","))
+	if err != nil {
+		return err
+	}
+	d.Etcd[i] = p
+	_, err = p.WaitLine(ctx, "etcd member ")
+	return err
+}
+
+// etcdFlags are how every role reaches the cluster: all members, over TLS with the
+// client certificate.
+func (d *Deployment) etcdFlags() []string {
+	var eps []string
+	for _, h := range d.CP {
+		eps = append(eps, "https://"+h.IP.String()+":2379")
+	}
+	return []string{"--etcd-endpoints=" + strings.Join(eps, ","), "--etcd-ca=" + d.TLS.CA, "--etcd-cert=" + d.TLS.ClientCert, "--etcd-key=" + d.TLS.ClientKey}
+}
+
+// StartEdge starts an edge host in a location (a new host the first time), serving
+// every anycast address and other edges' cache fills.
+func (d *Deployment) StartEdge(loc string) error {
+	h := d.EdgeHosts[loc]
+	if h == nil {
+		var err error
+		if h, err = d.Net.AddHost("edge-" + loc); err != nil {
+			return err
+		}
+		if err := h.AnyIP(Anycast); err != nil {
+			return err
+		}
+		d.EdgeHosts[loc] = h
+	}
+	p, err := h.Start("edge@"+loc, d.Log, d.Binary, append([]string{"edge", "--location=" + loc, "--request-log=off",
+		"--peer-listen=" + h.IP.String() + ":7000", "--admin-listen=" + h.IP.String() + ":9100"}, d.etcdFlags()...)...)
+	d.Edges[loc] = p
+	return err
+}
+
+// CLI runs `meridian ARGS…` (a shell line, with $MERIDIAN standing for the binary) on
+// the client host against the first API, and returns its output.
+func (d *Deployment) CLI(ctx context.Context, script string) (string, error) {
+	env := fmt.Sprintf("export MERIDIAN_API_ENDPOINT=%s MERIDIAN_API_TOKEN=%s MERIDIAN_CONFIG=%s HOME=%s MERIDIAN=%s; ",
+		d.APIs[0], Token, filepath.Join(d.Dir, "cli.json"), d.Dir, d.Binary)
+	p, err := d.Client.Start("cli", nil, "bash", "-c", "set -e; cd "+d.Dir+"; "+env+script)
+	if err != nil {
+		return "", err
+	}
+	select {
+	case <-p.Exited():
+	case <-ctx.Done():
+		p.Kill()
+	}
+	if p.err != nil {
+		return p.Output(), fmt.Errorf("%s: %v\n%s", script, p.err, p.Output())
+	}
+	return p.Output(), nil
+}
+
+// Close stops everything and removes the network.
+func (d *Deployment) Close() error { return d.Net.Close() }
+
+// SeedScript is the seed's command sequence for the client host's shell ($MERIDIAN is
+// the binary), then the same service in europe-west1 behind a second serverless NEG of
+// the same backend service.
+const SeedScript = `cat > service.yaml <<'YAML'
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: my-global-app
+  namespace: default
+spec:
+  template:
+    spec:
+      containers:
+      - image: us-docker.pkg.dev/cloudrun/container/hello
+YAML
+$MERIDIAN run services replace service.yaml --region=us-central1
+$MERIDIAN compute network-endpoint-groups create cloudrun-neg --region=us-central1 --network-endpoint-type=SERVERLESS --cloud-run-service=my-global-app
+$MERIDIAN compute backend-services create cloudrun-backend --global --load-balancing-scheme=EXTERNAL_MANAGED --enable-cdn
+$MERIDIAN compute backend-services add-backend cloudrun-backend --global --network-endpoint-group=cloudrun-neg --network-endpoint-group-region=us-central1
+$MERIDIAN compute url-maps create cloudrun-url-map --default-service=cloudrun-backend
+$MERIDIAN compute ssl-certificates create my-ssl-cert --domains=your-domain.com
+$MERIDIAN compute target-https-proxies create https-proxy --ssl-certificates=my-ssl-cert --url-map=cloudrun-url-map
+$MERIDIAN compute addresses create global-ip --global
+$MERIDIAN compute forwarding-rules create https-forwarding-rule --address=$($MERIDIAN compute addresses describe global-ip --global --format='value(address)') --global --target-https-proxy=https-proxy --ports=443
+$MERIDIAN run services replace service.yaml --region=europe-west1
+$MERIDIAN compute network-endpoint-groups create cloudrun-neg-eu --region=europe-west1 --network-endpoint-type=SERVERLESS --cloud-run-service=my-global-app
+$MERIDIAN compute backend-services add-backend cloudrun-backend --global --network-endpoint-group=cloudrun-neg-eu --network-endpoint-group-region=europe-west1
+`
