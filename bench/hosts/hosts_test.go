@@ -47,7 +47,7 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 	defer d.Close()
 
 	// The seed's script against the API on cp1, and the second region beside it.
-	if out, err := d.CLI(ctx, hosts.SeedScript); err != nil {
+	if out, err := d.CLI(ctx, hosts.SeedScript()); err != nil {
 		t.Fatal(err)
 	} else if !strings.Contains(out, "Created") {
 		t.Fatalf("seed script said:\n%s", out)

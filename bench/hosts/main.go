@@ -47,7 +47,7 @@ func run() error {
 	defer d.Close()
 	fmt.Printf("deployment up in %s: %d control-plane hosts, %d APIs, edges in %v, regions %v\n",
 		time.Since(start).Round(time.Millisecond), len(d.CP), len(d.APIs), hosts.DefaultLayout.Edges, hosts.DefaultLayout.Regions)
-	if _, err := d.CLI(ctx, hosts.SeedScript); err != nil {
+	if _, err := d.CLI(ctx, hosts.SeedScript()); err != nil {
 		return err
 	}
 	fmt.Println("the seed's system deployed through the API on", d.CP[0].Name)

@@ -30,23 +30,12 @@ func WriteClusterTLS(dir string, members map[string][]string, now time.Time) (Cl
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ClusterTLS{}, err
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := newCA("Meridian cluster CA", now)
 	if err != nil {
 		return ClusterTLS{}, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "Meridian cluster CA", Organization: []string{"Meridian"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(caValidity),
-		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return ClusterTLS{}, err
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
 	out := ClusterTLS{CA: filepath.Join(dir, "ca.pem"), MemberCert: map[string]string{}, MemberKey: map[string]string{}}
-	if err := writePEM(out.CA, "CERTIFICATE", caDER, 0o644); err != nil {
+	if err := ca.SaveRoot(out.CA); err != nil {
 		return ClusterTLS{}, err
 	}
 	sign := func(name string, hosts []string, usage []x509.ExtKeyUsage) (string, string, error) {
@@ -66,7 +55,7 @@ func WriteClusterTLS(dir string, members map[string][]string, now time.Time) (Cl
 		if err != nil {
 			return "", "", err
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 		if err != nil {
 			return "", "", err
 		}

@@ -73,13 +73,16 @@ func parseDevCA(certPEM, keyPEM []byte) (*DevCA, error) {
 	return &DevCA{cert: cert, key: key, certPEM: certPEM}, nil
 }
 
-func newDevCA(now time.Time) (*DevCA, error) {
+func newDevCA(now time.Time) (*DevCA, error) { return newCA("Meridian development CA", now) }
+
+// newCA makes a self-signed root that signs leaves only.
+func newCA(name string, now time.Time) (*DevCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "Meridian development CA", Organization: []string{"Meridian"}},
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: name, Organization: []string{"Meridian"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(caValidity),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,

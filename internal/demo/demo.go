@@ -32,8 +32,10 @@ import (
 	"meridian/internal/roles"
 )
 
+// ServiceYAML is the seed's service.yaml (kept equal to shared/seeds/ by a test).
+//
 //go:embed service.yaml
-var serviceYAML []byte
+var ServiceYAML []byte
 
 // Regions the demo deploys the seed's service to: the seed's, and the second region its
 // text adds by adding a NEG to the same backend service.
@@ -108,7 +110,7 @@ func deploy(ctx context.Context, cfg Config, api string) (url, curl string, err 
 		return "", "", err
 	}
 	yamlPath := filepath.Join(dir, "demo-service.yaml")
-	if err := os.WriteFile(yamlPath, serviceYAML, 0o644); err != nil {
+	if err := os.WriteFile(yamlPath, ServiceYAML, 0o644); err != nil {
 		return "", "", err
 	}
 	run := func(line string) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meridian/internal/certs"
+	"meridian/internal/demo"
 )
 
 // Anycast is the address pool the APIs allocate global addresses from; every edge host
@@ -232,19 +233,11 @@ func (d *Deployment) Close() error { return d.Net.Close() }
 // SeedScript is the seed's command sequence for the client host's shell ($MERIDIAN is
 // the binary), then the same service in europe-west1 behind a second serverless NEG of
 // the same backend service.
-const SeedScript = `cat > service.yaml <<'YAML'
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: my-global-app
-  namespace: default
-spec:
-  template:
-    spec:
-      containers:
-      - image: us-docker.pkg.dev/cloudrun/container/hello
-YAML
-$MERIDIAN run services replace service.yaml --region=us-central1
+func SeedScript() string {
+	return "cat > service.yaml <<'YAML'\n" + string(demo.ServiceYAML) + "YAML\n" + seedCommands
+}
+
+const seedCommands = `$MERIDIAN run services replace service.yaml --region=us-central1
 $MERIDIAN compute network-endpoint-groups create cloudrun-neg --region=us-central1 --network-endpoint-type=SERVERLESS --cloud-run-service=my-global-app
 $MERIDIAN compute backend-services create cloudrun-backend --global --load-balancing-scheme=EXTERNAL_MANAGED --enable-cdn
 $MERIDIAN compute backend-services add-backend cloudrun-backend --global --network-endpoint-group=cloudrun-neg --network-endpoint-group-region=us-central1
