@@ -20,7 +20,8 @@ import (
 // TestGlobalDeploymentAcrossHosts runs the seed's system on hosts of their own (network
 // namespaces): a three-member etcd cluster over TLS, two APIs, edges in three places and
 // runtimes in two regions. It deploys through the API on one host and changes through
-// the other; every edge serves HTTPS from a region on another host; a region host's
+// the other; every edge serves HTTPS from a region on another host (two on the anycast
+// address, the one in asia-east1 on its own, --listen-address); a region host's
 // death costs no request; edges keep serving while etcd loses members and quorum.
 func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 	if err := hosts.Supported(); err != nil {
@@ -67,7 +68,7 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 	}
 	// get asks the anycast address from the client host beside the edge in loc.
 	get := func(loc string) (int, string, http.Header, error) {
-		resp, err := clients[loc].Get("https://" + hosts.Anycast.Addr().Next().String() + "/")
+		resp, err := clients[loc].Get("https://" + d.EdgeAddress(loc) + "/")
 		if err != nil {
 			return 0, "", nil, err
 		}

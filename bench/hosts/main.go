@@ -56,7 +56,7 @@ func run() error {
 		return err
 	}
 	for loc, c := range clients {
-		if _, err := waitHeader(ctx, c, "", "", 60*time.Second); err != nil {
+		if _, err := waitHeader(ctx, c, d.EdgeAddress(loc), "", "", 60*time.Second); err != nil {
 			return fmt.Errorf("the %s edge does not serve: %w", loc, err)
 		}
 	}
@@ -85,9 +85,9 @@ func httpsClients(ctx context.Context, d *hosts.Deployment) (map[string]*http.Cl
 
 // waitHeader polls the anycast address until the response has header = value (any
 // 200 when header is empty) and returns when it first did.
-func waitHeader(ctx context.Context, c *http.Client, header, value string, limit time.Duration) (time.Time, error) {
+func waitHeader(ctx context.Context, c *http.Client, addr, header, value string, limit time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(limit)
-	url := "https://" + hosts.Anycast.Addr().Next().String() + "/"
+	url := "https://" + addr + "/"
 	for {
 		resp, err := c.Get(url)
 		if err == nil {
@@ -119,7 +119,7 @@ func measureConfigChange(ctx context.Context, d *hosts.Deployment, clients map[s
 		done := time.Now()
 		var slowest time.Duration
 		for loc, c := range clients {
-			at, err := waitHeader(ctx, c, "X-Rev", value, 30*time.Second)
+			at, err := waitHeader(ctx, c, d.EdgeAddress(loc), "X-Rev", value, 30*time.Second)
 			if err != nil {
 				return fmt.Errorf("change %d at the %s edge: %w", i, loc, err)
 			}

@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"meridian/internal/certs"
 	"meridian/internal/demo"
 	"meridian/internal/roles"
 	"meridian/internal/runtime"
@@ -39,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), etcdCommand(), builtinCommand())
+	root.AddCommand(demoCommand(), serveCommand(), apiCommand(), edgeCommand(), regionCommand(), etcdCommand(), clusterCertsCommand(), builtinCommand())
 	addCLICommands(root)
 	return root
 }
@@ -172,6 +175,7 @@ func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.PeerListen, "peer-listen", "", "address to serve other edges' cache fills on (cache-to-cache fill); off when empty")
 	cmd.Flags().StringVar(&cfg.Parent, "parent", "", "the parent tier's cache: another edge's peer URL (http://HOST:PORT of its --peer-listen), asked before the origin")
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")
+	cmd.Flags().StringVar(&cfg.ListenAddress, "listen-address", "", "serve every forwarding rule on this IP address instead of its own (an edge with an address of its own, reached by DNS rather than anycast)")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
 	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")
 	cfg.RequestLog = os.Stdout
@@ -350,4 +354,43 @@ func parseBytes(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 256MiB", s)
 	}
 	return n * mult, nil
+}
+
+// clusterCertsCommand makes the private CA and certificates of a cluster's links to
+// etcd, for `meridian etcd --cert/--key/--ca` and the roles' --etcd-cert/--etcd-key.
+func clusterCertsCommand() *cobra.Command {
+	var dir string
+	var members []string
+	cmd := &cobra.Command{
+		Use:   "cluster-certs --dir=DIR --member=NAME=HOST[,HOST…] …",
+		Short: "Make a CA and certificates for an etcd cluster and the Meridian processes that use it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hosts := map[string][]string{}
+			for _, m := range members {
+				name, list, ok := strings.Cut(m, "=")
+				if !ok || name == "" || list == "" {
+					return fmt.Errorf("--member %q is not NAME=HOST[,HOST…]", m)
+				}
+				hosts[name] = splitList(list)
+			}
+			if len(hosts) == 0 {
+				return fmt.Errorf("name at least one --member=NAME=HOST (each etcd member, with the addresses it is reached at)")
+			}
+			files, err := certs.WriteClusterTLS(dir, hosts, time.Now())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "CA (--ca, --etcd-ca on every host): %s\n", files.CA)
+			for _, name := range slices.Sorted(maps.Keys(hosts)) {
+				fmt.Fprintf(out, "member %s (--cert, --key): %s %s\n", name, files.MemberCert[name], files.MemberKey[name])
+			}
+			fmt.Fprintf(out, "client (--etcd-cert, --etcd-key of api, edge and region): %s %s\n", files.ClientCert, files.ClientKey)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "meridian-tls", "directory to write the files to")
+	cmd.Flags().StringArrayVar(&members, "member", nil, "an etcd member and the names or addresses it is reached at: NAME=HOST[,HOST…] (repeat)")
+	return cmd
 }

@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +42,11 @@ type Config struct {
 	// PortMap maps a configured port to the port actually listened on, so that the
 	// seed's --ports=443 runs unprivileged (443 → 8443).
 	PortMap map[int]int
-	Log     io.Writer
+	// ListenAddress, when set, is where every forwarding rule is served instead of on
+	// its own IP address: an edge host with an address of its own, which clients reach
+	// by DNS rather than anycast. Two rules on one port then cannot both be served.
+	ListenAddress string
+	Log           io.Writer
 	// RequestLog receives one entry per request; nil discards them.
 	RequestLog *observe.RequestLog
 	// Locations adds named coordinates to the built-in table of regions and metros,
@@ -272,17 +278,20 @@ func (e *Edge) reload(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// listenAddress applies the port map to a configured address.
+// listenAddress applies the listen address and the port map to a configured address.
 func (e *Edge) listenAddress(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr
 	}
+	if e.cfg.ListenAddress != "" {
+		host = e.cfg.ListenAddress
+	}
 	p, _ := strconv.Atoi(port)
 	if mapped, ok := e.cfg.PortMap[p]; ok {
-		return net.JoinHostPort(host, strconv.Itoa(mapped))
+		port = strconv.Itoa(mapped)
 	}
-	return addr
+	return net.JoinHostPort(host, port)
 }
 
 // reconcile starts listeners for new forwarding rules, drains those whose rule is gone,
@@ -308,8 +317,18 @@ func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 			e.listeners[addr] = nl
 		}
 	}
-	for addr, want := range snap.Listeners {
+	boundBy := map[string]string{} // listened-on address → the rule address it serves
+	for addr := range e.listeners {
+		boundBy[e.listenAddress(addr)] = addr
+	}
+	// In address order, so which of two colliding rules is served does not vary.
+	for _, addr := range slices.Sorted(maps.Keys(snap.Listeners)) {
+		want := snap.Listeners[addr]
 		if _, ok := e.listeners[addr]; ok {
+			continue
+		}
+		if other, taken := boundBy[e.listenAddress(addr)]; taken {
+			fmt.Fprintf(e.cfg.Log, "edge: forwarding rule %s: not served: %s is already served here for %s (--listen-address puts every rule on one address)\n", want.ForwardingRule, e.listenAddress(addr), other)
 			continue
 		}
 		l, err := e.startListener(addr, want.HTTPS, want.KeepAlive, 0)
@@ -318,6 +337,7 @@ func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 			continue
 		}
 		e.listeners[addr] = l
+		boundBy[e.listenAddress(addr)] = addr
 	}
 }
 

@@ -86,6 +86,9 @@ type EdgeConfig struct {
 	Locations string
 	// PortMap is the --port-map flag: "443:8443,80:8080".
 	PortMap string
+	// ListenAddress serves every forwarding rule on this address instead of its own
+	// (an edge reached by DNS at an address of its own, rather than by anycast).
+	ListenAddress string
 	Log     io.Writer
 	// RequestLog receives one JSON line per request; nil discards them.
 	RequestLog io.Writer
@@ -224,7 +227,12 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 			}
 		}
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent}
+	if ip, err := netip.ParseAddr(c.ListenAddress); c.ListenAddress != "" && err != nil {
+		return edge.Config{}, fmt.Errorf("--listen-address: %q is not an IP address", c.ListenAddress)
+	} else if c.ListenAddress != "" {
+		c.ListenAddress = ip.String()
+	}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
 	}

@@ -260,15 +260,22 @@ func TestEdgeRoleOnExternalEtcd(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// --admin-listen serves the edge's Prometheus metrics.
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), `meridian_requests_total{backend_service="b",code="200"}`) {
-		t.Errorf("/metrics lacks the request count:\n%s", metrics)
+	// --admin-listen serves the edge's Prometheus metrics. The request is counted as it
+	// is logged, which may be just after the client has read the answer.
+	const want = `meridian_requests_total{backend_service="b",code="200"}`
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the request count:\n%s", metrics)
+		}
 	}
 	cancel()
 	if err := <-apiDone; err != nil {

@@ -28,11 +28,17 @@ type Layout struct {
 	ControlPlane int      // hosts running an etcd member: 3
 	APIs         int      // of those, how many also run `meridian api`: 2
 	Edges        []string // edge locations: us-central1, europe-west1, asia-east1
-	Regions      []string // regions with a runtime host: us-central1, europe-west1
+	// DNSEdges are the edges that serve the forwarding rules on an address of their own
+	// (--listen-address), as an edge reached by DNS does; the others take the anycast
+	// range.
+	DNSEdges []string
+	Regions  []string // regions with a runtime host: us-central1, europe-west1
 }
 
-// DefaultLayout is the deployment of the issue that asked for it.
-var DefaultLayout = Layout{ControlPlane: 3, APIs: 2, Edges: []string{"us-central1", "europe-west1", "asia-east1"}, Regions: []string{"us-central1", "europe-west1"}}
+// DefaultLayout is the deployment of the issue that asked for it; the edge in
+// asia-east1 is reached by its own address, the others by anycast.
+var DefaultLayout = Layout{ControlPlane: 3, APIs: 2, Edges: []string{"us-central1", "europe-west1", "asia-east1"},
+	DNSEdges: []string{"asia-east1"}, Regions: []string{"us-central1", "europe-west1"}}
 
 // Deployment is a running Layout.
 type Deployment struct {
@@ -52,6 +58,7 @@ type Deployment struct {
 	Clients map[string]*Host
 	Client  *Host
 	Log     io.Writer
+	dns     map[string]bool // edges on --listen-address
 }
 
 // Deploy starts a layout on a new network. binary is a meridian binary; dir holds
@@ -62,7 +69,10 @@ func Deploy(ctx context.Context, prefix, binary, dir string, l Layout, log io.Wr
 		return nil, err
 	}
 	d := &Deployment{Net: n, Binary: binary, Dir: dir, EdgeHosts: map[string]*Host{}, Edges: map[string]*Proc{},
-		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log}
+		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log, dns: map[string]bool{}}
+	for _, loc := range l.DNSEdges {
+		d.dns[loc] = true
+	}
 	if err := d.start(ctx, l); err != nil {
 		n.Close()
 		return nil, err
@@ -124,8 +134,10 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 		if err != nil {
 			return err
 		}
-		if err := c.Route(Anycast, d.EdgeHosts[loc]); err != nil {
-			return err
+		if !d.dns[loc] {
+			if err := c.Route(Anycast, d.EdgeHosts[loc]); err != nil {
+				return err
+			}
 		}
 		d.Clients[loc] = c
 	}
@@ -196,15 +208,29 @@ func (d *Deployment) StartEdge(loc string) error {
 		if h, err = d.Net.AddHost("edge-" + loc); err != nil {
 			return err
 		}
-		if err := h.AnyIP(Anycast); err != nil {
-			return err
+		if !d.dns[loc] {
+			if err := h.AnyIP(Anycast); err != nil {
+				return err
+			}
 		}
 		d.EdgeHosts[loc] = h
 	}
-	p, err := h.Start("edge@"+loc, d.Log, d.Binary, append([]string{"edge", "--location=" + loc, "--request-log=off",
-		"--peer-listen=" + h.IP.String() + ":7000", "--admin-listen=" + h.IP.String() + ":9100"}, d.etcdFlags()...)...)
+	args := []string{"edge", "--location=" + loc, "--request-log=off", "--peer-listen=" + h.IP.String() + ":7000", "--admin-listen=" + h.IP.String() + ":9100"}
+	if d.dns[loc] {
+		args = append(args, "--listen-address="+h.IP.String())
+	}
+	p, err := h.Start("edge@"+loc, d.Log, d.Binary, append(args, d.etcdFlags()...)...)
 	d.Edges[loc] = p
 	return err
+}
+
+// EdgeAddress is the IP address a client beside the edge in loc connects to: the
+// anycast address of the seed's forwarding rule, or the edge's own.
+func (d *Deployment) EdgeAddress(loc string) string {
+	if d.dns[loc] {
+		return d.EdgeHosts[loc].IP.String()
+	}
+	return Anycast.Addr().Next().String()
 }
 
 // CLI runs `meridian ARGS…` (a shell line, with $MERIDIAN standing for the binary) on
