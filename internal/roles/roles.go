@@ -89,7 +89,7 @@ type EdgeConfig struct {
 	// ListenAddress serves every forwarding rule on this address instead of its own
 	// (an edge reached by DNS at an address of its own, rather than by anycast).
 	ListenAddress string
-	Log     io.Writer
+	Log           io.Writer
 	// RequestLog receives one JSON line per request; nil discards them.
 	RequestLog io.Writer
 }
