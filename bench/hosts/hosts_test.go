@@ -41,7 +41,11 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 	if testing.Verbose() {
 		log = os.Stderr
 	}
-	d, err := hosts.Deploy(ctx, "mrdt", bin, dir, hosts.DefaultLayout, log)
+	// Round trips between edges and regions at a tenth of the real ones (Iowa–Belgium
+	// about 11 ms), enough to tell regions apart.
+	layout := hosts.DefaultLayout
+	layout.LatencyScale = 0.1
+	d, err := hosts.Deploy(ctx, "mrdt", bin, dir, layout, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +80,35 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), resp.Header, err
 	}
+	// Both regions run the service before clients come (requests to a region that does
+	// not run it yet fail, and outlier detection would eject it for a while).
+	for _, region := range hosts.DefaultLayout.Regions {
+		waitFor(t, 60*time.Second, "my-global-app ready in "+region, func() error {
+			out, err := d.CLI(ctx, "$MERIDIAN run services describe my-global-app --region="+region+" --format='value(status.conditions[0].status)'")
+			if err != nil || strings.TrimSpace(out) != "True" {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
+	}
+
 	// Every edge serves the seed's service from a region runtime on another host.
 	for _, loc := range hosts.DefaultLayout.Edges {
 		waitFor(t, 60*time.Second, "the "+loc+" edge serves the service", func() error {
 			code, body, _, err := get(loc)
 			if err != nil || code != 200 || !strings.Contains(body, "Service: <strong>my-global-app</strong>") {
 				return fmt.Errorf("%d %v %.200s", code, err, body)
+			}
+			return nil
+		})
+	}
+
+	// Each edge sends requests to the region closest to it.
+	for loc, region := range map[string]string{"us-central1": "us-central1", "europe-west1": "europe-west1"} {
+		waitFor(t, 20*time.Second, "the "+loc+" edge picks "+region, func() error {
+			if _, body, _, err := get(loc); err != nil || !strings.Contains(body, "Region: <strong>"+region+"</strong>") {
+				health, _ := d.CLI(ctx, "$MERIDIAN compute backend-services get-health cloudrun-backend --global --format='value(backend.basename(),status.healthStatus[].annotations)'")
+				return fmt.Errorf("%v %.300s\n%s", err, body, health)
 			}
 			return nil
 		})
@@ -100,13 +127,9 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 		})
 	}
 
-	// The region host that answers dies: the other region answers, and no request fails.
-	const loc = "us-central1"
-	_, body, _, _ := get(loc)
-	dead, alive := "us-central1", "europe-west1"
-	if strings.Contains(body, "Region: <strong>europe-west1</strong>") {
-		dead, alive = alive, dead
-	}
+	// The region host that answers the us-central1 edge dies: the next closest answers,
+	// and no request fails.
+	const loc, dead, alive = "us-central1", "us-central1", "europe-west1"
 	d.Runtimes[dead].Kill()
 	for i := 0; i < 30; i++ {
 		code, body, _, err := get(loc)

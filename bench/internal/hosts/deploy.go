@@ -12,6 +12,7 @@ import (
 
 	"meridian/internal/certs"
 	"meridian/internal/demo"
+	"meridian/internal/geo"
 )
 
 // Anycast is the address pool the APIs allocate global addresses from; every edge host
@@ -33,6 +34,13 @@ type Layout struct {
 	// range.
 	DNSEdges []string
 	Regions  []string // regions with a runtime host: us-central1, europe-west1
+	// PeerFill joins the edges into one cache group (--peer-listen): a miss then goes to
+	// the URL's owner edge, which fills it from the region closest to itself.
+	PeerFill bool
+	// LatencyScale scales the round trips added between each edge and each region host:
+	// geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms) times the
+	// scale; 0 adds none.
+	LatencyScale float64
 }
 
 // DefaultLayout is the deployment of the issue that asked for it; the edge in
@@ -59,6 +67,7 @@ type Deployment struct {
 	Client  *Host
 	Log     io.Writer
 	dns     map[string]bool // edges on --listen-address
+	layout  Layout
 }
 
 // Deploy starts a layout on a new network. binary is a meridian binary; dir holds
@@ -69,7 +78,7 @@ func Deploy(ctx context.Context, prefix, binary, dir string, l Layout, log io.Wr
 		return nil, err
 	}
 	d := &Deployment{Net: n, Binary: binary, Dir: dir, EdgeHosts: map[string]*Host{}, Edges: map[string]*Proc{},
-		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log, dns: map[string]bool{}}
+		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log, dns: map[string]bool{}, layout: l}
 	for _, loc := range l.DNSEdges {
 		d.dns[loc] = true
 	}
@@ -129,6 +138,11 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 			return err
 		}
 	}
+	if l.LatencyScale > 0 {
+		if err := d.addLatency(l); err != nil {
+			return err
+		}
+	}
 	for _, loc := range l.Edges {
 		c, err := d.Net.AddHost("cl-" + loc)
 		if err != nil {
@@ -143,6 +157,35 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 	}
 	d.Client = d.Clients[l.Edges[0]]
 	return nil
+}
+
+// addLatency delays every connection from an edge host to a region host by the round
+// trip between their places.
+func (d *Deployment) addLatency(l Layout) error {
+	for _, loc := range l.Edges {
+		from, ok := geo.Lookup(loc)
+		if !ok {
+			return fmt.Errorf("no coordinates for %s", loc)
+		}
+		for _, region := range l.Regions {
+			to, ok := geo.Lookup(region)
+			if !ok {
+				return fmt.Errorf("no coordinates for %s", region)
+			}
+			rtt := time.Duration(float64(geo.EstimatedRTT(from, to)) * l.LatencyScale)
+			if err := d.EdgeHosts[loc].Delay(d.Regions[region], rtt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RTT is the round trip added between an edge and a region.
+func (d *Deployment) RTT(l Layout, edge, region string) time.Duration {
+	from, _ := geo.Lookup(edge)
+	to, _ := geo.Lookup(region)
+	return time.Duration(float64(geo.EstimatedRTT(from, to)) * l.LatencyScale)
 }
 
 // startEtcd starts every member at once: each waits for a quorum of the others.
@@ -215,7 +258,10 @@ func (d *Deployment) StartEdge(loc string) error {
 		}
 		d.EdgeHosts[loc] = h
 	}
-	args := []string{"edge", "--location=" + loc, "--request-log=off", "--peer-listen=" + h.IP.String() + ":7000", "--admin-listen=" + h.IP.String() + ":9100"}
+	args := []string{"edge", "--location=" + loc, "--request-log=off", "--admin-listen=" + h.IP.String() + ":9100"}
+	if d.layout.PeerFill {
+		args = append(args, "--peer-listen="+h.IP.String()+":7000")
+	}
 	if d.dns[loc] {
 		args = append(args, "--listen-address="+h.IP.String())
 	}

@@ -85,8 +85,9 @@ type Host struct {
 	port string // the switch's end of its link
 	net  *Net
 
-	mu    sync.Mutex // guards procs
-	procs []*Proc
+	mu     sync.Mutex // guards procs and relays
+	procs  []*Proc
+	relays []*relay
 }
 
 // AddHost makes a host with the next address of the subnet.
@@ -295,10 +296,13 @@ func (n *Net) Close() error {
 	n.mu.Unlock()
 	for _, h := range hosts {
 		h.mu.Lock()
-		procs := h.procs
+		procs, relays := h.procs, h.relays
 		h.mu.Unlock()
 		for _, p := range procs {
 			p.Kill()
+		}
+		for _, r := range relays {
+			r.close()
 		}
 	}
 	return removeNamespaces(n.prefix)
@@ -319,7 +323,9 @@ func removeNamespaces(prefix string) error {
 		}
 		if pids, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
 			for _, pid := range strings.Fields(string(pids)) {
-				if n, err := strconv.Atoi(pid); err == nil {
+				// This process is listed when the thread the kernel reports for it (its
+				// first) once dialed from inside a host.
+				if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() {
 					syscall.Kill(n, syscall.SIGKILL)
 				}
 			}
