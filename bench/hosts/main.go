@@ -5,16 +5,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"meridian/bench/internal/hosts"
@@ -27,7 +32,10 @@ func main() {
 	}
 }
 
+var scale = flag.Float64("latency-scale", 1, "round trips between edges and regions, as a fraction of geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms)")
+
 func run() error {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "meridian-hosts-")
 	if err != nil {
 		return err
@@ -40,7 +48,9 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	d, err := hosts.Deploy(ctx, "mrdb", bin, dir, hosts.DefaultLayout, nil)
+	layout := hosts.DefaultLayout
+	layout.LatencyScale = *scale
+	d, err := hosts.Deploy(ctx, "mrdb", bin, dir, layout, nil)
 	if err != nil {
 		return err
 	}
@@ -60,7 +70,125 @@ func run() error {
 			return fmt.Errorf("the %s edge does not serve: %w", loc, err)
 		}
 	}
-	return measureConfigChange(ctx, d, clients, 20)
+	if err := waitRegionsReady(ctx, d); err != nil {
+		return err
+	}
+	if err := measureConfigChange(ctx, d, clients, 20); err != nil {
+		return err
+	}
+	if err := regionChoice(d, layout, clients, 20); err != nil {
+		return err
+	}
+	return regionDeath(d, clients["us-central1"], "us-central1", 200, 10*time.Millisecond)
+}
+
+// waitRegionsReady waits until every region runs the service.
+func waitRegionsReady(ctx context.Context, d *hosts.Deployment) error {
+	for _, region := range hosts.DefaultLayout.Regions {
+		for {
+			out, err := d.CLI(ctx, "$MERIDIAN run services describe my-global-app --region="+region+" --format='value(status.conditions[0].status)'")
+			if err == nil && strings.TrimSpace(out) == "True" {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("my-global-app is not ready in %s: %v %s", region, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// regionChoice prints, for each edge, which region answered n requests, beside the
+// round trips added to each region.
+func regionChoice(d *hosts.Deployment, l hosts.Layout, clients map[string]*http.Client, n int) error {
+	fmt.Printf("\nclosest region from each edge (%d requests each; round trips added):\n", n)
+	for _, loc := range l.Edges {
+		counts := map[string]int{}
+		var lat []time.Duration
+		for i := 0; i < n; i++ {
+			start := time.Now()
+			region, err := answeringRegion(clients[loc], d.EdgeAddress(loc))
+			if err != nil {
+				return fmt.Errorf("%s: %w", loc, err)
+			}
+			lat = append(lat, time.Since(start))
+			counts[region]++
+		}
+		var rtts []string
+		for _, region := range l.Regions {
+			rtts = append(rtts, fmt.Sprintf("%s %s", region, d.RTT(l, loc, region).Round(time.Millisecond)))
+		}
+		fmt.Printf("  %-14s answered by %v, median request %s  (%s)\n", loc, counts, quantile(lat, 0.5), strings.Join(rtts, ", "))
+	}
+	return nil
+}
+
+var regionLine = regexp.MustCompile(`Region: <strong>([a-z0-9-]+)</strong>`)
+
+// answeringRegion asks the edge at addr once and returns the region that answered.
+func answeringRegion(c *http.Client, addr string) (string, error) {
+	resp, err := c.Get("https://" + addr + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("status %d: %.200s", resp.StatusCode, body)
+	}
+	m := regionLine.FindSubmatch(body)
+	if m == nil {
+		return "", fmt.Errorf("no region in %.200s", body)
+	}
+	return string(m[1]), nil
+}
+
+// regionDeath sends a request every interval through the edge in loc (n in all) and
+// kills the runtime of the region answering them a third of the way in: failed
+// requests, and the time from the kill to the last answer from the dead region and
+// the first from another.
+func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interval time.Duration) error {
+	dead, err := answeringRegion(c, d.EdgeAddress(loc))
+	if err != nil {
+		return err
+	}
+	type result struct {
+		at     time.Time
+		region string
+		err    error
+	}
+	results := make(chan result, n)
+	var killedAt time.Time
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := 0; i < n; i++ {
+		<-tick.C
+		if i == n/3 {
+			d.Runtimes[dead].Kill()
+			killedAt = time.Now()
+		}
+		go func() {
+			region, err := answeringRegion(c, d.EdgeAddress(loc))
+			results <- result{time.Now(), region, err}
+		}()
+	}
+	failed, lastDead, firstOther := 0, time.Duration(0), time.Duration(-1)
+	for i := 0; i < n; i++ {
+		r := <-results
+		switch {
+		case r.err != nil:
+			failed++
+		case r.region == dead && r.at.After(killedAt):
+			lastDead = max(lastDead, r.at.Sub(killedAt))
+		case r.region != dead && r.at.After(killedAt) && (firstOther < 0 || r.at.Sub(killedAt) < firstOther):
+			firstOther = r.at.Sub(killedAt)
+		}
+	}
+	fmt.Printf("\n%s's region runtime killed under %d requests/s through the %s edge:\n", dead, int(time.Second/interval), loc)
+	fmt.Printf("  failed requests: %d of %d\n  last answer from %s after the kill: %s; first from another region: %s\n",
+		failed, n, dead, lastDead.Round(time.Millisecond), firstOther.Round(time.Millisecond))
+	return nil
 }
 
 // httpsClients makes an HTTPS client on the client host beside each edge, trusting the
@@ -104,37 +232,124 @@ func waitHeader(ctx context.Context, c *http.Client, addr, header, value string,
 	}
 }
 
-// measureConfigChange writes a response header through the API on the second
-// control-plane host, n times, and times how long each takes to reach every edge after
-// the API's operation is DONE.
+// measureConfigChange changes a redirect in the URL map through the API on the last
+// control-plane host running one, n times, and times how long each change takes to be
+// served by every edge after the API answered. Edges answer redirects themselves, so
+// nothing but the configuration's way to them is measured; each edge is polled from
+// the client beside it, every millisecond.
 func measureConfigChange(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client, n int) error {
 	api := d.APIs[len(d.APIs)-1]
+	admin := d.Client.HTTPClient(10 * time.Second)
 	var all []time.Duration
 	perEdge := map[string][]time.Duration{}
-	for i := 0; i < n; i++ {
-		value := fmt.Sprintf("v%d", i)
-		if _, err := d.CLI(ctx, fmt.Sprintf("$MERIDIAN compute backend-services update cloudrun-backend --global --custom-response-header='X-Rev: %s' --api-endpoint=%s", value, api)); err != nil {
+	// A first change, not counted: before it /probe/x goes to the origin.
+	for i := -1; i < n; i++ {
+		host := fmt.Sprintf("v%d.example.com", i+1)
+		if err := setProbeRedirect(admin, api, host); err != nil {
 			return err
 		}
 		done := time.Now()
-		var slowest time.Duration
-		for loc, c := range clients {
-			at, err := waitHeader(ctx, c, d.EdgeAddress(loc), "X-Rev", value, 30*time.Second)
-			if err != nil {
-				return fmt.Errorf("change %d at the %s edge: %w", i, loc, err)
-			}
-			perEdge[loc] = append(perEdge[loc], at.Sub(done))
-			slowest = max(slowest, at.Sub(done))
+		type seen struct {
+			loc string
+			d   time.Duration
+			err error
 		}
-		all = append(all, slowest)
+		results := make(chan seen, len(clients))
+		for loc, c := range clients {
+			go func() {
+				at, err := waitRedirect(ctx, c, d.EdgeAddress(loc), host, 30*time.Second)
+				results <- seen{loc, at.Sub(done), err}
+			}()
+		}
+		var slowest time.Duration
+		for range clients {
+			r := <-results
+			if r.err != nil {
+				return fmt.Errorf("change %d at the %s edge: %w", i, r.loc, r.err)
+			}
+			if i >= 0 {
+				perEdge[r.loc] = append(perEdge[r.loc], r.d)
+			}
+			slowest = max(slowest, r.d)
+		}
+		if i >= 0 {
+			all = append(all, slowest)
+		}
 	}
-	fmt.Printf("\nconfiguration change (API on %s done) to every edge, %d changes:\n", d.CP[len(d.APIs)-1].Name, n)
+	fmt.Printf("\nconfiguration change (URL map, through the API on %s) until every edge serves it, %d changes:\n", api, n)
 	fmt.Printf("  %-14s median %8s  p99 %8s\n", "all edges", quantile(all, 0.5), quantile(all, 0.99))
 	for _, loc := range hosts.DefaultLayout.Edges {
 		fmt.Printf("  %-14s median %8s  p99 %8s\n", loc, quantile(perEdge[loc], 0.5), quantile(perEdge[loc], 0.99))
 	}
-	fmt.Println("  (an upper bound: each edge is polled in turn after the operation returns, every 2 ms)")
 	return nil
+}
+
+// setProbeRedirect makes /probe/* of the seed's URL map redirect to host (a PATCH with
+// the map's fingerprint, as any client of the API does).
+func setProbeRedirect(c *http.Client, api, host string) error {
+	const path = "/compute/v1/projects/default/global/urlMaps/cloudrun-url-map"
+	var um struct{ Fingerprint string }
+	if err := apiCall(c, "GET", api+path, nil, &um); err != nil {
+		return err
+	}
+	patch := map[string]any{
+		"fingerprint": um.Fingerprint,
+		"hostRules":   []any{map[string]any{"hosts": []string{"*"}, "pathMatcher": "probe"}},
+		"pathMatchers": []any{map[string]any{"name": "probe", "defaultService": "global/backendServices/cloudrun-backend",
+			"pathRules": []any{map[string]any{"paths": []string{"/probe/*"}, "urlRedirect": map[string]any{"hostRedirect": host}}}}},
+	}
+	return apiCall(c, "PATCH", api+path, patch, nil)
+}
+
+func apiCall(c *http.Client, method, url string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+hosts.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// waitRedirect polls /probe/x at the edge until it redirects to host.
+func waitRedirect(ctx context.Context, c *http.Client, addr, host string, limit time.Duration) (time.Time, error) {
+	noFollow := *c
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := noFollow.Get("https://" + addr + "/probe/x")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if strings.HasPrefix(resp.Header.Get("Location"), "https://"+host+"/") {
+				return time.Now(), nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("not within %s (last: %v)", limit, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {
