@@ -50,6 +50,7 @@ func run() error {
 	start := time.Now()
 	layout := hosts.DefaultLayout
 	layout.LatencyScale = *scale
+	layout.Standbys = []string{"us-central1"}
 	d, err := hosts.Deploy(ctx, "mrdb", bin, dir, layout, nil)
 	if err != nil {
 		return err
@@ -79,7 +80,19 @@ func run() error {
 	if err := regionChoice(d, layout, clients, 20); err != nil {
 		return err
 	}
-	return regionDeath(d, clients["us-central1"], "us-central1", 200, 10*time.Millisecond)
+	if err := measureInvalidation(d, 10); err != nil {
+		return err
+	}
+	if err := etcdFaults(ctx, d, clients); err != nil {
+		return err
+	}
+	if err := edgePartition(ctx, d, clients); err != nil {
+		return err
+	}
+	if err := standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1"); err != nil {
+		return err
+	}
+	return regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond)
 }
 
 // waitRegionsReady waits until every region runs the service.

@@ -34,6 +34,9 @@ type Layout struct {
 	// range.
 	DNSEdges []string
 	Regions  []string // regions with a runtime host: us-central1, europe-west1
+	// Standbys are regions with a second runtime host, which takes over when the
+	// first one stops.
+	Standbys []string
 	// PeerFill joins the edges into one cache group (--peer-listen): a miss then goes to
 	// the URL's owner edge, which fills it from the region closest to itself.
 	PeerFill bool
@@ -50,17 +53,19 @@ var DefaultLayout = Layout{ControlPlane: 3, APIs: 2, Edges: []string{"us-central
 
 // Deployment is a running Layout.
 type Deployment struct {
-	Net       *Net
-	Binary    string
-	Dir       string
-	TLS       certs.ClusterTLS
-	CP        []*Host          // control plane: etcd members, then APIs on the first
-	Etcd      []*Proc          // by CP index
-	APIs      []string         // API URLs
-	EdgeHosts map[string]*Host // by location
-	Edges     map[string]*Proc
-	Regions   map[string]*Host // by region
-	Runtimes  map[string]*Proc
+	Net          *Net
+	Binary       string
+	Dir          string
+	TLS          certs.ClusterTLS
+	CP           []*Host          // control plane: etcd members, then APIs on the first
+	Etcd         []*Proc          // by CP index
+	APIs         []string         // API URLs
+	EdgeHosts    map[string]*Host // by location
+	Edges        map[string]*Proc
+	Regions      map[string]*Host // by region
+	Runtimes     map[string]*Proc
+	Standby      map[string]*Proc // the second runtime of a region, on its own host
+	StandbyHosts map[string]*Host
 	// Clients has a client host beside each edge, its route to the anycast addresses
 	// through that edge; Client is the first, where the CLI runs.
 	Clients map[string]*Host
@@ -78,7 +83,7 @@ func Deploy(ctx context.Context, prefix, binary, dir string, l Layout, log io.Wr
 		return nil, err
 	}
 	d := &Deployment{Net: n, Binary: binary, Dir: dir, EdgeHosts: map[string]*Host{}, Edges: map[string]*Proc{},
-		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Clients: map[string]*Host{}, Log: log, dns: map[string]bool{}, layout: l}
+		Regions: map[string]*Host{}, Runtimes: map[string]*Proc{}, Standby: map[string]*Proc{}, StandbyHosts: map[string]*Host{}, Clients: map[string]*Host{}, Log: log, dns: map[string]bool{}, layout: l}
 	for _, loc := range l.DNSEdges {
 		d.dns[loc] = true
 	}
@@ -133,6 +138,16 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 			return err
 		}
 	}
+	for _, region := range l.Standbys {
+		h, err := d.Net.AddHost("sb-" + region)
+		if err != nil {
+			return err
+		}
+		d.StandbyHosts[region] = h
+		if d.Standby[region], err = h.Start("standby@"+region, d.Log, d.Binary, append([]string{"region", "--region=" + region, "--address=" + h.IP.String()}, d.etcdFlags()...)...); err != nil {
+			return err
+		}
+	}
 	for _, loc := range l.Edges {
 		if err := d.StartEdge(loc); err != nil {
 			return err
@@ -175,6 +190,11 @@ func (d *Deployment) addLatency(l Layout) error {
 			rtt := time.Duration(float64(geo.EstimatedRTT(from, to)) * l.LatencyScale)
 			if err := d.EdgeHosts[loc].Delay(d.Regions[region], rtt); err != nil {
 				return err
+			}
+			if sb := d.StandbyHosts[region]; sb != nil {
+				if err := d.EdgeHosts[loc].Delay(sb, rtt); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -48,6 +48,22 @@ func (h *Host) Delay(dst *Host, rtt time.Duration) error {
 	return nil
 }
 
+// Block drops every packet between this host and dst, leaving its other links alone
+// (an edge cut off from etcd but not from its clients).
+func (h *Host) Block(dst *Host) error { return h.filter("-A", dst) }
+
+// Unblock undoes Block.
+func (h *Host) Unblock(dst *Host) error { return h.filter("-D", dst) }
+
+func (h *Host) filter(op string, dst *Host) error {
+	for _, rule := range [][]string{{op, "OUTPUT", "-d", dst.IP.String(), "-j", "DROP"}, {op, "INPUT", "-s", dst.IP.String(), "-j", "DROP"}} {
+		if out, err := h.run("iptables", rule...); err != nil {
+			return fmt.Errorf("iptables on %s: %v: %s", h.Name, err, out)
+		}
+	}
+	return nil
+}
+
 // listen opens a listener inside the host's namespace.
 func (h *Host) listen(network, addr string) (net.Listener, error) {
 	type result struct {

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"meridian/bench/internal/hosts"
+)
+
+// The figures about failures: etcd members and quorum, an edge cut off from etcd, a
+// region runtime replaced by its standby. Each restores what it broke.
+
+const urlMapPath = "/compute/v1/projects/default/global/urlMaps/cloudrun-url-map"
+
+// measureInvalidation times n cache invalidations through the API, from the call to
+// the operation being DONE, which is when every live edge has applied the rule.
+func measureInvalidation(d *hosts.Deployment, n int) error {
+	c := d.Client.HTTPClient(30 * time.Second)
+	api := d.APIs[len(d.APIs)-1]
+	var took []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		var op struct{ Name, Status string }
+		if err := apiCall(c, "POST", api+urlMapPath+"/invalidateCache", map[string]string{"path": fmt.Sprintf("/inv/%d/*", i)}, &op); err != nil {
+			return err
+		}
+		for op.Status != "DONE" {
+			if err := apiCall(c, "POST", api+"/compute/v1/projects/default/global/operations/"+op.Name+"/wait", nil, &op); err != nil {
+				return err
+			}
+		}
+		took = append(took, time.Since(start))
+	}
+	fmt.Printf("\ncache invalidation until every edge applied it (operation DONE), %d invalidations: median %s, p99 %s\n",
+		n, quantile(took, 0.5), quantile(took, 0.99))
+	return nil
+}
+
+// serveThrough sends n requests through every edge, several at a time, and returns how
+// many failed.
+func serveThrough(d *hosts.Deployment, clients map[string]*http.Client, n int) int {
+	var mu sync.Mutex
+	failed := 0
+	var wg sync.WaitGroup
+	for loc, c := range clients {
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n/4; i++ {
+					if _, err := answeringRegion(c, d.EdgeAddress(loc)); err != nil {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return failed
+}
+
+// writeLatency times n small writes (a URL-map change) through the API.
+func writeLatency(d *hosts.Deployment, n int) ([]time.Duration, error) {
+	c := d.Client.HTTPClient(10 * time.Second)
+	api := d.APIs[len(d.APIs)-1]
+	var took []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := setProbeRedirect(c, api, fmt.Sprintf("w%d.example.com", i)); err != nil {
+			return nil, err
+		}
+		took = append(took, time.Since(start))
+	}
+	return took, nil
+}
+
+// etcdFaults kills one member (serving and writes go on), then a second (no quorum:
+// serving goes on from the edges' last configuration, writes fail), then brings both
+// back and times how long until a write is accepted again.
+func etcdFaults(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client) error {
+	before, err := writeLatency(d, 10)
+	if err != nil {
+		return err
+	}
+	d.Etcd[2].Kill()
+	failed := serveThrough(d, clients, 100)
+	after, err := writeLatency(d, 10)
+	if err != nil {
+		return fmt.Errorf("a write with one etcd member down: %w", err)
+	}
+	fmt.Printf("\none etcd member (of 3) killed: %d of %d requests through the edges failed; writes median %s before, %s after\n",
+		failed, 100*len(clients), quantile(before, 0.5), quantile(after, 0.5))
+
+	d.Etcd[1].Kill()
+	failed = serveThrough(d, clients, 100)
+	c := d.Client.HTTPClient(3 * time.Second)
+	writeErr := setProbeRedirect(c, d.APIs[0], "noquorum.example.com")
+	fmt.Printf("two killed (no quorum): %d of %d requests failed; a write: %v\n", failed, 100*len(clients), shortErr(writeErr))
+	start := time.Now()
+	for _, i := range []int{1, 2} {
+		if err := d.RestartMember(ctx, i); err != nil {
+			return err
+		}
+	}
+	for setProbeRedirect(c, d.APIs[0], "back.example.com") != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Printf("both restarted: a write accepted %s after the restarts began\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// edgePartition cuts the europe-west1 edge off from every etcd member, but not from
+// its clients: it serves on its last configuration, misses a change, and catches up
+// when the link heals.
+func edgePartition(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client) error {
+	const loc = "europe-west1"
+	edge := d.EdgeHosts[loc]
+	for _, cp := range d.CP {
+		if err := edge.Block(cp); err != nil {
+			return err
+		}
+	}
+	admin := d.Client.HTTPClient(10 * time.Second)
+	if err := setProbeRedirect(admin, d.APIs[0], "partitioned.example.com"); err != nil {
+		return err
+	}
+	failed := serveThrough(d, map[string]*http.Client{loc: clients[loc]}, 100)
+	stale := !redirectsTo(clients[loc], d.EdgeAddress(loc), "partitioned.example.com")
+	healed := time.Now()
+	for _, cp := range d.CP {
+		if err := edge.Unblock(cp); err != nil {
+			return err
+		}
+	}
+	at, err := waitRedirect(ctx, clients[loc], d.EdgeAddress(loc), "partitioned.example.com", 60*time.Second)
+	if err != nil {
+		return fmt.Errorf("the %s edge did not catch up after the partition: %w", loc, err)
+	}
+	fmt.Printf("\nthe %s edge cut off from etcd (not from clients): %d of 100 requests failed, still on its last configuration: %v; caught up %s after the link healed\n",
+		loc, failed, stale, at.Sub(healed).Round(time.Millisecond))
+	return nil
+}
+
+// redirectsTo says whether the edge at addr now redirects /probe/x to host.
+func redirectsTo(c *http.Client, addr, host string) bool {
+	noFollow := *c
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get("https://" + addr + "/probe/x")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return strings.HasPrefix(resp.Header.Get("Location"), "https://"+host+"/")
+}
+
+// standbyTakeover kills the active runtime of a region that has a standby, and times
+// until the region answers again through its nearest edge (meanwhile the next region
+// answers).
+func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, loc, region string) error {
+	active := d.Runtimes[region]
+	if d.Standby[region] == nil {
+		return fmt.Errorf("%s has no standby", region)
+	}
+	for {
+		if r, err := answeringRegion(c, d.EdgeAddress(loc)); err == nil && r == region {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	active.Kill()
+	killed := time.Now()
+	failed := 0
+	for {
+		r, err := answeringRegion(c, d.EdgeAddress(loc))
+		if err != nil {
+			failed++
+		}
+		if err == nil && r == region {
+			break
+		}
+		if time.Since(killed) > 2*time.Minute {
+			return fmt.Errorf("no standby took %s over within 2 minutes", region)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Printf("\n%s's active runtime killed: its standby answered through the %s edge %s later (%d failed requests meanwhile)\n",
+		region, loc, time.Since(killed).Round(time.Millisecond), failed)
+	return nil
+}
+
+func shortErr(err error) string {
+	if err == nil {
+		return "accepted"
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return "refused (" + s + ")"
+}
