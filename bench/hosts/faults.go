@@ -166,10 +166,10 @@ func redirectsTo(c *http.Client, addr, host string) bool {
 // until the region answers again through its nearest edge (meanwhile the next region
 // answers).
 func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, loc, region string) error {
-	active := d.Runtimes[region]
 	if d.Standby[region] == nil {
 		return fmt.Errorf("%s has no standby", region)
 	}
+	active := activeRuntime(region, d.Runtimes[region], d.Standby[region])
 	for {
 		if r, err := answeringRegion(c, d.EdgeAddress(loc)); err == nil && r == region {
 			break
@@ -182,10 +182,14 @@ func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, l
 	active.Kill()
 	killed := time.Now()
 	failed := 0
+	var firstErr error
 	for {
 		r, err := answeringRegion(c, d.EdgeAddress(loc))
 		if err != nil {
 			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 		if err == nil && r == region {
 			break
@@ -195,9 +199,21 @@ func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, l
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Printf("\n%s's active runtime killed: its standby answered through the %s edge %s later (%d failed requests meanwhile)\n",
-		region, loc, time.Since(killed).Round(time.Millisecond), failed)
+	fmt.Printf("\n%s's active runtime killed: its standby answered through the %s edge %s later (%d failed requests meanwhile%s)\n",
+		region, loc, time.Since(killed).Round(time.Millisecond), failed, map[bool]string{true: "", false: fmt.Sprintf(", the first: %.200v", firstErr)}[firstErr == nil])
 	return nil
+}
+
+// activeRuntime is the one of a region's runtimes that last said it runs the region
+// (whichever claimed it first at start).
+func activeRuntime(region string, runtimes ...*hosts.Proc) *hosts.Proc {
+	for _, p := range runtimes {
+		out := p.Output()
+		if i := strings.LastIndex(out, "runtime: running region "+region); i >= 0 && !strings.Contains(out[i:], "is run by another runtime") {
+			return p
+		}
+	}
+	return runtimes[0]
 }
 
 func shortErr(err error) string {

@@ -32,6 +32,8 @@ func main() {
 	}
 }
 
+var verbose = flag.Bool("v", false, "print every process's output")
+
 var scale = flag.Float64("latency-scale", 1, "round trips between edges and regions, as a fraction of geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms)")
 
 func run() error {
@@ -51,7 +53,11 @@ func run() error {
 	layout := hosts.DefaultLayout
 	layout.LatencyScale = *scale
 	layout.Standbys = []string{"us-central1"}
-	d, err := hosts.Deploy(ctx, "mrdb", bin, dir, layout, nil)
+	var log io.Writer
+	if *verbose {
+		log = os.Stderr
+	}
+	d, err := hosts.Deploy(ctx, "mrdb", bin, dir, layout, log)
 	if err != nil {
 		return err
 	}
@@ -83,13 +89,15 @@ func run() error {
 	if err := measureInvalidation(d, 10); err != nil {
 		return err
 	}
+	// Before the etcd faults: a new etcd leader extends every lease, the claim a standby
+	// waits on included.
+	if err := standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1"); err != nil {
+		return err
+	}
 	if err := etcdFaults(ctx, d, clients); err != nil {
 		return err
 	}
 	if err := edgePartition(ctx, d, clients); err != nil {
-		return err
-	}
-	if err := standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1"); err != nil {
 		return err
 	}
 	return regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond)
@@ -187,11 +195,15 @@ func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interva
 		}()
 	}
 	failed, lastDead, firstOther := 0, time.Duration(0), time.Duration(-1)
+	var firstErr error
 	for i := 0; i < n; i++ {
 		r := <-results
 		switch {
 		case r.err != nil:
 			failed++
+			if firstErr == nil {
+				firstErr = r.err
+			}
 		case r.region == dead && r.at.After(killedAt):
 			lastDead = max(lastDead, r.at.Sub(killedAt))
 		case r.region != dead && r.at.After(killedAt) && (firstOther < 0 || r.at.Sub(killedAt) < firstOther):
@@ -199,6 +211,9 @@ func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interva
 		}
 	}
 	fmt.Printf("\n%s's region runtime killed under %d requests/s through the %s edge:\n", dead, int(time.Second/interval), loc)
+	if firstErr != nil {
+		fmt.Printf("  first failure: %.300v\n", firstErr)
+	}
 	fmt.Printf("  failed requests: %d of %d\n  last answer from %s after the kill: %s; first from another region: %s\n",
 		failed, n, dead, lastDead.Round(time.Millisecond), firstOther.Round(time.Millisecond))
 	return nil

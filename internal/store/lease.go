@@ -62,9 +62,10 @@ func (l *Lease) Release() {
 	l.store.client.Revoke(ctx, l.id)
 }
 
-// Claim puts key under the lease unless another lease holds it, and reports whether
+// Claim puts key under the lease unless another claimant holds it, and reports whether
 // this lease holds it afterwards: an exclusive role (such as running a region) that
-// passes to another claimant when the holder's lease ends.
+// passes to another claimant when the holder's lease ends. value identifies the
+// claimant: a claim with the same value under another lease is taken over.
 func (l *Lease) Claim(ctx context.Context, key string, value []byte) (bool, error) {
 	k := l.store.prefix + key
 	resp, err := l.store.client.Txn(ctx).
@@ -79,5 +80,25 @@ func (l *Lease) Claim(ctx context.Context, key string, value []byte) (bool, erro
 		return true, nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().Kvs
-	return len(kvs) == 1 && clientv3.LeaseID(kvs[0].Lease) == l.id, nil
+	if len(kvs) != 1 {
+		return false, nil
+	}
+	if clientv3.LeaseID(kvs[0].Lease) == l.id {
+		return true, nil
+	}
+	// The same claimant under an older lease: one this process gave up for lost while
+	// etcd still kept it (a new etcd leader extends every lease). It is still this
+	// claimant's, so it moves to the new lease rather than locking its holder out until
+	// the old lease expires.
+	if string(kvs[0].Value) != string(value) {
+		return false, nil
+	}
+	resp, err = l.store.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(k), "=", kvs[0].ModRevision)).
+		Then(clientv3.OpPut(k, string(value), clientv3.WithLease(l.id))).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: claim %s: %w", key, err)
+	}
+	return resp.Succeeded, nil
 }

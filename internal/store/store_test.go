@@ -123,3 +123,42 @@ func TestListPrefixes(t *testing.T) {
 		t.Fatalf("lists %+v at %d (wrote at %d): %v", lists, at, rev, err)
 	}
 }
+
+// A claimant that took a new lease (it gave the old one up for lost while etcd kept
+// it, as a new etcd leader does) keeps its claim; another claimant does not get it.
+func TestClaimMovesToTheClaimantsNewLease(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	old, err := st.KeepLease(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Release()
+	if held, err := old.Claim(ctx, "claims/r", []byte("runtime-1")); err != nil || !held {
+		t.Fatalf("first claim: %v %v", held, err)
+	}
+	other, err := st.KeepLease(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	if held, err := other.Claim(ctx, "claims/r", []byte("runtime-2")); err != nil || held {
+		t.Fatalf("another claimant got the claim: %v %v", held, err)
+	}
+	renewed, err := st.KeepLease(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer renewed.Release()
+	if held, err := renewed.Claim(ctx, "claims/r", []byte("runtime-1")); err != nil || !held {
+		t.Fatalf("the claimant's new lease did not take its claim over: %v %v", held, err)
+	}
+	// The old lease ending no longer ends the claim.
+	old.Release()
+	if held, err := renewed.Claim(ctx, "claims/r", []byte("runtime-1")); err != nil || !held {
+		t.Fatalf("the claim went with the old lease: %v %v", held, err)
+	}
+	if held, err := other.Claim(ctx, "claims/r", []byte("runtime-2")); err != nil || held {
+		t.Fatalf("another claimant got the claim after the old lease ended: %v %v", held, err)
+	}
+}
