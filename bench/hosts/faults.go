@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -181,6 +182,9 @@ func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, l
 	}
 	active.Kill()
 	killed := time.Now()
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "%s killed %s\n", killed.Format("15:04:05.000"), active.Name)
+	}
 	failed := 0
 	var firstErr error
 	for {

@@ -75,6 +75,9 @@ func (p *proxy) plan(svc *snapshot.BackendService, r *http.Request) ([]attempt, 
 				continue
 			}
 			targets[i] = u
+			if b.CloudRun.URLMask == "" { // one service: one endpoint per region
+				cands[i].Endpoint = target
+			}
 			if ep := b.Services[b.CloudRun.Service]; b.CloudRun.URLMask == "" && !ep.Healthy {
 				cands[i].Healthy = false
 			}

@@ -32,6 +32,10 @@ type Candidate struct {
 	// MaxRate caps the requests per second this edge sends (balancing mode RATE), before
 	// Scaler; 0 means no cap.
 	MaxRate float64
+	// Endpoint is where the backend sends requests, when that is one place (a
+	// serverless NEG's region runtime): a new one (a standby runtime took the region
+	// over) ends an ejection earned by the old one, and its failure count starts over.
+	Endpoint string
 }
 
 // Outlier is a backend service's outlierDetection, with GCP's defaults applied.
@@ -83,7 +87,8 @@ type backendState struct {
 	consecErrors int64
 	consecGW     int64
 	ejectedUntil time.Time
-	ejections    int // consecutive ejections, which lengthen the next one
+	ejections    int    // consecutive ejections, which lengthen the next one
+	endpoint     string // the Candidate.Endpoint last planned with
 	limiter      *rate.Limiter
 	limit        float64
 	requests     int64 // sent, for visibility
@@ -150,6 +155,12 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 			continue
 		}
 		st := b.backendLocked(service, c.Group)
+		if c.Endpoint != st.endpoint {
+			if st.endpoint != "" {
+				st.consecErrors, st.consecGW, st.ejectedUntil, st.ejections = 0, 0, time.Time{}, 0
+			}
+			st.endpoint = c.Endpoint
+		}
 		r := ranked{i: i, rtt: c.Prior, prior: c.Prior}
 		if st.rtt > 0 {
 			r.rtt = st.rtt

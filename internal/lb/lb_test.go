@@ -118,6 +118,30 @@ func TestOutlierEjectionAndReturn(t *testing.T) {
 	}
 }
 
+// A region's runtime dies and a standby on another host takes the region over: the
+// new endpoint is not held to the ejection the dead one earned.
+func TestNewEndpointEndsAnEjection(t *testing.T) {
+	b, _ := newTestBalancer()
+	c := regions()
+	for i := range c {
+		c[i].Endpoint = "http://" + c[i].Group + "-1"
+	}
+	b.Plan("s", c)
+	for range 3 {
+		b.Observe("s", "eu", GatewayFailure, DefaultOutlier, 3)
+	}
+	if got := groups(c, b.Plan("s", c)); got[0] == "eu" {
+		t.Fatalf("not ejected: %v", got)
+	}
+	c[1].Endpoint = "http://eu-2" // regions()[1] is eu
+	if got := groups(c, b.Plan("s", c)); got[0] != "eu" {
+		t.Fatalf("the new endpoint is still ejected: %v", got)
+	}
+	if st := b.States("s")["eu"]; !st.EjectedUntil.IsZero() || st.Ejections != 0 {
+		t.Errorf("state after the new endpoint: %+v", st)
+	}
+}
+
 func TestSingleBackendCanBeEjected(t *testing.T) {
 	b, _ := newTestBalancer()
 	for range 3 {

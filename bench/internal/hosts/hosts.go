@@ -220,7 +220,7 @@ func (p *Proc) read(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		if p.log != nil {
-			fmt.Fprintf(p.log, "[%s] %s\n", p.Name, line)
+			fmt.Fprintf(p.log, "%s [%s] %s\n", time.Now().Format("15:04:05.000"), p.Name, line)
 		}
 		p.mu.Lock()
 		p.lines = append(p.lines, line)
