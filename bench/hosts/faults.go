@@ -230,3 +230,52 @@ func shortErr(err error) string {
 	}
 	return "refused (" + s + ")"
 }
+
+// cacheToCacheFill restarts the edges as one cache group, makes the service's answers
+// cacheable, fills n URLs through the edge in from, then asks for them through the edge
+// in to: how many were answered by a cache (the URL's owner edge, or to's own if it
+// owns it) rather than the origin, and how long those took.
+func cacheToCacheFill(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client, from, to string, n int) error {
+	if err := d.RestartEdges(ctx, true); err != nil {
+		return err
+	}
+	if _, err := d.CLI(ctx, "$MERIDIAN compute backend-services update cloudrun-backend --global --cache-mode=FORCE_CACHE_ALL --default-ttl=3600"); err != nil {
+		return err
+	}
+	get := func(loc, path string) (string, time.Duration, error) {
+		start := time.Now()
+		resp, err := clients[loc].Get("https://" + d.EdgeAddress(loc) + path)
+		if err != nil {
+			return "", 0, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return "", 0, fmt.Errorf("%s %s: %d", loc, path, resp.StatusCode)
+		}
+		return resp.Header.Get("Cache-Status"), time.Since(start), nil
+	}
+	for i := 0; i < n; i++ {
+		if _, _, err := get(from, fmt.Sprintf("/c2c/%d", i)); err != nil {
+			return err
+		}
+	}
+	fromPeer, own := 0, 0
+	var peerTook []time.Duration
+	for i := 0; i < n; i++ {
+		status, took, err := get(to, fmt.Sprintf("/c2c/%d", i))
+		if err != nil {
+			return err
+		}
+		first, _, _ := strings.Cut(status, ",")
+		switch {
+		case strings.Contains(status, ",") && strings.Contains(first, "; hit"):
+			fromPeer++
+			peerTook = append(peerTook, took)
+		case strings.Contains(first, "; hit"):
+			own++
+		}
+	}
+	fmt.Printf("\ncache-to-cache fill: %d URLs filled through the %s edge, then asked through the %s edge: %d from a peer's cache (median %s), %d from its own, %d from the origin\n",
+		n, from, to, fromPeer, quantile(peerTook, 0.5), own, n-fromPeer-own)
+	return nil
+}

@@ -100,7 +100,10 @@ func run() error {
 	if err := edgePartition(ctx, d, clients); err != nil {
 		return err
 	}
-	return regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond)
+	if err := regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond); err != nil {
+		return err
+	}
+	return cacheToCacheFill(ctx, d, clients, "us-central1", "europe-west1", 30)
 }
 
 // waitRegionsReady waits until every region runs the service.

@@ -182,6 +182,13 @@ func (d *Deployment) addLatency(l Layout) error {
 		if !ok {
 			return fmt.Errorf("no coordinates for %s", loc)
 		}
+		for _, other := range l.Edges { // cache-to-cache fill
+			if to, ok := geo.Lookup(other); ok && other != loc {
+				if err := d.EdgeHosts[loc].Delay(d.EdgeHosts[other], time.Duration(float64(geo.EstimatedRTT(from, to))*l.LatencyScale)); err != nil {
+					return err
+				}
+			}
+		}
 		for _, region := range l.Regions {
 			to, ok := geo.Lookup(region)
 			if !ok {
@@ -196,6 +203,26 @@ func (d *Deployment) addLatency(l Layout) error {
 					return err
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// RestartEdges stops every edge and starts it again, joined into one cache group or
+// not, and waits until each serves HTTPS again.
+func (d *Deployment) RestartEdges(ctx context.Context, peerFill bool) error {
+	d.layout.PeerFill = peerFill
+	for _, loc := range d.layout.Edges {
+		if err := d.Edges[loc].Stop(10 * time.Second); err != nil {
+			return err
+		}
+		if err := d.StartEdge(loc); err != nil {
+			return err
+		}
+	}
+	for _, loc := range d.layout.Edges {
+		if _, err := d.Edges[loc].WaitLine(ctx, "edge: serving HTTPS"); err != nil {
+			return err
 		}
 	}
 	return nil
