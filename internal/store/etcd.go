@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 )
@@ -30,7 +31,7 @@ func (e Etcd) Check() error {
 	}
 	tlsFiles := e.CAFile != "" || e.CertFile != ""
 	for _, ep := range e.Endpoints {
-		u, err := url.Parse(ep)
+		u, err := url.Parse(withScheme(ep))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--etcd-endpoints: %q is not an http:// or https:// URL", ep)
 		}
@@ -45,7 +46,7 @@ func (e Etcd) Check() error {
 func (e Etcd) tlsConfig() (*tls.Config, error) {
 	secure := false
 	for _, ep := range e.Endpoints {
-		if u, err := url.Parse(ep); err == nil && u.Scheme == "https" {
+		if u, err := url.Parse(withScheme(ep)); err == nil && u.Scheme == "https" {
 			secure = true
 		}
 	}
@@ -61,4 +62,12 @@ func (e Etcd) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("store: etcd TLS: %w", err)
 	}
 	return cfg, nil
+}
+
+// withScheme reads a bare HOST:PORT endpoint, which etcd's client takes, as http://.
+func withScheme(ep string) string {
+	if strings.Contains(ep, "://") {
+		return ep
+	}
+	return "http://" + ep
 }

@@ -139,7 +139,8 @@ func TestMemberAndClientConfigErrors(t *testing.T) {
 		{store.Etcd{}, "--etcd-endpoints is required"},
 		{store.Etcd{Endpoints: []string{"http://127.0.0.1:2379"}, CAFile: "ca.pem"}, "is not https://"},
 		{store.Etcd{Endpoints: []string{"https://127.0.0.1:2379"}, CertFile: "c.pem"}, "go together"},
-		{store.Etcd{Endpoints: []string{"127.0.0.1:2379"}}, "is not an http:// or https:// URL"},
+		{store.Etcd{Endpoints: []string{"ftp://127.0.0.1:2379"}}, "is not an http:// or https:// URL"},
+		{store.Etcd{Endpoints: []string{"127.0.0.1:2379"}, CAFile: "ca.pem"}, "is not https://"},
 	} {
 		if _, err := store.Dial(tc.e, "/x/"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.e, err, tc.want)
