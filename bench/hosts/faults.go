@@ -163,9 +163,9 @@ func redirectsTo(c *http.Client, addr, host string) bool {
 	return strings.HasPrefix(resp.Header.Get("Location"), "https://"+host+"/")
 }
 
-// standbyTakeover kills the active runtime of a region that has a standby, and times
-// until the region answers again through its nearest edge (meanwhile the next region
-// answers).
+// standbyTakeover cuts the host of a region's active runtime off the network (the host
+// dies: no connection is refused, none answers), and times until the region answers
+// again through its nearest edge, from the standby (meanwhile the next region answers).
 func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, loc, region string) error {
 	if d.Standby[region] == nil {
 		return fmt.Errorf("%s has no standby", region)
@@ -180,8 +180,14 @@ func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, l
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	active.Kill()
+	if err := active.Host.Cut(); err != nil {
+		return err
+	}
 	killed := time.Now()
+	defer func() {
+		active.Kill() // it would find its claim taken and stand by; it is gone instead
+		active.Host.Heal()
+	}()
 	if *verbose {
 		fmt.Fprintf(os.Stderr, "%s killed %s\n", killed.Format("15:04:05.000"), active.Name)
 	}
@@ -203,7 +209,7 @@ func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, l
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Printf("\n%s's active runtime killed: its standby answered through the %s edge %s later (%d failed requests meanwhile%s)\n",
+	fmt.Printf("\n%s's active runtime's host cut off: its standby answered through the %s edge %s later (%d failed requests meanwhile%s)\n",
 		region, loc, time.Since(killed).Round(time.Millisecond), failed, map[bool]string{true: "", false: fmt.Sprintf(", the first: %.200v", firstErr)}[firstErr == nil])
 	return nil
 }

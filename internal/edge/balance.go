@@ -235,8 +235,8 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 	e.probes.Set(targets)
 }
 
-// rttProbeTimeout bounds a round-trip probe: a region farther than this is not measured
-// and keeps its distance estimate.
+// rttProbeTimeout bounds a round-trip probe: no region is this far, so a probe that
+// takes longer fails (see probed).
 const rttProbeTimeout = 2 * time.Second
 
 // probeKeySep joins a backend service and a backend group in a probe's key.
@@ -249,10 +249,18 @@ func (e *Edge) probed(r health.Result) {
 		e.checks.record(r.Key, r.Err == nil)
 		return
 	}
-	if r.Err != nil {
+	service, group, ok := strings.Cut(r.Key, probeKeySep)
+	if !ok {
 		return
 	}
-	if service, group, ok := strings.Cut(r.Key, probeKeySep); ok {
-		e.lb.ObserveRTT(service, group, r.RTT)
+	if r.Err != nil {
+		// A region runtime that stops answering its probes (its host died: nothing is
+		// refused, nothing answers) fails as a request to it would, so three in a row
+		// eject it and new requests stop waiting on it until the backend timeout.
+		if svc := e.snap.Load().Services[service]; svc != nil {
+			e.lb.Observe(service, group, lb.GatewayFailure, outlierOf(svc.Resource), len(svc.Backends))
+		}
+		return
 	}
+	e.lb.ObserveRTT(service, group, r.RTT)
 }

@@ -27,8 +27,15 @@ type proxy struct {
 	http1, tls, h2c *http.Transport
 }
 
+// connectTimeout bounds a connection attempt to a backend. A host that died answers
+// nothing (no refusal), and every request would wait this long before it moves to the
+// next region: two seconds allows one lost SYN to be sent again (Envoy's default is
+// five; a global load balancer always has another region to go to).
+const connectTimeout = 2 * time.Second
+
 func newProxy(e *Edge) *proxy {
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	base.MaxIdleConnsPerHost = 64
 	base.ResponseHeaderTimeout = 0 // the backend service's timeout applies per request
 	// Like GCP's front ends, the load balancer encrypts to backends but does not

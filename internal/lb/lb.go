@@ -34,7 +34,8 @@ type Candidate struct {
 	MaxRate float64
 	// Endpoint is where the backend sends requests, when that is one place (a
 	// serverless NEG's region runtime): a new one (a standby runtime took the region
-	// over) ends an ejection earned by the old one, and its failure count starts over.
+	// over) ends an ejection earned by the old one, and its failure count and measured
+	// round trip start over.
 	Endpoint string
 }
 
@@ -157,7 +158,9 @@ func (b *Balancer) Plan(service string, cands []Candidate) []int {
 		st := b.backendLocked(service, c.Group)
 		if c.Endpoint != st.endpoint {
 			if st.endpoint != "" {
-				st.consecErrors, st.consecGW, st.ejectedUntil, st.ejections = 0, 0, time.Time{}, 0
+				// Measured afresh: the old endpoint's last probes (timeouts, when its host
+				// died) say nothing of the new one.
+				st.consecErrors, st.consecGW, st.ejectedUntil, st.ejections, st.rtt = 0, 0, time.Time{}, 0, 0
 			}
 			st.endpoint = c.Endpoint
 		}

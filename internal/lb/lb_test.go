@@ -127,6 +127,7 @@ func TestNewEndpointEndsAnEjection(t *testing.T) {
 		c[i].Endpoint = "http://" + c[i].Group + "-1"
 	}
 	b.Plan("s", c)
+	b.ObserveRTT("s", "eu", 5*time.Second) // its probes timed out
 	for range 3 {
 		b.Observe("s", "eu", GatewayFailure, DefaultOutlier, 3)
 	}

@@ -174,6 +174,7 @@ func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
 // Proc is a process running on a host.
 type Proc struct {
 	Name string
+	Host *Host // where it runs
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // after done
@@ -196,7 +197,7 @@ func (h *Host) Start(name string, log io.Writer, program string, args ...string)
 	// No Pdeathsig: it fires when the forking thread ends, and DialContext ends threads.
 	// Close kills the processes; New kills those a dead run left in its namespaces.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &Proc{Name: name, cmd: cmd, done: make(chan struct{}), log: log}
+	p := &Proc{Name: name, Host: h, cmd: cmd, done: make(chan struct{}), log: log}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
