@@ -133,25 +133,33 @@ func (h *Host) Cut() error { return ipIn(h.net.sw, "link", "set", h.port, "down"
 // Heal brings the host's link back up.
 func (h *Host) Heal() error { return ipIn(h.net.sw, "link", "set", h.port, "up") }
 
-// DialContext opens a connection from inside the host's namespace: the socket is made
-// on a thread that has entered it, which then ends with its goroutine.
+// DialContext opens a connection from inside the host's namespace.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return inNamespace(h.ns, func() (net.Conn, error) {
+		return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+	})
+}
+
+// inNamespace runs f on a thread that has entered the namespace ns: sockets f makes
+// belong to it. The thread then ends with its goroutine, never to run anything else.
+func inNamespace[T any](ns string, f func() (T, error)) (T, error) {
 	type result struct {
-		conn net.Conn
-		err  error
+		v   T
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := enterNamespace(h.ns); err != nil {
-			done <- result{nil, err}
+		if err := enterNamespace(ns); err != nil {
+			var zero T
+			done <- result{zero, err}
 			return
 		}
-		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-		done <- result{conn, err}
+		v, err := f()
+		done <- result{v, err}
 	}()
 	r := <-done
-	return r.conn, r.err
+	return r.v, r.err
 }
 
 func enterNamespace(ns string) error {

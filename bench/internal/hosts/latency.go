@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -66,22 +65,7 @@ func (h *Host) filter(op string, dst *Host) error {
 
 // listen opens a listener inside the host's namespace.
 func (h *Host) listen(network, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := enterNamespace(h.ns); err != nil {
-			done <- result{nil, err}
-			return
-		}
-		ln, err := net.Listen(network, addr)
-		done <- result{ln, err}
-	}()
-	r := <-done
-	return r.ln, r.err
+	return inNamespace(h.ns, func() (net.Listener, error) { return net.Listen(network, addr) })
 }
 
 // run runs a command inside the host's namespace and returns its output.
@@ -151,25 +135,11 @@ func (h *Host) dialMarked(dst netip.AddrPort) (*net.TCPConn, error) {
 		}
 		return serr
 	}}
-	type result struct {
-		c   net.Conn
-		err error
+	c, err := inNamespace(h.ns, func() (net.Conn, error) { return d.DialContext(context.Background(), "tcp", dst.String()) })
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := enterNamespace(h.ns); err != nil {
-			done <- result{nil, err}
-			return
-		}
-		c, err := d.DialContext(context.Background(), "tcp", dst.String())
-		done <- result{c, err}
-	}()
-	res := <-done
-	if res.err != nil {
-		return nil, res.err
-	}
-	return res.c.(*net.TCPConn), nil
+	return c.(*net.TCPConn), nil
 }
 
 // originalDestination reads where a redirected connection was going (SO_ORIGINAL_DST,
