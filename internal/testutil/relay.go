@@ -160,7 +160,11 @@ func (r *Relay) relay(client net.Conn) {
 }
 
 // pipe copies src to dst, delivering each chunk delay after it was read.
-func (r *Relay) pipe(dst io.Writer, src io.Reader) {
+func (r *Relay) pipe(dst io.Writer, src io.Reader) { DelayedCopy(dst, src, r.delay) }
+
+// DelayedCopy copies src to dst, writing each chunk delay after it was read, without
+// holding back what follows it (a link's one-way latency, in user space).
+func DelayedCopy(dst io.Writer, src io.Reader, delay time.Duration) {
 	type chunk struct {
 		data []byte
 		due  time.Time
@@ -172,7 +176,7 @@ func (r *Relay) pipe(dst io.Writer, src io.Reader) {
 			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
-				ch <- chunk{buf[:n], time.Now().Add(r.delay)}
+				ch <- chunk{buf[:n], time.Now().Add(delay)}
 			}
 			if err != nil {
 				return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"meridian/internal/testutil"
 )
 
 // The kernel here has no netem, so latency between hosts is added in user space: in
@@ -119,8 +120,8 @@ func (r *relay) forward(c *net.TCPConn) {
 	defer up.Close()
 	time.Sleep(r.oneWay)
 	done := make(chan struct{}, 2)
-	go func() { delayedCopy(up, c, r.oneWay); up.CloseWrite(); done <- struct{}{} }()
-	go func() { delayedCopy(c, up, r.oneWay); c.CloseWrite(); done <- struct{}{} }()
+	go func() { testutil.DelayedCopy(up, c, r.oneWay); up.CloseWrite(); done <- struct{}{} }()
+	go func() { testutil.DelayedCopy(c, up, r.oneWay); c.CloseWrite(); done <- struct{}{} }()
 	<-done
 	<-done
 }
@@ -166,37 +167,4 @@ func originalDestination(c *net.TCPConn) (netip.AddrPort, error) {
 		return netip.AddrPort{}, err
 	}
 	return addr, serr
-}
-
-// delayedCopy copies src to dst, each chunk written oneWay after it was read, without
-// holding back what follows it.
-func delayedCopy(dst io.Writer, src io.Reader, oneWay time.Duration) {
-	type chunk struct {
-		data []byte
-		due  time.Time
-	}
-	queue := make(chan chunk, 256)
-	go func() {
-		defer close(queue)
-		for {
-			buf := make([]byte, 32<<10)
-			n, err := src.Read(buf)
-			if n > 0 {
-				queue <- chunk{buf[:n], time.Now().Add(oneWay)}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	failed := false
-	for ch := range queue {
-		if failed {
-			continue // drain, so the reader ends
-		}
-		time.Sleep(time.Until(ch.due))
-		if _, err := dst.Write(ch.data); err != nil {
-			failed = true
-		}
-	}
 }
