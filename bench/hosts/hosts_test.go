@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +27,9 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 		t.Skipf("many hosts: %v", err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "meridian")
-	if out, err := exec.Command("go", "build", "-o", bin, "meridian/cmd/meridian").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := hosts.Build(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -57,18 +53,9 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 	} else if !strings.Contains(out, "Created") {
 		t.Fatalf("seed script said:\n%s", out)
 	}
-	caPEM, err := d.CLI(ctx, "$MERIDIAN ca-cert")
+	clients, err := d.HTTPSClients(ctx) // the root from the API
 	if err != nil {
 		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
-		t.Fatalf("ca-cert from the API printed %q", caPEM)
-	}
-	clients := map[string]*http.Client{}
-	for loc, h := range d.Clients {
-		clients[loc] = h.HTTPClient(5 * time.Second)
-		clients[loc].Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: "your-domain.com"}
 	}
 	// get asks the anycast address from the client host beside the edge in loc.
 	get := func(loc string) (int, string, http.Header, error) {
@@ -80,16 +67,8 @@ func TestGlobalDeploymentAcrossHosts(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), resp.Header, err
 	}
-	// Both regions run the service before clients come (requests to a region that does
-	// not run it yet fail, and outlier detection would eject it for a while).
-	for _, region := range hosts.DefaultLayout.Regions {
-		waitFor(t, 60*time.Second, "my-global-app ready in "+region, func() error {
-			out, err := d.CLI(ctx, "$MERIDIAN run services describe my-global-app --region="+region+" --format='value(status.conditions[0].status)'")
-			if err != nil || strings.TrimSpace(out) != "True" {
-				return fmt.Errorf("%v %s", err, out)
-			}
-			return nil
-		})
+	if err := d.WaitServiceReady(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	// Every edge serves the seed's service from a region runtime on another host.

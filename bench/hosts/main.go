@@ -7,16 +7,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,9 +39,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "meridian")
-	if out, err := exec.Command("go", "build", "-o", bin, "meridian/cmd/meridian").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := hosts.Build(dir)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -68,17 +64,17 @@ func run() error {
 		return err
 	}
 	fmt.Println("the seed's system deployed through the API on", d.CP[0].Name)
-	clients, err := httpsClients(ctx, d)
+	clients, err := d.HTTPSClients(ctx)
 	if err != nil {
 		return err
 	}
+	if err := d.WaitServiceReady(ctx); err != nil {
+		return err
+	}
 	for loc, c := range clients {
-		if _, err := waitHeader(ctx, c, d.EdgeAddress(loc), "", "", 60*time.Second); err != nil {
+		if err := waitServes(ctx, c, d.EdgeAddress(loc), 60*time.Second); err != nil {
 			return fmt.Errorf("the %s edge does not serve: %w", loc, err)
 		}
-	}
-	if err := waitRegionsReady(ctx, d); err != nil {
-		return err
 	}
 	if err := measureConfigChange(ctx, d, clients, 20); err != nil {
 		return err
@@ -104,23 +100,6 @@ func run() error {
 		return err
 	}
 	return cacheToCacheFill(ctx, d, clients, "us-central1", "europe-west1", 30)
-}
-
-// waitRegionsReady waits until every region runs the service.
-func waitRegionsReady(ctx context.Context, d *hosts.Deployment) error {
-	for _, region := range hosts.DefaultLayout.Regions {
-		for {
-			out, err := d.CLI(ctx, "$MERIDIAN run services describe my-global-app --region="+region+" --format='value(status.conditions[0].status)'")
-			if err == nil && strings.TrimSpace(out) == "True" {
-				break
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("my-global-app is not ready in %s: %v %s", region, err, out)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return nil
 }
 
 // regionChoice prints, for each edge, which region answered n requests, beside the
@@ -222,44 +201,22 @@ func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interva
 	return nil
 }
 
-// httpsClients makes an HTTPS client on the client host beside each edge, trusting the
-// development CA the API hands out.
-func httpsClients(ctx context.Context, d *hosts.Deployment) (map[string]*http.Client, error) {
-	caPEM, err := d.CLI(ctx, "$MERIDIAN ca-cert")
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
-		return nil, fmt.Errorf("ca-cert printed %q", caPEM)
-	}
-	out := map[string]*http.Client{}
-	for loc, h := range d.Clients {
-		c := h.HTTPClient(5 * time.Second)
-		c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: "your-domain.com"}
-		out[loc] = c
-	}
-	return out, nil
-}
-
-// waitHeader polls the anycast address until the response has header = value (any
-// 200 when header is empty) and returns when it first did.
-func waitHeader(ctx context.Context, c *http.Client, addr, header, value string, limit time.Duration) (time.Time, error) {
+// waitServes polls the edge at addr until it answers 200.
+func waitServes(ctx context.Context, c *http.Client, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	url := "https://" + addr + "/"
 	for {
-		resp, err := c.Get(url)
+		resp, err := c.Get("https://" + addr + "/")
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && (header == "" || resp.Header.Get(header) == value) {
-				return time.Now(), nil
+			if resp.StatusCode == 200 {
+				return nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return time.Time{}, fmt.Errorf("not within %s (last: %v)", limit, err)
+			return fmt.Errorf("not within %s (last: %v)", limit, err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

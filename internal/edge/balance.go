@@ -257,7 +257,8 @@ func (e *Edge) probed(r health.Result) {
 		// A region runtime that stops answering its probes (its host died: nothing is
 		// refused, nothing answers) fails as a request to it would, so three in a row
 		// eject it and new requests stop waiting on it until the backend timeout.
-		if svc := e.snap.Load().Services[service]; svc != nil {
+		if snap := e.snap.Load(); snap != nil && snap.Services[service] != nil {
+			svc := snap.Services[service]
 			e.lb.Observe(service, group, lb.GatewayFailure, outlierOf(svc.Resource), len(svc.Backends))
 		}
 		return

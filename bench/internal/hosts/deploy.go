@@ -2,10 +2,14 @@ package hosts
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -305,7 +309,8 @@ func (d *Deployment) StartEdge(loc string) error {
 		}
 		d.EdgeHosts[loc] = h
 	}
-	args := []string{"edge", "--location=" + loc, "--request-log=off", "--admin-listen=" + h.IP.String() + ":9100"}
+	// Request logs on, as users run edges: one JSON line per request, to a file.
+	args := []string{"edge", "--location=" + loc, "--request-log=" + filepath.Join(d.Dir, "requests-"+loc+".log"), "--admin-listen=" + h.IP.String() + ":9100"}
 	if d.layout.PeerFill {
 		args = append(args, "--peer-listen="+h.IP.String()+":7000")
 	}
@@ -369,3 +374,52 @@ $MERIDIAN run services replace service.yaml --region=europe-west1
 $MERIDIAN compute network-endpoint-groups create cloudrun-neg-eu --region=europe-west1 --network-endpoint-type=SERVERLESS --cloud-run-service=my-global-app
 $MERIDIAN compute backend-services add-backend cloudrun-backend --global --network-endpoint-group=cloudrun-neg-eu --network-endpoint-group-region=europe-west1
 `
+
+// Build compiles the meridian binary into dir for the hosts to run.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "meridian")
+	if out, err := exec.Command("go", "build", "-o", bin, "meridian/cmd/meridian").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// HTTPSClients makes an HTTPS client on the client host beside each edge, trusting the
+// development CA's root as the API hands it out (`meridian ca-cert`) and asking for
+// the seed's domain.
+func (d *Deployment) HTTPSClients(ctx context.Context) (map[string]*http.Client, error) {
+	caPEM, err := d.CLI(ctx, "$MERIDIAN ca-cert")
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, fmt.Errorf("ca-cert printed %q", caPEM)
+	}
+	out := map[string]*http.Client{}
+	for loc, h := range d.Clients {
+		c := h.HTTPClient(5 * time.Second)
+		c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: "your-domain.com"}
+		out[loc] = c
+	}
+	return out, nil
+}
+
+// WaitServiceReady waits until every region of the layout runs the seed's service
+// (requests to a region that does not run it yet fail, and outlier detection would
+// eject it for a while).
+func (d *Deployment) WaitServiceReady(ctx context.Context) error {
+	for _, region := range d.layout.Regions {
+		for {
+			out, err := d.CLI(ctx, "$MERIDIAN run services describe my-global-app --region="+region+" --format='value(status.conditions[0].status)'")
+			if err == nil && strings.TrimSpace(out) == "True" {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("my-global-app is not ready in %s: %v %s", region, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
