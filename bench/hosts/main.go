@@ -32,13 +32,21 @@ var verbose = flag.Bool("v", false, "print every process's output")
 
 var scale = flag.Float64("latency-scale", 1, "round trips between edges and regions, as a fraction of geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms)")
 
+var keep = flag.Bool("keep", false, "keep the data directory (request logs, etcd data, certificates) after the run")
+
+var figureList = flag.String("figures", "", "comma-separated figures to measure, in their fixed order (config, region, invalidation, standby, etcd, partition, region-death, c2c); all when empty")
+
 func run() error {
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "meridian-hosts-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if *keep {
+		fmt.Println("keeping logs and data in", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	bin, err := hosts.Build(dir)
 	if err != nil {
 		return err
@@ -76,30 +84,34 @@ func run() error {
 			return fmt.Errorf("the %s edge does not serve: %w", loc, err)
 		}
 	}
-	if err := measureConfigChange(ctx, d, clients, 20); err != nil {
-		return err
+	figures := []struct {
+		name string
+		run  func() error
+	}{
+		{"config", func() error { return measureConfigChange(ctx, d, clients, 20) }},
+		{"region", func() error { return regionChoice(d, layout, clients, 20) }},
+		{"invalidation", func() error { return measureInvalidation(d, 10) }},
+		// Before the etcd faults: a new etcd leader extends every lease, the claim a
+		// standby waits on included.
+		{"standby", func() error { return standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1") }},
+		{"etcd", func() error { return etcdFaults(ctx, d, clients) }},
+		{"partition", func() error { return edgePartition(ctx, d, clients) }},
+		{"region-death", func() error { return regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond) }},
+		{"c2c", func() error { return cacheToCacheFill(ctx, d, clients, "us-central1", "europe-west1", 30) }},
 	}
-	if err := regionChoice(d, layout, clients, 20); err != nil {
-		return err
+	only := map[string]bool{}
+	for _, name := range strings.Split(*figureList, ",") {
+		only[strings.TrimSpace(name)] = true
 	}
-	if err := measureInvalidation(d, 10); err != nil {
-		return err
+	for _, f := range figures {
+		if *figureList != "" && !only[f.name] {
+			continue
+		}
+		if err := f.run(); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
 	}
-	// Before the etcd faults: a new etcd leader extends every lease, the claim a standby
-	// waits on included.
-	if err := standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1"); err != nil {
-		return err
-	}
-	if err := etcdFaults(ctx, d, clients); err != nil {
-		return err
-	}
-	if err := edgePartition(ctx, d, clients); err != nil {
-		return err
-	}
-	if err := regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond); err != nil {
-		return err
-	}
-	return cacheToCacheFill(ctx, d, clients, "us-central1", "europe-west1", 30)
+	return nil
 }
 
 // regionChoice prints, for each edge, which region answered n requests, beside the

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -259,5 +261,58 @@ func TestHeaderActionsAndTrace(t *testing.T) {
 	}
 	if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Kept") != "yes" || resp.Header.Get("Strict-Transport-Security") != "max-age=60" {
 		t.Errorf("client got %v", resp.Header)
+	}
+}
+
+// TestClientGoneBeforeAnyResponse: a client that leaves while the backend has not
+// answered is logged as GCP logs it, client_disconnected_before_any_response with no
+// status, not as the response it never got; through the cache (a miss waiting on its
+// fill) and straight to the backend alike.
+func TestClientGoneBeforeAnyResponse(t *testing.T) {
+	for _, cdn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cdn=%v", cdn), func(t *testing.T) {
+			h := newHarness(t)
+			arrived, release := make(chan struct{}, 1), make(chan struct{})
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			defer origin.Close()
+			defer close(release) // before the origin closes: a cache fill outlives its client
+			httpHarness(t, h, origin, map[string]any{"enableCDN": cdn}, map[string]any{"defaultService": "global/backendServices/web"})
+			addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://lb.example.com/slow", nil)
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := edgeClient(t, addr).Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				errc <- err
+			}()
+			<-arrived
+			cancel()
+			if err := <-errc; err == nil {
+				t.Fatal("the request was answered")
+			}
+			var entry struct {
+				HTTPRequest map[string]any `json:"httpRequest"`
+				JSONPayload map[string]any `json:"jsonPayload"`
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for strings.Count(h.logs.String(), "\n") < 1 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := json.Unmarshal([]byte(strings.SplitN(h.logs.String(), "\n", 2)[0]), &entry); err != nil {
+				t.Fatalf("request log %q: %v", h.logs.String(), err)
+			}
+			if _, has := entry.HTTPRequest["status"]; has || entry.JSONPayload["statusDetails"] != "client_disconnected_before_any_response" {
+				t.Errorf("logged %+v", entry)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -162,6 +163,8 @@ type failover struct {
 	attempts []attempt
 	base     http.RoundTripper
 	retry    bool // the route's retryPolicy allows retrying any method
+	// inflight lets a failed probe of a backend's host move the attempt waiting on it.
+	inflight *inflight
 	// served notes which backend answered, for the request log.
 	served *snapshot.Backend
 }
@@ -174,7 +177,15 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 		out, u := *req, *req.URL
 		u.Scheme, u.Host = a.target.Scheme, a.target.Host
 		out.URL = &u
-		resp, err := f.base.RoundTrip(&out)
+		attempt := &out
+		done := func() {}
+		if canMove && k < len(f.attempts)-1 && f.inflight != nil {
+			var ctx context.Context
+			ctx, done = f.inflight.wait(req.Context(), a.target.Host)
+			attempt = out.WithContext(ctx)
+		}
+		resp, err := f.base.RoundTrip(attempt)
+		done()
 		f.balancer.Observe(f.service, a.backend.Group, outcomeOf(resp, err), f.outlier, f.backends)
 		failed := err != nil || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable
 		if !failed || !canMove || req.Context().Err() != nil {
@@ -256,7 +267,9 @@ func (e *Edge) probed(r health.Result) {
 	if r.Err != nil {
 		// A region runtime that stops answering its probes (its host died: nothing is
 		// refused, nothing answers) fails as a request to it would, so three in a row
-		// eject it and new requests stop waiting on it until the backend timeout.
+		// eject it and new requests stop waiting on it until the backend timeout; the
+		// requests already waiting on it move to their next backend now.
+		e.proxy.inflight.abandon(r.Address)
 		if snap := e.snap.Load(); snap != nil && snap.Services[service] != nil {
 			svc := snap.Services[service]
 			e.lb.Observe(service, group, lb.GatewayFailure, outlierOf(svc.Resource), len(svc.Backends))

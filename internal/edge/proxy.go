@@ -25,6 +25,7 @@ type proxy struct {
 	// transports pool connections to every backend, one per backend protocol: HTTP/1.1,
 	// TLS (HTTP/1.1 or h2 by ALPN), and h2c (HTTP/2 without TLS).
 	http1, tls, h2c *http.Transport
+	inflight        inflight
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -79,6 +80,7 @@ const (
 	detailConnect         = "failed_to_connect_to_backend"
 	detailServerlessRoute = "serverless_neg_routing_failed"
 	detailTimeout         = "backend_timeout"
+	detailClientGone      = "client_disconnected_before_any_response"
 )
 
 func (p *proxy) handler(addr string) http.Handler {
@@ -99,6 +101,10 @@ func (p *proxy) handler(addr string) http.Handler {
 		body.Close()
 		entry.RequestSize = requestHeaderSize(r) + body.n.Load()
 		entry = completeEntry(entry, rec, r, start)
+		if !rec.wroteHeader && r.Context().Err() != nil {
+			// The client left before anything was sent: GCP logs no status for it.
+			entry.Status, entry.StatusDetails = 0, detailClientGone
+		}
 		p.edge.cfg.RequestLog.Log(entry)
 		p.edge.cfg.Metrics.Observe(entry)
 	})
@@ -270,7 +276,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 		retryAny = len(res.Action.RetryPolicy.RetryConditions) > 0
 	}
 	transport = &failover{balancer: p.edge.lb, service: svc.Path, outlier: outlierOf(bs), backends: len(svc.Backends),
-		attempts: attempts, base: transport, retry: retryAny}
+		attempts: attempts, base: transport, retry: retryAny, inflight: &p.inflight}
 	rp := &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -298,6 +304,9 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(r.Context().Err(), context.Canceled) {
+				return // the client left: nobody to answer
+			}
 			if errors.Is(err, errAllFailed) {
 				errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "Every backend of this backend service failed.")
 				return

@@ -282,3 +282,21 @@ func TestRateCapacitySpillsToTheNextRegion(t *testing.T) {
 		t.Errorf("nothing spilled, or something failed: %v", counts)
 	}
 }
+
+// TestWaitOnADeadHostMoves: a region's host stops answering without refusing anything
+// (a host cut off the network). A request already written to it would wait for the
+// backend timeout (30 s); the failed round-trip probe of that host moves it to the
+// next region instead, within the probe's timeout.
+func TestWaitOnADeadHostMoves(t *testing.T) {
+	rs := newRegionSet(t, map[string]time.Duration{"europe-west1": time.Millisecond, "asia-east1": 10 * time.Millisecond}, nil, nil)
+	rs.measured(t)
+	if code, body, _ := rs.get(); code != 200 || body != "region=europe-west1" {
+		t.Fatalf("before: %d %s", code, body)
+	}
+	rs.relays["europe-west1"].Silence(true) // the kept-alive connection stays open, mute
+	// The client gives up after 10 s, well before the backend timeout.
+	code, body, detail := rs.get()
+	if code != 200 || body != "region=asia-east1" {
+		t.Fatalf("a request waiting on a dead host: %d %s (%s), want it answered by asia-east1", code, body, detail)
+	}
+}

@@ -34,6 +34,7 @@ type Check struct {
 // Result is one probe's outcome.
 type Result struct {
 	Key      string
+	Address  string        // the check's
 	RTT      time.Duration // how long the probe took
 	Err      error         // nil when the target passed
 	Finished time.Time
@@ -115,7 +116,7 @@ func (p *Prober) run(ctx context.Context, key string, c Check) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.report(Result{Key: key, RTT: time.Since(start), Err: err, Finished: time.Now()})
+		p.report(Result{Key: key, Address: c.Address, RTT: time.Since(start), Err: err, Finished: time.Now()})
 		select {
 		case <-ctx.Done():
 			return

@@ -72,7 +72,7 @@ type logHTTPRequest struct {
 	RequestMethod string `json:"requestMethod"`
 	RequestURL    string `json:"requestUrl"`
 	RequestSize   string `json:"requestSize,omitempty"`
-	Status        int    `json:"status"`
+	Status        int    `json:"status,omitempty"` // none when the client left before any response
 	ResponseSize  string `json:"responseSize,omitempty"`
 	UserAgent     string `json:"userAgent,omitempty"`
 	RemoteIP      string `json:"remoteIp,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,7 +28,16 @@ type Relay struct {
 	refusing    bool
 	refused     int
 	lastRefused time.Time
+
+	// silent drops every byte both ways and relays no new connection: a region whose
+	// host died, seen from connections already open (nothing refused, nothing answers).
+	silent atomic.Bool
 }
+
+// Silence switches the relay to dropping everything (true) or back to relaying: open
+// connections stay open and swallow what is written, new ones are accepted and left
+// unanswered.
+func (r *Relay) Silence(on bool) { r.silent.Store(on) }
 
 // Refuse switches the relay to refusing (true: it cuts open connections and closes
 // every new one at once, counting them) or back to relaying.
@@ -141,6 +151,10 @@ func (r *Relay) relay(client net.Conn) {
 		return
 	}
 	defer r.untrack(client)
+	if r.silent.Load() {
+		io.Copy(io.Discard, client)
+		return
+	}
 	server, err := net.Dial("tcp", r.target)
 	if err != nil {
 		return
@@ -160,11 +174,26 @@ func (r *Relay) relay(client net.Conn) {
 }
 
 // pipe copies src to dst, delivering each chunk delay after it was read.
-func (r *Relay) pipe(dst io.Writer, src io.Reader) { DelayedCopy(dst, src, r.delay) }
+func (r *Relay) pipe(dst io.Writer, src io.Reader) {
+	delayedCopy(silenceable{dst, &r.silent}, src, r.delay)
+}
 
-// DelayedCopy copies src to dst, writing each chunk delay after it was read, without
+// silenceable drops what is written while silent is set.
+type silenceable struct {
+	w      io.Writer
+	silent *atomic.Bool
+}
+
+func (s silenceable) Write(p []byte) (int, error) {
+	if s.silent.Load() {
+		return len(p), nil
+	}
+	return s.w.Write(p)
+}
+
+// delayedCopy copies src to dst, writing each chunk delay after it was read, without
 // holding back what follows it (a link's one-way latency, in user space).
-func DelayedCopy(dst io.Writer, src io.Reader, delay time.Duration) {
+func delayedCopy(dst io.Writer, src io.Reader, delay time.Duration) {
 	type chunk struct {
 		data []byte
 		due  time.Time

@@ -85,9 +85,9 @@ type Host struct {
 	port string // the switch's end of its link
 	net  *Net
 
-	mu     sync.Mutex // guards procs and relays
+	mu     sync.Mutex // guards procs and queues
 	procs  []*Proc
-	relays []*relay
+	queues []*delayQueue
 }
 
 // AddHost makes a host with the next address of the subnet.
@@ -305,13 +305,13 @@ func (n *Net) Close() error {
 	n.mu.Unlock()
 	for _, h := range hosts {
 		h.mu.Lock()
-		procs, relays := h.procs, h.relays
+		procs, queues := h.procs, h.queues
 		h.mu.Unlock()
 		for _, p := range procs {
 			p.Kill()
 		}
-		for _, r := range relays {
-			r.close()
+		for _, q := range queues {
+			q.close()
 		}
 	}
 	return removeNamespaces(n.prefix)
