@@ -68,6 +68,15 @@ func run() error {
 	defer d.Close()
 	fmt.Printf("deployment up in %s: %d control-plane hosts, %d APIs, edges in %v, regions %v\n",
 		time.Since(start).Round(time.Millisecond), len(d.CP), len(d.APIs), hosts.DefaultLayout.Edges, hosts.DefaultLayout.Regions)
+	if *verbose {
+		for _, loc := range layout.Edges {
+			start := time.Now()
+			if c, err := d.EdgeHosts[loc].DialContext(ctx, "tcp", d.CP[0].IP.String()+":2379"); err == nil {
+				c.Close()
+			}
+			fmt.Fprintf(os.Stderr, "TCP handshake from the %s edge to %s: %s\n", loc, d.CP[0].Name, time.Since(start))
+		}
+	}
 	if _, err := d.CLI(ctx, hosts.SeedScript()); err != nil {
 		return err
 	}

@@ -100,6 +100,9 @@ type Edge struct {
 	peers    atomic.Pointer[[]Member]
 	members  atomic.Pointer[map[string]bool]
 
+	// config is the copy of etcd's resources and endpoints the snapshot is compiled from
+	config configCopy
+
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener
 	draining  sync.WaitGroup // listeners shutting down
@@ -220,7 +223,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// follow reloads on every change of resources or service endpoints after rev, and
+// follow applies every change of resources or service endpoints after rev, and
 // applies and acknowledges invalidation rules, until the watch ends.
 func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
@@ -235,47 +238,99 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 		if e.membersTouched(resp.Events) {
 			e.loadPeers(ctx)
 		}
-		if !e.relevant(resp.Events) {
-			continue
-		}
-		if _, err := e.reload(ctx); err != nil {
-			fmt.Fprintf(e.cfg.Log, "edge: reload failed, keeping the last configuration: %v\n", err)
+		if e.config.update(e.store.Prefix(), resp.Events) {
+			e.apply(resp.Header.Revision)
 		}
 	}
 }
 
-// reload reads every resource, compiles a snapshot, swaps it in and reconciles the
-// listeners. It returns the store revision it read.
+// reload reads every resource and service endpoint, and applies them. It returns the
+// store revision it read.
 func (e *Edge) reload(ctx context.Context) (int64, error) {
 	lists, rev, err := e.store.ListPrefixes(ctx, "res/", "endpoints/")
 	if err != nil {
 		return 0, err
 	}
-	res := make(map[string][]byte, len(lists[0]))
-	for _, kv := range lists[0] {
-		res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
-	}
-	endpoints := snapshot.ServiceEndpoints{}
-	for _, kv := range lists[1] {
-		if key, ok := serviceEndpointKey(kv.Key); ok {
-			var ep struct {
-				URL     string            `json:"url"`
-				Tags    map[string]string `json:"tags"`
-				Healthy bool              `json:"healthy"`
-			}
-			if json.Unmarshal(kv.Value, &ep) == nil {
-				endpoints[key] = snapshot.ServiceEndpoint{URL: ep.URL, Tags: ep.Tags, Healthy: ep.Healthy}
-			}
-		}
-	}
-	snap := snapshot.Compile(rev, res, endpoints)
+	e.config.reset(lists)
+	e.apply(rev)
+	return rev, nil
+}
+
+// apply compiles the configuration as of rev into a snapshot, swaps it in and
+// reconciles the listeners.
+func (e *Edge) apply(rev int64) {
+	snap := snapshot.Compile(rev, e.config.res, e.config.endpoints())
 	for _, p := range snap.Problems {
 		fmt.Fprintf(e.cfg.Log, "edge: %s\n", p)
 	}
 	e.snap.Store(snap)
 	e.reconcile(snap)
 	e.follows(snap)
-	return rev, nil
+}
+
+// configCopy is the edge's copy of the resources and service endpoints in etcd: read
+// whole at start and after a broken watch, then kept current by the watch's events, so
+// that a change compiles a snapshot without reading etcd again (an edge far from
+// etcd serves a change one way's latency after it is written, not a round trip more).
+// Only the goroutine that runs the edge touches it.
+type configCopy struct {
+	res map[string][]byte // resources, by key after "res/"
+	eps map[string][]byte // service endpoints, by key after "endpoints/"
+}
+
+func (c *configCopy) reset(lists [][]store.KV) {
+	c.res, c.eps = make(map[string][]byte, len(lists[0])), make(map[string][]byte, len(lists[1]))
+	for _, kv := range lists[0] {
+		c.res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
+	}
+	for _, kv := range lists[1] {
+		c.eps[strings.TrimPrefix(kv.Key, "endpoints/")] = kv.Value
+	}
+}
+
+// update applies a watch response's events (keys under prefix) and reports whether
+// any touched a resource or an endpoint.
+func (c *configCopy) update(prefix string, events []*clientv3.Event) bool {
+	changed := false
+	for _, ev := range events {
+		key := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+		var m map[string][]byte
+		switch {
+		case strings.HasPrefix(key, "res/"):
+			m, key = c.res, strings.TrimPrefix(key, "res/")
+		case strings.HasPrefix(key, "endpoints/"):
+			m, key = c.eps, strings.TrimPrefix(key, "endpoints/")
+		default:
+			continue
+		}
+		changed = true
+		if ev.Type == clientv3.EventTypeDelete {
+			delete(m, key)
+		} else {
+			m[key] = ev.Kv.Value
+		}
+	}
+	return changed
+}
+
+// endpoints decodes the service endpoints the region runtimes publish.
+func (c *configCopy) endpoints() snapshot.ServiceEndpoints {
+	out := snapshot.ServiceEndpoints{}
+	for k, v := range c.eps {
+		key, ok := serviceEndpointKey("endpoints/" + k)
+		if !ok {
+			continue
+		}
+		var ep struct {
+			URL     string            `json:"url"`
+			Tags    map[string]string `json:"tags"`
+			Healthy bool              `json:"healthy"`
+		}
+		if json.Unmarshal(v, &ep) == nil {
+			out[key] = snapshot.ServiceEndpoint{URL: ep.URL, Tags: ep.Tags, Healthy: ep.Healthy}
+		}
+	}
+	return out
 }
 
 // listenAddress applies the listen address and the port map to a configured address.
@@ -496,17 +551,6 @@ func matchName(pattern, name string) bool {
 	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
 		i := strings.IndexByte(name, '.')
 		return i > 0 && name[i+1:] == rest
-	}
-	return false
-}
-
-// relevant reports whether a change touches what the snapshot is made of.
-func (e *Edge) relevant(events []*clientv3.Event) bool {
-	for _, ev := range events {
-		key := strings.TrimPrefix(string(ev.Kv.Key), e.store.Prefix())
-		if strings.HasPrefix(key, "res/") || strings.HasPrefix(key, "endpoints/") {
-			return true
-		}
 	}
 	return false
 }

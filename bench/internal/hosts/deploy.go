@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,12 +49,15 @@ type Layout struct {
 	// geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms) times the
 	// scale; 0 adds none.
 	LatencyScale float64
+	// ControlPlaneAt is where the control-plane hosts (etcd, APIs) are, for the
+	// latency between them and the rest: us-central1 by default.
+	ControlPlaneAt string
 }
 
 // DefaultLayout is the deployment of the issue that asked for it; the edge in
 // asia-east1 is reached by its own address, the others by anycast.
 var DefaultLayout = Layout{ControlPlane: 3, APIs: 2, Edges: []string{"us-central1", "europe-west1", "asia-east1"},
-	DNSEdges: []string{"asia-east1"}, Regions: []string{"us-central1", "europe-west1"}}
+	DNSEdges: []string{"asia-east1"}, Regions: []string{"us-central1", "europe-west1"}, ControlPlaneAt: "us-central1"}
 
 // Deployment is a running Layout.
 type Deployment struct {
@@ -138,7 +142,7 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 			return err
 		}
 		d.Regions[region] = h
-		if d.Runtimes[region], err = h.Start("region@"+region, d.Log, d.Binary, append([]string{"region", "--region=" + region, "--address=" + h.IP.String()}, d.etcdFlags()...)...); err != nil {
+		if d.Runtimes[region], err = d.StartRuntime(h, "region", region); err != nil {
 			return err
 		}
 	}
@@ -148,7 +152,7 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 			return err
 		}
 		d.StandbyHosts[region] = h
-		if d.Standby[region], err = h.Start("standby@"+region, d.Log, d.Binary, append([]string{"region", "--region=" + region, "--address=" + h.IP.String()}, d.etcdFlags()...)...); err != nil {
+		if d.Standby[region], err = d.StartRuntime(h, "standby", region); err != nil {
 			return err
 		}
 	}
@@ -178,34 +182,48 @@ func (d *Deployment) start(ctx context.Context, l Layout) error {
 	return nil
 }
 
-// addLatency delays every connection from an edge host to a region host by the round
-// trip between their places.
+// addLatency delays every packet between hosts in different places by the round trip
+// between the places: edges, region runtimes, and the control plane (which runs in
+// ControlPlaneAt). Each pair is delayed once, on one of its two hosts.
 func (d *Deployment) addLatency(l Layout) error {
+	type placed struct {
+		h     *Host
+		where string
+	}
+	var far []placed // hosts whose place is not the control plane's, or edges
 	for _, loc := range l.Edges {
-		from, ok := geo.Lookup(loc)
-		if !ok {
-			return fmt.Errorf("no coordinates for %s", loc)
+		far = append(far, placed{d.EdgeHosts[loc], loc})
+	}
+	for _, region := range l.Regions {
+		far = append(far, placed{d.Regions[region], region})
+		if sb := d.StandbyHosts[region]; sb != nil {
+			far = append(far, placed{sb, region})
 		}
-		for _, other := range l.Edges { // cache-to-cache fill
-			if to, ok := geo.Lookup(other); ok && other != loc {
-				if err := d.EdgeHosts[loc].Delay(d.EdgeHosts[other], time.Duration(float64(geo.EstimatedRTT(from, to))*l.LatencyScale)); err != nil {
-					return err
-				}
+	}
+	for _, cp := range d.CP {
+		far = append(far, placed{cp, l.ControlPlaneAt})
+	}
+	isEdge := map[*Host]bool{}
+	for _, h := range d.EdgeHosts {
+		isEdge[h] = true
+	}
+	for i, a := range far {
+		for _, b := range far[i+1:] {
+			// Region runtimes talk to edges and the control plane, not to each other;
+			// control-plane hosts share a place.
+			if !isEdge[a.h] && !isEdge[b.h] && (a.where == b.where || (!slices.Contains(d.CP, a.h) && !slices.Contains(d.CP, b.h))) {
+				continue
 			}
-		}
-		for _, region := range l.Regions {
-			to, ok := geo.Lookup(region)
+			from, ok := geo.Lookup(a.where)
 			if !ok {
-				return fmt.Errorf("no coordinates for %s", region)
+				return fmt.Errorf("no coordinates for %s", a.where)
 			}
-			rtt := time.Duration(float64(geo.EstimatedRTT(from, to)) * l.LatencyScale)
-			if err := d.EdgeHosts[loc].Delay(d.Regions[region], rtt); err != nil {
+			to, ok := geo.Lookup(b.where)
+			if !ok {
+				return fmt.Errorf("no coordinates for %s", b.where)
+			}
+			if err := a.h.Delay(b.h, time.Duration(float64(geo.EstimatedRTT(from, to))*l.LatencyScale)); err != nil {
 				return err
-			}
-			if sb := d.StandbyHosts[region]; sb != nil {
-				if err := d.EdgeHosts[loc].Delay(sb, rtt); err != nil {
-					return err
-				}
 			}
 		}
 	}
@@ -291,6 +309,12 @@ func (d *Deployment) etcdFlags() []string {
 		eps = append(eps, "https://"+h.IP.String()+":2379")
 	}
 	return []string{"--etcd-endpoints=" + strings.Join(eps, ","), "--etcd-ca=" + d.TLS.CA, "--etcd-cert=" + d.TLS.ClientCert, "--etcd-key=" + d.TLS.ClientKey}
+}
+
+// StartRuntime starts a runtime for region on h (named role@region), as at first or
+// again after it was killed.
+func (d *Deployment) StartRuntime(h *Host, role, region string) (*Proc, error) {
+	return h.Start(role+"@"+region, d.Log, d.Binary, append([]string{"region", "--region=" + region, "--address=" + h.IP.String()}, d.etcdFlags()...)...)
 }
 
 // StartEdge starts an edge host in a location (a new host the first time), serving
