@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -83,71 +84,92 @@ func writeLatency(d *hosts.Deployment, n int) ([]time.Duration, error) {
 
 // etcdFaults kills one member (serving and writes go on), then a second (no quorum:
 // serving goes on from the edges' last configuration, writes fail), then brings both
-// back and times how long until a write is accepted again.
-func etcdFaults(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client) error {
-	before, err := writeLatency(d, 10)
-	if err != nil {
-		return err
-	}
-	d.Etcd[2].Kill()
-	failed := serveThrough(d, clients, 100)
-	after, err := writeLatency(d, 10)
-	if err != nil {
-		return fmt.Errorf("a write with one etcd member down: %w", err)
-	}
-	fmt.Printf("\none etcd member (of 3) killed: %d of %d requests through the edges failed; writes median %s before, %s after\n",
-		failed, 100*len(clients), quantile(before, 0.5), quantile(after, 0.5))
-
-	d.Etcd[1].Kill()
-	failed = serveThrough(d, clients, 100)
-	c := d.Client.HTTPClient(3 * time.Second)
-	writeErr := setProbeRedirect(c, d.APIs[0], "noquorum.example.com")
-	fmt.Printf("two killed (no quorum): %d of %d requests failed; a write: %v\n", failed, 100*len(clients), shortErr(writeErr))
-	start := time.Now()
-	for _, i := range []int{1, 2} {
-		if err := d.RestartMember(ctx, i); err != nil {
+// back and times how long until a write is accepted again; n times.
+func etcdFaults(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client, n int) error {
+	var before, after, recovery []time.Duration
+	failedOne, failedTwo, refused, served := 0, 0, 0, 0
+	var accepted error
+	for run := 0; run < n; run++ {
+		w, err := writeLatency(d, 10)
+		if err != nil {
 			return err
 		}
-	}
-	for setProbeRedirect(c, d.APIs[0], "back.example.com") != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		before = append(before, w...)
+		d.Etcd[2].Kill()
+		failedOne += serveThrough(d, clients, 100)
+		w, err = writeLatency(d, 10)
+		if err != nil {
+			return fmt.Errorf("a write with one etcd member down: %w", err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		after = append(after, w...)
+
+		d.Etcd[1].Kill()
+		failedTwo += serveThrough(d, clients, 100)
+		served += 100 * len(clients)
+		c := d.Client.HTTPClient(3 * time.Second)
+		if err := setProbeRedirect(c, d.APIs[0], "noquorum.example.com"); err != nil {
+			refused++
+		} else {
+			accepted = errors.New("a write was accepted without quorum")
+		}
+		start := time.Now()
+		for _, i := range []int{1, 2} {
+			if err := d.RestartMember(ctx, i); err != nil {
+				return err
+			}
+		}
+		for setProbeRedirect(c, d.APIs[0], "back.example.com") != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		recovery = append(recovery, time.Since(start))
 	}
-	fmt.Printf("both restarted: a write accepted %s after the restarts began\n", time.Since(start).Round(time.Millisecond))
-	return nil
+	fmt.Printf("\none etcd member (of 3) killed, %d times: %d of %d requests through the edges failed; writes %s before, %s after\n",
+		n, failedOne, served, spread(before), spread(after))
+	fmt.Printf("two killed (no quorum), %d times: %d of %d requests failed; %d of %d writes refused\n", n, failedTwo, served, refused, n)
+	fmt.Printf("both restarted: a write accepted %s after the restarts began\n", spread(recovery))
+	return accepted
 }
 
 // edgePartition cuts the europe-west1 edge off from every etcd member, but not from
 // its clients: it serves on its last configuration, misses a change, and catches up
-// when the link heals.
-func edgePartition(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client) error {
+// when the link heals; n times.
+func edgePartition(ctx context.Context, d *hosts.Deployment, clients map[string]*http.Client, n int) error {
 	const loc = "europe-west1"
 	edge := d.EdgeHosts[loc]
-	for _, cp := range d.CP {
-		if err := edge.Block(cp); err != nil {
-			return err
-		}
-	}
 	admin := d.Client.HTTPClient(10 * time.Second)
-	if err := setProbeRedirect(admin, d.APIs[0], "partitioned.example.com"); err != nil {
-		return err
-	}
-	failed := serveThrough(d, map[string]*http.Client{loc: clients[loc]}, 100)
-	stale := !redirectsTo(clients[loc], d.EdgeAddress(loc), "partitioned.example.com")
-	healed := time.Now()
-	for _, cp := range d.CP {
-		if err := edge.Unblock(cp); err != nil {
+	failed, stale := 0, 0
+	var caughtUp []time.Duration
+	for run := 0; run < n; run++ {
+		host := fmt.Sprintf("partitioned%d.example.com", run)
+		for _, cp := range d.CP {
+			if err := edge.Block(cp); err != nil {
+				return err
+			}
+		}
+		if err := setProbeRedirect(admin, d.APIs[0], host); err != nil {
 			return err
 		}
+		failed += serveThrough(d, map[string]*http.Client{loc: clients[loc]}, 100)
+		if !redirectsTo(clients[loc], d.EdgeAddress(loc), host) {
+			stale++
+		}
+		healed := time.Now()
+		for _, cp := range d.CP {
+			if err := edge.Unblock(cp); err != nil {
+				return err
+			}
+		}
+		at, err := waitRedirect(ctx, clients[loc], d.EdgeAddress(loc), host, 60*time.Second)
+		if err != nil {
+			return fmt.Errorf("the %s edge did not catch up after the partition: %w", loc, err)
+		}
+		caughtUp = append(caughtUp, at.Sub(healed))
 	}
-	at, err := waitRedirect(ctx, clients[loc], d.EdgeAddress(loc), "partitioned.example.com", 60*time.Second)
-	if err != nil {
-		return fmt.Errorf("the %s edge did not catch up after the partition: %w", loc, err)
-	}
-	fmt.Printf("\nthe %s edge cut off from etcd (not from clients): %d of 100 requests failed, still on its last configuration: %v; caught up %s after the link healed\n",
-		loc, failed, stale, at.Sub(healed).Round(time.Millisecond))
+	fmt.Printf("\nthe %s edge cut off from etcd (not from clients), %d times: %d of %d requests failed, on its last configuration %d of %d times; caught up %s after the link healed\n",
+		loc, n, failed, 100*n, stale, n, spread(caughtUp))
 	return nil
 }
 
@@ -165,52 +187,72 @@ func redirectsTo(c *http.Client, addr, host string) bool {
 
 // standbyTakeover cuts the host of a region's active runtime off the network (the host
 // dies: no connection is refused, none answers), and times until the region answers
-// again through its nearest edge, from the standby (meanwhile the next region answers).
-func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, loc, region string) error {
+// again through its nearest edge, from the standby (meanwhile the next region
+// answers); n times, the runtime cut off each time coming back as the standby.
+func standbyTakeover(ctx context.Context, d *hosts.Deployment, c *http.Client, loc, region string, n int) error {
 	if d.Standby[region] == nil {
 		return fmt.Errorf("%s has no standby", region)
 	}
-	active := activeRuntime(region, d.Runtimes[region], d.Standby[region])
-	for {
-		if r, err := answeringRegion(c, d.EdgeAddress(loc)); err == nil && r == region {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := active.Host.Cut(); err != nil {
-		return err
-	}
-	killed := time.Now()
-	defer func() {
-		active.Kill() // it would find its claim taken and stand by; it is gone instead
-		active.Host.Heal()
-	}()
-	if *verbose {
-		fmt.Fprintf(os.Stderr, "%s killed %s\n", killed.Format("15:04:05.000"), active.Name)
-	}
-	failed := 0
+	var took []time.Duration
+	failed, requests := 0, 0
 	var firstErr error
-	for {
-		r, err := answeringRegion(c, d.EdgeAddress(loc))
-		if err != nil {
-			failed++
-			if firstErr == nil {
-				firstErr = err
+	for run := 0; run < n; run++ {
+		slot := d.Runtimes
+		if activeRuntime(region, d.Runtimes[region], d.Standby[region]) == d.Standby[region] {
+			slot = d.Standby
+		}
+		active := slot[region]
+		for {
+			if r, err := answeringRegion(c, d.EdgeAddress(loc)); err == nil && r == region {
+				break
 			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if err == nil && r == region {
-			break
+		if err := active.Host.Cut(); err != nil {
+			return err
 		}
-		if time.Since(killed) > 2*time.Minute {
-			return fmt.Errorf("no standby took %s over within 2 minutes", region)
+		killed := time.Now()
+		if *verbose {
+			fmt.Fprintf(os.Stderr, "%s cut %s off\n", killed.Format("15:04:05.000"), active.Name)
 		}
-		time.Sleep(10 * time.Millisecond)
+		for {
+			r, err := answeringRegion(c, d.EdgeAddress(loc))
+			requests++
+			if err != nil {
+				failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+			if err == nil && r == region {
+				break
+			}
+			if time.Since(killed) > 2*time.Minute {
+				return fmt.Errorf("no standby took %s over within 2 minutes", region)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		took = append(took, time.Since(killed))
+		// The host comes back with a fresh runtime, which finds the region claimed and
+		// stands by.
+		active.Kill()
+		if err := active.Host.Heal(); err != nil {
+			return err
+		}
+		p, err := d.StartRuntime(active.Host, strings.Split(active.Name, "@")[0], region)
+		if err != nil {
+			return err
+		}
+		slot[region] = p
+		if _, err := p.WaitLine(ctx, "runtime: region "+region+" is run by another runtime"); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("\n%s's active runtime's host cut off: its standby answered through the %s edge %s later (%d failed requests meanwhile%s)\n",
-		region, loc, time.Since(killed).Round(time.Millisecond), failed, map[bool]string{true: "", false: fmt.Sprintf(", the first: %.200v", firstErr)}[firstErr == nil])
+	fmt.Printf("\n%s's active runtime's host cut off, %d times: its standby answered through the %s edge %s later; %d of %d requests failed meanwhile%s\n",
+		region, n, loc, spread(took), failed, requests, map[bool]string{true: "", false: fmt.Sprintf(", the first: %.200v", firstErr)}[firstErr == nil])
 	return nil
 }
 
@@ -224,6 +266,11 @@ func activeRuntime(region string, runtimes ...*hosts.Proc) *hosts.Proc {
 		}
 	}
 	return runtimes[0]
+}
+
+// spread renders durations measured over repetitions as their median and p99.
+func spread(ds []time.Duration) string {
+	return fmt.Sprintf("median %s, p99 %s", quantile(ds, 0.5), quantile(ds, 0.99))
 }
 
 func shortErr(err error) string {

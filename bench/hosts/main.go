@@ -32,6 +32,8 @@ var verbose = flag.Bool("v", false, "print every process's output")
 
 var scale = flag.Float64("latency-scale", 1, "round trips between edges and regions, as a fraction of geo.EstimatedRTT between their places (Iowa–Belgium about 110 ms)")
 
+var repeat = flag.Int("repeat", 5, "how many times each fault is brought about, for the medians and p99 of its figures")
+
 var keep = flag.Bool("keep", false, "keep the data directory (request logs, etcd data, certificates) after the run")
 
 var figureList = flag.String("figures", "", "comma-separated figures to measure, in their fixed order (config, region, invalidation, standby, etcd, partition, region-death, c2c); all when empty")
@@ -51,7 +53,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	start := time.Now()
 	layout := hosts.DefaultLayout
@@ -102,10 +104,14 @@ func run() error {
 		{"invalidation", func() error { return measureInvalidation(d, 10) }},
 		// Before the etcd faults: a new etcd leader extends every lease, the claim a
 		// standby waits on included.
-		{"standby", func() error { return standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1") }},
-		{"etcd", func() error { return etcdFaults(ctx, d, clients) }},
-		{"partition", func() error { return edgePartition(ctx, d, clients) }},
-		{"region-death", func() error { return regionDeath(d, clients["europe-west1"], "europe-west1", 200, 10*time.Millisecond) }},
+		{"standby", func() error {
+			return standbyTakeover(ctx, d, clients["us-central1"], "us-central1", "us-central1", *repeat)
+		}},
+		{"etcd", func() error { return etcdFaults(ctx, d, clients, *repeat) }},
+		{"partition", func() error { return edgePartition(ctx, d, clients, *repeat) }},
+		{"region-death", func() error {
+			return regionDeath(ctx, d, clients["europe-west1"], "europe-west1", *repeat, 200, 10*time.Millisecond)
+		}},
 		{"c2c", func() error { return cacheToCacheFill(ctx, d, clients, "us-central1", "europe-west1", 30) }},
 	}
 	only := map[string]bool{}
@@ -168,11 +174,18 @@ func answeringRegion(c *http.Client, addr string) (string, error) {
 	return string(m[1]), nil
 }
 
-// regionDeath sends a request every interval through the edge in loc (n in all) and
-// kills the runtime of the region answering them a third of the way in: failed
+// regionDeath sends a request every interval through the edge in loc (perRun in all)
+// and kills the runtime of the region answering them a third of the way in: failed
 // requests, and the time from the kill to the last answer from the dead region and
-// the first from another.
-func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interval time.Duration) error {
+// the first from another; n times, the runtime restarted between runs. The restarted
+// runtime comes back on its old address, which the edge ejected for the backend
+// service's baseEjectionTime (30 s, longer with each ejection): 1 s for this figure.
+func regionDeath(ctx context.Context, d *hosts.Deployment, c *http.Client, loc string, n, perRun int, interval time.Duration) error {
+	admin := d.Client.HTTPClient(10 * time.Second)
+	if err := setBaseEjection(admin, d.APIs[0], 1); err != nil {
+		return err
+	}
+	defer setBaseEjection(admin, d.APIs[0], 30)
 	dead, err := answeringRegion(c, d.EdgeAddress(loc))
 	if err != nil {
 		return err
@@ -182,44 +195,74 @@ func regionDeath(d *hosts.Deployment, c *http.Client, loc string, n int, interva
 		region string
 		err    error
 	}
-	results := make(chan result, n)
-	var killedAt time.Time
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for i := 0; i < n; i++ {
-		<-tick.C
-		if i == n/3 {
-			d.Runtimes[dead].Kill()
-			killedAt = time.Now()
-		}
-		go func() {
-			region, err := answeringRegion(c, d.EdgeAddress(loc))
-			results <- result{time.Now(), region, err}
-		}()
-	}
-	failed, lastDead, firstOther := 0, time.Duration(0), time.Duration(-1)
+	failed := 0
 	var firstErr error
-	for i := 0; i < n; i++ {
-		r := <-results
-		switch {
-		case r.err != nil:
-			failed++
-			if firstErr == nil {
-				firstErr = r.err
+	var lastDeads, firstOthers []time.Duration
+	for run := 0; run < n; run++ {
+		results := make(chan result, perRun)
+		var killedAt time.Time
+		tick := time.NewTicker(interval)
+		for i := 0; i < perRun; i++ {
+			<-tick.C
+			if i == perRun/3 {
+				d.Runtimes[dead].Kill()
+				killedAt = time.Now()
 			}
-		case r.region == dead && r.at.After(killedAt):
-			lastDead = max(lastDead, r.at.Sub(killedAt))
-		case r.region != dead && r.at.After(killedAt) && (firstOther < 0 || r.at.Sub(killedAt) < firstOther):
-			firstOther = r.at.Sub(killedAt)
+			go func() {
+				region, err := answeringRegion(c, d.EdgeAddress(loc))
+				results <- result{time.Now(), region, err}
+			}()
+		}
+		tick.Stop()
+		lastDead, firstOther := time.Duration(0), time.Duration(-1)
+		for i := 0; i < perRun; i++ {
+			r := <-results
+			switch {
+			case r.err != nil:
+				failed++
+				if firstErr == nil {
+					firstErr = r.err
+				}
+			case r.region == dead && r.at.After(killedAt):
+				lastDead = max(lastDead, r.at.Sub(killedAt))
+			case r.region != dead && r.at.After(killedAt) && (firstOther < 0 || r.at.Sub(killedAt) < firstOther):
+				firstOther = r.at.Sub(killedAt)
+			}
+		}
+		lastDeads, firstOthers = append(lastDeads, lastDead), append(firstOthers, firstOther)
+		p, err := d.StartRuntime(d.Regions[dead], "region", dead)
+		if err != nil {
+			return err
+		}
+		d.Runtimes[dead] = p
+		for {
+			if r, err := answeringRegion(c, d.EdgeAddress(loc)); err == nil && r == dead {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s did not answer again after its runtime restarted: %w", dead, ctx.Err())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	fmt.Printf("\n%s's region runtime killed under %d requests/s through the %s edge:\n", dead, int(time.Second/interval), loc)
+	fmt.Printf("\n%s's region runtime killed under %d requests/s through the %s edge, %d times:\n", dead, int(time.Second/interval), loc, n)
 	if firstErr != nil {
 		fmt.Printf("  first failure: %.300v\n", firstErr)
 	}
-	fmt.Printf("  failed requests: %d of %d\n  last answer from %s after the kill: %s; first from another region: %s\n",
-		failed, n, dead, lastDead.Round(time.Millisecond), firstOther.Round(time.Millisecond))
+	fmt.Printf("  failed requests: %d of %d\n  last answer from %s after the kill: %s\n  first from another region: %s\n",
+		failed, n*perRun, dead, spread(lastDeads), spread(firstOthers))
 	return nil
+}
+
+// setBaseEjection sets the seed's backend service's outlierDetection.baseEjectionTime.
+func setBaseEjection(c *http.Client, api string, seconds int) error {
+	const path = "/compute/v1/projects/default/global/backendServices/cloudrun-backend"
+	var bs struct{ Fingerprint string }
+	if err := apiCall(c, "GET", api+path, nil, &bs); err != nil {
+		return err
+	}
+	return apiCall(c, "PATCH", api+path, map[string]any{"fingerprint": bs.Fingerprint,
+		"outlierDetection": map[string]any{"baseEjectionTime": map[string]any{"seconds": fmt.Sprint(seconds)}}}, nil)
 }
 
 // waitServes polls the edge at addr until it answers 200.

@@ -1,0 +1,39 @@
+package edge
+
+import (
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"meridian/internal/store"
+)
+
+// TestConfigCopyFollowsEvents: the edge's copy of the configuration takes puts and
+// deletes of resources and endpoints from watch events, and ignores other keys.
+func TestConfigCopyFollowsEvents(t *testing.T) {
+	var c configCopy
+	c.reset([][]store.KV{{{Key: "res/a", Value: []byte("1")}, {Key: "res/b", Value: []byte("2")}},
+		{{Key: "endpoints/regions/r/namespaces/p/services/s", Value: []byte(`{"url":"http://x:1","healthy":true}`)}}})
+	ev := func(typ mvccpb.Event_EventType, key, value string) *clientv3.Event {
+		return &clientv3.Event{Type: typ, Kv: &mvccpb.KeyValue{Key: []byte("/p/" + key), Value: []byte(value)}}
+	}
+	if c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "members/e1", "x"), ev(mvccpb.PUT, "acks/e1", "y")}) {
+		t.Error("keys other than resources and endpoints changed the configuration")
+	}
+	changed := c.update("/p/", []*clientv3.Event{
+		ev(mvccpb.PUT, "res/a", "3"), ev(mvccpb.DELETE, "res/b", ""), ev(mvccpb.PUT, "res/c", "4"),
+		ev(mvccpb.PUT, "endpoints/regions/r/namespaces/p/services/t", `{"url":"http://y:2"}`),
+		ev(mvccpb.DELETE, "endpoints/regions/r/namespaces/p/services/s", ""),
+	})
+	if !changed {
+		t.Fatal("resource events reported no change")
+	}
+	if len(c.res) != 2 || string(c.res["a"]) != "3" || string(c.res["c"]) != "4" {
+		t.Errorf("resources %q", c.res)
+	}
+	eps := c.endpoints()
+	if len(eps) != 1 || eps["r/p/t"].URL != "http://y:2" || eps["r/p/t"].Healthy {
+		t.Errorf("endpoints %+v", eps)
+	}
+}
