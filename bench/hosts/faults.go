@@ -292,8 +292,25 @@ func cacheToCacheFill(ctx context.Context, d *hosts.Deployment, clients map[stri
 	if err := d.RestartEdges(ctx, true); err != nil {
 		return err
 	}
-	if _, err := d.CLI(ctx, "$MERIDIAN compute backend-services update cloudrun-backend --global --cache-mode=FORCE_CACHE_ALL --default-ttl=3600"); err != nil {
+	if _, err := d.CLI(ctx, "$MERIDIAN compute backend-services update cloudrun-backend --global --cache-mode=FORCE_CACHE_ALL --default-ttl=3600 --custom-response-header='X-C2c: on'"); err != nil {
 		return err
+	}
+	// Every edge serves the change before the first fill: an owner still on the old
+	// configuration would not store what it fills for another.
+	for loc, c := range clients {
+		for {
+			resp, err := c.Get("https://" + d.EdgeAddress(loc) + "/c2c/ready")
+			if err == nil {
+				resp.Body.Close()
+				if resp.Header.Get("X-C2c") == "on" {
+					break
+				}
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("the %s edge did not apply the cache mode: %w", loc, ctx.Err())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	get := func(loc, path string) (string, time.Duration, error) {
 		start := time.Now()
@@ -320,6 +337,9 @@ func cacheToCacheFill(ctx context.Context, d *hosts.Deployment, clients map[stri
 			return err
 		}
 		first, _, _ := strings.Cut(status, ",")
+		if *verbose {
+			fmt.Fprintf(os.Stderr, "/c2c/%d through %s: %s in %s\n", i, to, status, took.Round(time.Millisecond))
+		}
 		switch {
 		case strings.Contains(status, ",") && strings.Contains(first, "; hit"):
 			fromPeer++
