@@ -40,7 +40,8 @@ func (t *TargetHttpsProxy) Validate() error {
 }
 
 func (t *TargetHttpsProxy) References() []Ref {
-	return append(ref("resource.urlMap", &t.URLMap, "urlMaps"), refs("resource.sslCertificates", t.SslCertificates, "sslCertificates")...)
+	return append(append(ref("resource.urlMap", &t.URLMap, "urlMaps"), refs("resource.sslCertificates", t.SslCertificates, "sslCertificates")...),
+		ref("resource.sslPolicy", &t.SslPolicy, "sslPolicies")...)
 }
 
 func (t *TargetHttpProxy) SetDefaults() { t.Kind = "compute#targetHttpProxy" }

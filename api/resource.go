@@ -64,12 +64,14 @@ var (
 	_ Resource = (*Address)(nil)
 	_ Resource = (*ForwardingRule)(nil)
 	_ Resource = (*HealthCheck)(nil)
+	_ Resource = (*SslPolicy)(nil)
 
 	_ Fingerprinted = (*BackendService)(nil)
 	_ Fingerprinted = (*UrlMap)(nil)
 	_ Fingerprinted = (*TargetHttpsProxy)(nil)
 	_ Fingerprinted = (*TargetHttpProxy)(nil)
 	_ Fingerprinted = (*ForwardingRule)(nil)
+	_ Fingerprinted = (*SslPolicy)(nil)
 
 	_ Redactor = (*NetworkEndpointGroup)(nil)
 	_ Redactor = (*BackendService)(nil)

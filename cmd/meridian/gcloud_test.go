@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGoogleGcloud drives `meridian serve` with Google's own gcloud, configured by
@@ -162,6 +164,39 @@ gcloud compute url-maps import cloudrun-url-map --source=url-map.yaml --quiet`)
 		fetchUntil(t, client, "https://your-domain.com/", "Service: <strong>my-global-app</strong>")
 	})
 
+	t.Run("ssl policy", func(t *testing.T) {
+		sh(`set -e
+gcloud compute ssl-policies create strict --profile=RESTRICTED --min-tls-version=1.2
+gcloud compute target-https-proxies update https-proxy --ssl-policy=strict`)
+		var features []string
+		gjson("gcloud compute ssl-policies list-available-features", &features)
+		if len(features) != 15 || features[0] != "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" {
+			t.Errorf("list-available-features: %v", features)
+		}
+		handshake := func(max uint16) error {
+			c, err := tls.Dial("tcp", fmt.Sprintf("127.0.10.1:%d", httpsPort), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: max})
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}
+		waitTrue(t, "TLS 1.1 refused under the RESTRICTED policy", func() bool { return handshake(tls.VersionTLS11) != nil })
+		if err := handshake(tls.VersionTLS12); err != nil {
+			t.Errorf("TLS 1.2 under the RESTRICTED policy: %v", err)
+		}
+		sh(`set -e
+gcloud compute ssl-policies update strict --profile=COMPATIBLE --min-tls-version=1.0`)
+		var sp map[string]any
+		gjson("gcloud compute ssl-policies describe strict", &sp)
+		if sp["profile"] != "COMPATIBLE" || sp["minTlsVersion"] != "TLS_1_0" || len(sp["enabledFeatures"].([]any)) != 15 {
+			t.Errorf("after update: %v", sp)
+		}
+		waitTrue(t, "TLS 1.1 accepted again", func() bool { return handshake(tls.VersionTLS11) == nil })
+		sh(`set -e
+gcloud compute target-https-proxies update https-proxy --clear-ssl-policy
+gcloud compute ssl-policies delete strict --quiet`)
+	})
+
 	t.Run("lists", func(t *testing.T) {
 		var ops, rules, certs []map[string]any
 		gjson("gcloud compute operations list", &ops)
@@ -186,4 +221,16 @@ gcloud compute ssl-certificates delete c1 c2 --quiet`)
 			t.Errorf("after the batch delete: %d certificates", len(certs))
 		}
 	})
+}
+
+// waitTrue polls cond until it holds, failing the test after 20 s.
+func waitTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

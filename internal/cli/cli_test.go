@@ -404,7 +404,7 @@ func TestTargetHTTPSProxyUpdateUsesGCPMethods(t *testing.T) {
 	f := newFakeAPI(t)
 	const base = "/compute/v1/projects/p"
 	for _, p := range []string{base + "/targetHttpsProxies/px/setSslCertificates", base + "/targetHttpsProxies/px/setUrlMap",
-		base + "/global/targetHttpsProxies/px/setQuicOverride"} {
+		base + "/global/targetHttpsProxies/px/setQuicOverride", base + "/global/targetHttpsProxies/px/setSslPolicy"} {
 		f.reply("POST "+p, 200, f.doneOp(base+"/global/targetHttpsProxies/px"))
 	}
 	f.reply("PATCH "+base+"/global/targetHttpsProxies/px", 200, f.doneOp(base+"/global/targetHttpsProxies/px"))
@@ -418,7 +418,8 @@ func TestTargetHTTPSProxyUpdateUsesGCPMethods(t *testing.T) {
 		`POST ` + base + `/targetHttpsProxies/px/setSslCertificates {"sslCertificates":["projects/p/global/sslCertificates/c1","projects/p/global/sslCertificates/c2"]}`,
 		`POST ` + base + `/targetHttpsProxies/px/setUrlMap {"urlMap":"projects/p/global/urlMaps/um"}`,
 		`POST ` + base + `/global/targetHttpsProxies/px/setQuicOverride {"quicOverride":"ENABLE"}`,
-		`PATCH ` + base + `/global/targetHttpsProxies/px {"httpKeepAliveTimeoutSec":100,"sslPolicy":null}`,
+		`POST ` + base + `/global/targetHttpsProxies/px/setSslPolicy {}`,
+		`PATCH ` + base + `/global/targetHttpsProxies/px {"httpKeepAliveTimeoutSec":100}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -427,6 +428,39 @@ func TestTargetHTTPSProxyUpdateUsesGCPMethods(t *testing.T) {
 		t.Errorf("stderr = %q, want one Updated line", r.stderr)
 	}
 	f.run("compute", "target-https-proxies", "update", "px").mustFail(t, "At least one property must be modified.")
+}
+
+// TestSSLPolicies: ssl-policies create and update send gcloud's fields (the minimum
+// version as the API's enum, a PATCH with the fingerprint that drops custom features
+// for a pre-configured profile), and list-available-features prints one per line.
+func TestSSLPolicies(t *testing.T) {
+	f := newFakeAPI(t)
+	const base = "/compute/v1/projects/p/global/sslPolicies"
+	f.reply("POST "+base, 200, f.doneOp(base+"/sp"))
+	f.reply("GET "+base+"/sp", 200, map[string]any{"name": "sp", "profile": "CUSTOM", "minTlsVersion": "TLS_1_2", "fingerprint": "Zm9v"})
+	f.reply("PATCH "+base+"/sp", 200, f.doneOp(base+"/sp"))
+	f.reply("GET "+base+"/listAvailableFeatures", 200, map[string]any{"features": []string{"TLS_A", "TLS_B"}})
+	f.run("compute", "ssl-policies", "create", "sp", "--profile=CUSTOM", "--min-tls-version=1.2", "--custom-features=TLS_A").mustSucceed(t)
+	f.run("compute", "ssl-policies", "update", "sp", "--profile=MODERN").mustSucceed(t)
+	r := f.run("compute", "ssl-policies", "list-available-features").mustSucceed(t)
+	var got []string
+	for _, req := range f.sent() {
+		if req.Method != "GET" {
+			got = append(got, req.Method+" "+req.Path+" "+jsonOf(t, req.Body))
+		}
+	}
+	want := []string{
+		`POST ` + base + ` {"customFeatures":["TLS_A"],"minTlsVersion":"TLS_1_2","name":"sp","profile":"CUSTOM"}`,
+		`PATCH ` + base + `/sp {"customFeatures":null,"fingerprint":"Zm9v","profile":"MODERN"}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r.stdout != "TLS_A\nTLS_B\n" {
+		t.Errorf("list-available-features printed %q", r.stdout)
+	}
+	f.run("compute", "ssl-policies", "update", "sp").mustFail(t, "At least one property must be modified.")
+	f.run("compute", "ssl-policies", "create", "sp2", "--profile=STRICT").mustFail(t, "STRICT")
 }
 
 func TestForwardingRuleCreate(t *testing.T) {

@@ -16,6 +16,7 @@ func (a *app) computeCommand() *cobra.Command {
 		a.operationsCommand(),
 		a.signURLCommand(),
 		a.sslCertificatesCommand(),
+		a.sslPoliciesCommand(),
 		a.targetHTTPProxiesCommand(),
 		a.targetHTTPSProxiesCommand(),
 		a.urlMapsCommand(),

@@ -116,7 +116,7 @@ func (a *app) proxyCreateCommand(rt *resourceType, https bool) *cobra.Command {
 }
 
 // proxyUpdateCommand changes a proxy with GCP's dedicated methods (setSslCertificates,
-// setUrlMap, setQuicOverride) and a PATCH for the other fields.
+// setUrlMap, setQuicOverride, setSslPolicy) and a PATCH for the other fields.
 func (a *app) proxyUpdateCommand(rt *resourceType, https bool) *cobra.Command {
 	var f *proxyFlags
 	cmd := a.resourceCommand(rt, "update", "Update a "+rt.noun+".", "update", func(s *session, t target) error {
@@ -158,6 +158,13 @@ func (f *proxyFlags) updateCalls(t target, collection string) []apiCall {
 	if f.quicOverride.set {
 		calls = append(calls, apiCall{http.MethodPost, t.path(collection, "setQuicOverride"), map[string]any{"quicOverride": f.quicOverride.value}})
 	}
+	if f.sslPolicy.set {
+		calls = append(calls, apiCall{http.MethodPost, t.path(collection, "setSslPolicy"),
+			map[string]any{"sslPolicy": resourceRef(t.project, t.loc, "sslPolicies", f.sslPolicy.value)}})
+	}
+	if f.clearSSLPolicy {
+		calls = append(calls, apiCall{http.MethodPost, t.path(collection, "setSslPolicy"), map[string]any{}})
+	}
 	// A JSON merge patch (RFC 7386) of the remaining fields; null removes a field.
 	patch := map[string]any{}
 	if f.keepAlive.set {
@@ -165,12 +172,6 @@ func (f *proxyFlags) updateCalls(t target, collection string) []apiCall {
 	}
 	if f.clearKeepAlive {
 		patch["httpKeepAliveTimeoutSec"] = nil
-	}
-	if f.sslPolicy.set {
-		patch["sslPolicy"] = resourceRef(t.project, t.loc, "sslPolicies", f.sslPolicy.value)
-	}
-	if f.clearSSLPolicy {
-		patch["sslPolicy"] = nil
 	}
 	if f.tlsEarlyData.set {
 		patch["tlsEarlyData"] = f.tlsEarlyData.value

@@ -44,6 +44,13 @@ func (s *Server) action(ctx context.Context, k *kind, rt route, r *http.Request)
 		return s.setField(ctx, k, rt, body, &req, reqID, "setSslCertificates", func(res api.Resource) {
 			res.(*api.TargetHttpsProxy).SslCertificates = req.SslCertificates
 		})
+	case "targetHttpsProxies.setSslPolicy":
+		var req struct {
+			SslPolicy string `json:"sslPolicy"`
+		}
+		return s.setField(ctx, k, rt, body, &req, reqID, "setSslPolicy", func(res api.Resource) {
+			res.(*api.TargetHttpsProxy).SslPolicy = req.SslPolicy
+		})
 	case "targetHttpsProxies.setQuicOverride":
 		var req struct {
 			QuicOverride string `json:"quicOverride"`

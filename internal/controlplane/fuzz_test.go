@@ -16,10 +16,11 @@ func FuzzDecodeResource(f *testing.F) {
 		`{"name":"f","IPAddress":"127.0.0.1","portRange":"80-90","target":"global/targetHttpProxies/t"}`,
 		`{"name":"c","certificate":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----","privateKey":"x"}`,
 		`{"name":"h","type":"HTTP","httpHealthCheck":{"requestPath":"/"}}`,
-		`{"name":"p","urlMap":"u","sslCertificates":["c"],"httpKeepAliveTimeoutSec":610}`,
+		`{"name":"p","urlMap":"u","sslCertificates":["c"],"httpKeepAliveTimeoutSec":610,"sslPolicy":"global/sslPolicies/s"}`,
+		`{"name":"s","profile":"CUSTOM","minTlsVersion":"TLS_1_2","customFeatures":["TLS_RSA_WITH_AES_128_CBC_SHA"]}`,
 		`[]`, `null`, `{"name":1}`,
 	} {
-		for _, k := range []string{"backendServices", "urlMaps", "networkEndpointGroups", "forwardingRules", "sslCertificates", "healthChecks", "targetHttpsProxies", "addresses"} {
+		for _, k := range []string{"backendServices", "urlMaps", "networkEndpointGroups", "forwardingRules", "sslCertificates", "healthChecks", "targetHttpsProxies", "addresses", "sslPolicies"} {
 			f.Add(k, []byte(seed))
 		}
 	}

@@ -77,6 +77,12 @@ func TestInsertErrors(t *testing.T) {
 		{"proxy without certs", "POST", g + "targetHttpsProxies", `{"name":"p2","urlMap":"global/urlMaps/cloudrun-url-map"}`, 400, "required", "Required field 'resource.sslCertificates' not specified"},
 		{"unknown collection", "GET", g + "instances", ``, 404, "notFound", ""},
 		{"bad cert", "POST", g + "sslCertificates", `{"name":"c","certificate":"nope","privateKey":"nope"}`, 400, "invalid", ""},
+		{"unsupported SSL profile", "POST", g + "sslPolicies", `{"name":"sp","profile":"STRICT"}`, 400, "invalid", "Invalid value for field 'resource.profile': 'STRICT'. Must be one of [COMPATIBLE, MODERN, RESTRICTED, CUSTOM]."},
+		{"unknown SSL feature", "POST", g + "sslPolicies", `{"name":"sp","profile":"CUSTOM","customFeatures":["TLS_RSA_WITH_RC4_128_SHA"]}`, 400, "invalid", ""},
+		{"custom features without CUSTOM", "POST", g + "sslPolicies", `{"name":"sp","profile":"MODERN","customFeatures":["TLS_RSA_WITH_AES_128_CBC_SHA"]}`, 400, "invalid", ""},
+		{"CUSTOM without features", "POST", g + "sslPolicies", `{"name":"sp","profile":"CUSTOM"}`, 400, "invalid", ""},
+		{"unknown TLS version", "POST", g + "sslPolicies", `{"name":"sp","minTlsVersion":"TLS_1_4"}`, 400, "invalid", ""},
+		{"missing SSL policy", "POST", "/compute/v1/projects/p/global/targetHttpsProxies/https-proxy/setSslPolicy", `{"sslPolicy":"global/sslPolicies/nope"}`, 404, "notFound", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any

@@ -3,6 +3,8 @@ package controlplane
 import (
 	"net/http"
 	"strings"
+
+	"meridian/api"
 )
 
 // route is a parsed Compute API path.
@@ -89,6 +91,8 @@ func (s *Server) serveResource(r *http.Request, rt route) (any, error) {
 		return s.list(ctx, k, rt, r.URL.Query())
 	case rt.name == "" && r.Method == http.MethodPost:
 		return s.insert(ctx, k, rt, r)
+	case rt.collection == "sslPolicies" && rt.name == "listAvailableFeatures" && rt.action == "" && r.Method == http.MethodGet:
+		return map[string]any{"features": api.SslFeatures}, nil
 	case rt.action == "" && r.Method == http.MethodGet:
 		return s.get(ctx, k, rt)
 	case rt.action == "" && r.Method == http.MethodDelete:

@@ -471,9 +471,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 	}
 	if https {
 		l.srv.TLSConfig = &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			NextProtos:     []string{"h2", "http/1.1"},
-			GetCertificate: e.certificateFor(addr),
+			NextProtos:         []string{"h2", "http/1.1"},
+			GetCertificate:     e.certificateFor(addr),
+			GetConfigForClient: e.handshakeConfig(addr),
 		}
 		ln = tls.NewListener(ln, l.srv.TLSConfig)
 	}
@@ -540,6 +540,35 @@ func (e *Edge) certificateFor(addr string) func(*tls.ClientHelloInfo) (*tls.Cert
 			}
 		}
 		return l.Certificates[0].Cert, nil
+	}
+}
+
+// handshakeConfig gives each handshake the TLS settings of the listener's SSL policy
+// in the current snapshot (session tickets stay the listener's: crypto/tls uses the
+// base configuration's keys when the returned one sets none).
+func (e *Edge) handshakeConfig(addr string) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	type built struct {
+		policy *snapshot.Listener
+		cfg    *tls.Config
+	}
+	var last atomic.Pointer[built]
+	getCert := e.certificateFor(addr)
+	return func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		l := e.snap.Load().Listeners[addr]
+		if l == nil {
+			return nil, nil // the base configuration
+		}
+		if b := last.Load(); b != nil && b.policy == l {
+			return b.cfg, nil
+		}
+		cfg := &tls.Config{
+			MinVersion:     l.TLS.MinVersion,
+			CipherSuites:   l.TLS.CipherSuites,
+			NextProtos:     []string{"h2", "http/1.1"},
+			GetCertificate: getCert,
+		}
+		last.Store(&built{l, cfg})
+		return cfg, nil
 	}
 }
 

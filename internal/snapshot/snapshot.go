@@ -44,6 +44,41 @@ type Listener struct {
 	Router         *router.Table
 	KeepAlive      time.Duration
 	QuicOverride   string
+	TLS            TLSPolicy // the proxy's SSL policy, or GCP's default
+}
+
+// TLSPolicy is what a listener accepts on the TLS handshake: its SSL policy's minimum
+// version and TLS 1.0–1.2 cipher suites (TLS 1.3 and its suites are always on).
+type TLSPolicy struct {
+	MinVersion   uint16
+	CipherSuites []uint16
+}
+
+// DefaultTLSPolicy is a target HTTPS proxy's without an SSL policy: GCP's default,
+// the COMPATIBLE profile from TLS 1.0.
+var DefaultTLSPolicy = tlsPolicy(&api.SslPolicy{Profile: api.ProfileCompatible, MinTLSVersion: api.TLS10})
+
+// tlsPolicy turns an SSL policy into what the handshake checks.
+func tlsPolicy(p *api.SslPolicy) TLSPolicy {
+	min := map[string]uint16{api.TLS10: tls.VersionTLS10, api.TLS11: tls.VersionTLS11, api.TLS12: tls.VersionTLS12}[p.MinTLSVersion]
+	if min == 0 {
+		min = tls.VersionTLS10
+	}
+	features := p.CustomFeatures
+	if p.Profile != api.ProfileCustom {
+		features = api.ProfileFeatures(p.Profile)
+	}
+	ids := map[string]uint16{}
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		ids[c.Name] = c.ID
+	}
+	out := TLSPolicy{MinVersion: min}
+	for _, f := range features {
+		if id, ok := ids[f]; ok {
+			out.CipherSuites = append(out.CipherSuites, id)
+		}
+	}
+	return out
 }
 
 // Certificate is a parsed self-managed (or issued managed) certificate.
@@ -209,6 +244,14 @@ func (c *compiler) listener(frPath string) error {
 		}
 		l.HTTPS, l.URLMap, l.QuicOverride = true, p.URLMap, p.QuicOverride
 		l.KeepAlive = keepAlive(p.HTTPKeepAliveTimeoutSec)
+		l.TLS = DefaultTLSPolicy
+		if p.SslPolicy != "" {
+			var sp api.SslPolicy
+			if err := c.load(p.SslPolicy, &sp); err != nil {
+				return err
+			}
+			l.TLS = tlsPolicy(&sp)
+		}
 		if l.Certificates, err = c.certificates(p.SslCertificates); err != nil {
 			return err
 		}
