@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -84,11 +85,37 @@ func buildMeridian(t *testing.T) string {
 	return bin
 }
 
+// cliEnv is the environment of a shell that runs bin as `meridian` with its own
+// configuration under work, whatever the machine's is.
+func cliEnv(bin, work string) []string {
+	return append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "MERIDIAN_CONFIG="+filepath.Join(work, "config.json"),
+		"MERIDIAN_API_ENDPOINT=", "MERIDIAN_PROJECT=", "MERIDIAN_API_TOKEN=", "HOME="+work)
+}
+
 // server is a running `meridian serve`.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
+	cmd    *exec.Cmd
+	url    string
+	done   chan error
+	stderr *lockedBuffer // what serve logged
+}
+
+// lockedBuffer is a buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startServe(t *testing.T, bin, dataDir string, env []string, args ...string) *server {
@@ -99,12 +126,12 @@ func startServe(t *testing.T, bin, dataDir string, env []string, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1), stderr: stderr}
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -159,8 +186,7 @@ func TestSeedScriptEndToEnd(t *testing.T) {
 	}
 	bin := buildMeridian(t)
 	work := t.TempDir()
-	env := append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "MERIDIAN_CONFIG="+filepath.Join(work, "config.json"),
-		"MERIDIAN_API_ENDPOINT=", "MERIDIAN_PROJECT=", "MERIDIAN_API_TOKEN=", "HOME="+work)
+	env := cliEnv(bin, work)
 	dataDir := filepath.Join(work, "data")
 	// The seed's --ports=443 is served on a free unprivileged port.
 	httpsPort := freePort(t, "127.0.10.1")

@@ -63,6 +63,10 @@ func apiFlags(cmd *cobra.Command, cfg *roles.APIConfig) {
 	f.StringVar(&cfg.TokenFile, "api-token-file", "", "file holding the bearer token clients must send (required off loopback)")
 	f.StringVar(&cfg.AddressPool, "address-pool", "127.0.10.0/24", "CIDR range global addresses are allocated from")
 	f.StringVar(&cfg.PublicURL, "api-url", "", "URL clients reach the API at, used in selfLinks (default: the address each client used)")
+	f.StringVar(&cfg.ACME.Directory, "acme-directory", "", "ACME server (directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory) that MANAGED certificates are ordered from (default: the development CA signs them, offline)")
+	f.StringVar(&cfg.ACME.CAFile, "acme-ca-file", "", "PEM roots that verify the ACME server's HTTPS (default: the system's)")
+	f.StringVar(&cfg.ACME.Email, "acme-email", "", "contact address of the ACME account (optional)")
+	f.StringSliceVar(&cfg.ACME.Challenges, "acme-challenges", nil, "challenges edges answer: tls-alpn-01 (on port 443), http-01 (on port 80); default both, TLS-ALPN-01 first")
 }
 
 func serveCommand() *cobra.Command {

@@ -73,7 +73,10 @@ func parseDevCA(certPEM, keyPEM []byte) (*DevCA, error) {
 	return &DevCA{cert: cert, key: key, certPEM: certPEM}, nil
 }
 
-func newDevCA(now time.Time) (*DevCA, error) { return newCA("Meridian development CA", now) }
+func newDevCA(now time.Time) (*DevCA, error) { return newCA(devCAName, now) }
+
+// devCAName is the development CA's common name, which its certificates name as issuer.
+const devCAName = "Meridian development CA"
 
 // newCA makes a self-signed root that signs leaves only.
 func newCA(name string, now time.Time) (*DevCA, error) {

@@ -9,14 +9,19 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"meridian/api"
 	"meridian/internal/store"
 )
 
-// Issuer provisions MANAGED certificates with a DevCA. It watches the store and, for
-// every MANAGED certificate still PROVISIONING, writes the issued certificate and key
-// and sets the status to ACTIVE, in a transaction conditioned on the revision it read.
+// Issuer provisions MANAGED certificates. It watches the store and, for every MANAGED
+// certificate still PROVISIONING, writes the issued certificate and key and sets the
+// status to ACTIVE, in a transaction conditioned on the revision it read. It signs
+// with the deployment's development CA, or, with ACME set, orders from an ACME server:
+// one order at a time per certificate across every API process (an etcd lock),
+// failures retried with backoff and shown in GCP's statuses, and certificates renewed
+// well before they expire.
 type Issuer struct {
 	Store *store.Store
 	// CA signs; nil means the deployment's shared CA (LoadOrCreateSharedCA), loaded
@@ -25,8 +30,13 @@ type Issuer struct {
 	LegacyDir string
 	// RootFile, when set, receives the CA's root certificate once it is known.
 	RootFile string
-	Now      func() time.Time
-	Log      io.Writer
+	// ACME, when set, orders certificates from an ACME server instead.
+	ACME *ACMEConfig
+	Now  func() time.Time
+	Log  io.Writer
+
+	acme    *acmeClient
+	session *concurrency.Session // holds the per-certificate order locks
 }
 
 // Run provisions what is pending, then follows changes until ctx is done.
@@ -37,15 +47,23 @@ func (is *Issuer) Run(ctx context.Context) error {
 	if is.Log == nil {
 		is.Log = io.Discard
 	}
+	if is.ACME != nil {
+		is.acme = &acmeClient{cfg: *is.ACME, store: is.Store, log: is.Log}
+		defer func() {
+			if is.session != nil {
+				is.session.Close()
+			}
+		}()
+	}
 	for ctx.Err() == nil {
-		rev, err := int64(0), is.loadCA(ctx)
+		rev, next, err := int64(0), time.Time{}, is.prepare(ctx)
 		if err == nil {
-			rev, err = is.provisionPending(ctx)
+			rev, next, err = is.provisionPending(ctx)
 		}
 		if err != nil {
 			fmt.Fprintf(is.Log, "certs: %v\n", err)
 		} else {
-			is.waitForCertificateChange(ctx, rev)
+			is.waitForCertificateChange(ctx, rev, next)
 		}
 		select {
 		case <-ctx.Done():
@@ -53,6 +71,22 @@ func (is *Issuer) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prepare gets what issuing needs once etcd answers: the shared CA, or the session
+// that holds ACME order locks.
+func (is *Issuer) prepare(ctx context.Context) error {
+	if is.ACME != nil {
+		if is.session == nil {
+			s, err := concurrency.NewSession(is.Store.Client(), concurrency.WithTTL(30), concurrency.WithContext(ctx))
+			if err != nil {
+				return err
+			}
+			is.session = s
+		}
+		return nil
+	}
+	return is.loadCA(ctx)
 }
 
 // loadCA gets the shared CA the first time etcd answers.
@@ -74,10 +108,15 @@ func (is *Issuer) loadCA(ctx context.Context) error {
 }
 
 // waitForCertificateChange returns when a certificate changes after rev, the watch
-// fails, or ctx is done.
-func (is *Issuer) waitForCertificateChange(ctx context.Context, rev int64) {
+// fails, ctx is done, or at next (when set).
+func (is *Issuer) waitForCertificateChange(ctx context.Context, rev int64, next time.Time) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel() // ends the watch
+	if !next.IsZero() {
+		var stop context.CancelFunc
+		wctx, stop = context.WithDeadline(wctx, next)
+		defer stop()
+	}
 	for resp := range is.Store.Client().Watch(wctx, is.Store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 		if resp.Err() != nil || touchesCertificates(resp.Events) {
 			return
@@ -94,28 +133,43 @@ func touchesCertificates(events []*clientv3.Event) bool {
 	return false
 }
 
-// provisionPending issues every MANAGED certificate that is PROVISIONING and returns
-// the revision it scanned at.
-func (is *Issuer) provisionPending(ctx context.Context) (int64, error) {
+// provisionPending issues every MANAGED certificate that is due (PROVISIONING, or with
+// ACME, failed and past its backoff, or near its expiry) and returns the revision it
+// scanned at and when the next one falls due (zero: only a change will tell).
+func (is *Issuer) provisionPending(ctx context.Context) (int64, time.Time, error) {
 	kvs, rev, err := is.Store.ListAll(ctx, "res/")
 	if err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
+	var next time.Time
 	for _, kv := range kvs {
 		if !strings.Contains(kv.Key, "/sslCertificates/") {
 			continue
 		}
 		var c api.SslCertificate
-		if json.Unmarshal(kv.Value, &c) != nil || c.Type != api.CertManaged || c.Managed == nil || c.Managed.Status != api.ManagedProvisioning {
+		if json.Unmarshal(kv.Value, &c) != nil || c.Type != api.CertManaged || c.Managed == nil {
 			continue
 		}
-		if err := is.issue(ctx, kv, &c); err != nil {
+		if is.ACME == nil {
+			if c.Managed.Status != api.ManagedProvisioning {
+				continue
+			}
+			if err := is.issue(ctx, kv, &c); err != nil {
+				fmt.Fprintf(is.Log, "certs: %s: %v\n", c.Name, err)
+			} else {
+				fmt.Fprintf(is.Log, "certs: issued %s for %s with the development CA\n", c.Name, strings.Join(c.Managed.Domains, ", "))
+			}
+			continue
+		}
+		due, err := is.orderIfDue(ctx, kv, &c)
+		if err != nil {
 			fmt.Fprintf(is.Log, "certs: %s: %v\n", c.Name, err)
-		} else {
-			fmt.Fprintf(is.Log, "certs: issued %s for %s with the development CA\n", c.Name, strings.Join(c.Managed.Domains, ", "))
+		}
+		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
 		}
 	}
-	return rev, nil
+	return rev, next, nil
 }
 
 func (is *Issuer) issue(ctx context.Context, kv store.KV, c *api.SslCertificate) error {
@@ -123,12 +177,15 @@ func (is *Issuer) issue(ctx context.Context, kv store.KV, c *api.SslCertificate)
 	if err != nil {
 		return err
 	}
+	return is.activate(ctx, kv, c, chain, key, notAfter)
+}
+
+// activate writes an issued certificate and marks it and every domain ACTIVE.
+func (is *Issuer) activate(ctx context.Context, kv store.KV, c *api.SslCertificate, chain, key string, notAfter time.Time) error {
 	c.Certificate, c.PrivateKey = chain, key
 	c.ExpireTime = notAfter.UTC().Format(api.TimestampFormat)
 	c.Managed.Status = api.ManagedActive
-	if c.Managed.DomainStatus == nil {
-		c.Managed.DomainStatus = map[string]string{}
-	}
+	c.Managed.DomainStatus = map[string]string{}
 	for _, d := range c.Managed.Domains {
 		c.Managed.DomainStatus[d] = api.ManagedActive
 	}
@@ -137,6 +194,7 @@ func (is *Issuer) issue(ctx context.Context, kv store.KV, c *api.SslCertificate)
 		return err
 	}
 	// If the certificate changed or went away meanwhile, the next scan sees it.
-	_, err = is.Store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: kv.Key, Want: kv.ModRevision}}, Puts: map[string][]byte{kv.Key: data}})
+	_, err = is.Store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: kv.Key, Want: kv.ModRevision}}, Puts: map[string][]byte{kv.Key: data},
+		Deletes: []string{acmeStatePrefix + kv.Key}})
 	return err
 }

@@ -3,8 +3,6 @@ package controlplane
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -50,22 +48,7 @@ func (s *Server) invalidationApplied(ctx context.Context, op *api.Operation) (bo
 	if err != nil {
 		return false, err
 	}
-	lists, _, err := s.store.ListPrefixes(ctx, api.InvalidationAcksPrefix, api.EdgeMembersPrefix)
-	if err != nil {
-		return false, err
-	}
-	acks, members := lists[0], lists[1]
-	applied := map[string]int64{}
-	for _, kv := range acks {
-		n, _ := strconv.ParseInt(string(kv.Value), 10, 64)
-		applied[strings.TrimPrefix(kv.Key, api.InvalidationAcksPrefix)] = n
-	}
-	for _, kv := range members {
-		if applied[strings.TrimPrefix(kv.Key, api.EdgeMembersPrefix)] < rule.ModRevision {
-			return false, nil
-		}
-	}
-	return true, nil
+	return s.store.AllAcked(ctx, api.InvalidationAcksPrefix, api.EdgeMembersPrefix, rule.ModRevision)
 }
 
 // waitOperation answers operations.wait: at once for a finished operation, else when

@@ -14,14 +14,21 @@ import (
 func TestConfigCopyFollowsEvents(t *testing.T) {
 	var c configCopy
 	c.reset([][]store.KV{{{Key: "res/a", Value: []byte("1")}, {Key: "res/b", Value: []byte("2")}},
-		{{Key: "endpoints/regions/r/namespaces/p/services/s", Value: []byte(`{"url":"http://x:1","healthy":true}`)}}})
+		{{Key: "endpoints/regions/r/namespaces/p/services/s", Value: []byte(`{"url":"http://x:1","healthy":true}`)}},
+		{{Key: "acme/challenges/http-01/t1", Value: []byte("t1.key")}}})
 	ev := func(typ mvccpb.Event_EventType, key, value string) *clientv3.Event {
 		return &clientv3.Event{Type: typ, Kv: &mvccpb.KeyValue{Key: []byte("/p/" + key), Value: []byte(value)}}
 	}
-	if c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "members/e1", "x"), ev(mvccpb.PUT, "acks/e1", "y")}) {
-		t.Error("keys other than resources and endpoints changed the configuration")
+	if config, challenges := c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "members/e1", "x"), ev(mvccpb.PUT, "acks/e1", "y")}); config || challenges {
+		t.Error("keys other than resources, endpoints and challenges changed the configuration")
 	}
-	changed := c.update("/p/", []*clientv3.Event{
+	if config, challenges := c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "acme/challenges/http-01/t2", "t2.key"), ev(mvccpb.DELETE, "acme/challenges/http-01/t1", "")}); config || !challenges {
+		t.Errorf("a challenge answer: configuration changed %v, challenges %v", config, challenges)
+	}
+	if set := challengesOf(c.acme); len(set.http01) != 1 || set.http01["t2"] != "t2.key" {
+		t.Errorf("challenges %v", set.http01)
+	}
+	changed, _ := c.update("/p/", []*clientv3.Event{
 		ev(mvccpb.PUT, "res/a", "3"), ev(mvccpb.DELETE, "res/b", ""), ev(mvccpb.PUT, "res/c", "4"),
 		ev(mvccpb.PUT, "endpoints/regions/r/namespaces/p/services/t", `{"url":"http://y:2"}`),
 		ev(mvccpb.DELETE, "endpoints/regions/r/namespaces/p/services/s", ""),

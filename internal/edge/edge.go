@@ -28,6 +28,7 @@ import (
 
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
+	"meridian/internal/certs"
 	"meridian/internal/geo"
 	"meridian/internal/health"
 	"meridian/internal/lb"
@@ -102,6 +103,8 @@ type Edge struct {
 
 	// config is the copy of etcd's resources and endpoints the snapshot is compiled from
 	config configCopy
+	// challenges are the ACME challenge answers the edge serves
+	challenges atomic.Pointer[challengeSet]
 
 	mu        sync.Mutex // guards listeners
 	listeners map[string]*listener
@@ -232,13 +235,20 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 		if resp.Err() != nil {
 			return
 		}
-		if e.invalidations(resp.Events) {
+		configChanged, challengesChanged := e.config.update(e.store.Prefix(), resp.Events)
+		if challengesChanged {
+			e.challenges.Store(challengesOf(e.config.acme))
+		}
+		// An acknowledgement says the edge applies everything up to the revision: the
+		// API waits for it before an invalidation is DONE, and an ACME issuer before it
+		// asks for validation.
+		if e.invalidations(resp.Events) || challengesChanged {
 			ack(resp.Header.Revision)
 		}
 		if e.membersTouched(resp.Events) {
 			e.loadPeers(ctx)
 		}
-		if e.config.update(e.store.Prefix(), resp.Events) {
+		if configChanged {
 			e.apply(resp.Header.Revision)
 		}
 	}
@@ -247,11 +257,12 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 // reload reads every resource and service endpoint, and applies them. It returns the
 // store revision it read.
 func (e *Edge) reload(ctx context.Context) (int64, error) {
-	lists, rev, err := e.store.ListPrefixes(ctx, "res/", "endpoints/")
+	lists, rev, err := e.store.ListPrefixes(ctx, "res/", "endpoints/", certs.ChallengesPrefix)
 	if err != nil {
 		return 0, err
 	}
 	e.config.reset(lists)
+	e.challenges.Store(challengesOf(e.config.acme))
 	e.apply(rev)
 	return rev, nil
 }
@@ -274,43 +285,46 @@ func (e *Edge) apply(rev int64) {
 // etcd serves a change one way's latency after it is written, not a round trip more).
 // Only the goroutine that runs the edge touches it.
 type configCopy struct {
-	res map[string][]byte // resources, by key after "res/"
-	eps map[string][]byte // service endpoints, by key after "endpoints/"
+	res  map[string][]byte // resources, by key after "res/"
+	eps  map[string][]byte // service endpoints, by key after "endpoints/"
+	acme map[string][]byte // ACME challenge answers, by key after certs.ChallengesPrefix
 }
 
 func (c *configCopy) reset(lists [][]store.KV) {
-	c.res, c.eps = make(map[string][]byte, len(lists[0])), make(map[string][]byte, len(lists[1]))
-	for _, kv := range lists[0] {
-		c.res[strings.TrimPrefix(kv.Key, "res/")] = kv.Value
-	}
-	for _, kv := range lists[1] {
-		c.eps[strings.TrimPrefix(kv.Key, "endpoints/")] = kv.Value
+	c.res, c.eps, c.acme = map[string][]byte{}, map[string][]byte{}, map[string][]byte{}
+	for i, prefix := range []string{"res/", "endpoints/", certs.ChallengesPrefix} {
+		m := c.maps()[i]
+		for _, kv := range lists[i] {
+			m[strings.TrimPrefix(kv.Key, prefix)] = kv.Value
+		}
 	}
 }
 
+func (c *configCopy) maps() []map[string][]byte { return []map[string][]byte{c.res, c.eps, c.acme} }
+
 // update applies a watch response's events (keys under prefix) and reports whether
-// any touched a resource or an endpoint.
-func (c *configCopy) update(prefix string, events []*clientv3.Event) bool {
-	changed := false
+// any touched a resource or an endpoint, and whether any touched a challenge answer.
+func (c *configCopy) update(prefix string, events []*clientv3.Event) (config, challenges bool) {
 	for _, ev := range events {
 		key := strings.TrimPrefix(string(ev.Kv.Key), prefix)
 		var m map[string][]byte
 		switch {
 		case strings.HasPrefix(key, "res/"):
-			m, key = c.res, strings.TrimPrefix(key, "res/")
+			m, key, config = c.res, strings.TrimPrefix(key, "res/"), true
 		case strings.HasPrefix(key, "endpoints/"):
-			m, key = c.eps, strings.TrimPrefix(key, "endpoints/")
+			m, key, config = c.eps, strings.TrimPrefix(key, "endpoints/"), true
+		case strings.HasPrefix(key, certs.ChallengesPrefix):
+			m, key, challenges = c.acme, strings.TrimPrefix(key, certs.ChallengesPrefix), true
 		default:
 			continue
 		}
-		changed = true
 		if ev.Type == clientv3.EventTypeDelete {
 			delete(m, key)
 		} else {
 			m[key] = ev.Kv.Value
 		}
 	}
-	return changed
+	return config, challenges
 }
 
 // endpoints decodes the service endpoints the region runtimes publish.
@@ -553,7 +567,12 @@ func (e *Edge) handshakeConfig(addr string) func(*tls.ClientHelloInfo) (*tls.Con
 	}
 	var last atomic.Pointer[built]
 	getCert := e.certificateFor(addr)
-	return func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if c := e.challenges.Load().alpnCertificate(hello); c != nil {
+			// An ACME server validating the name (TLS-ALPN-01): only the challenge
+			// certificate, only its protocol.
+			return &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{acmeTLSProto}, Certificates: []tls.Certificate{*c}}, nil
+		}
 		l := e.snap.Load().Listeners[addr]
 		if l == nil {
 			return nil, nil // the base configuration

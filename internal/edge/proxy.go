@@ -158,6 +158,9 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 		return observe.Entry{}
 	}
 	entry := listenerEntry(l)
+	if !l.HTTPS && p.edge.challenges.Load().answerHTTP01(w, r) {
+		return entry // an ACME server validating a domain, before any URL map
+	}
 	res, scheme := match(l, r)
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)

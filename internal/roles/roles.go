@@ -44,6 +44,22 @@ type APIConfig struct {
 	// Ready is called once the API accepts connections, with its URL.
 	Ready func(url string)
 	Log   io.Writer
+	// ACME, when its Directory is set, has MANAGED certificates ordered from that ACME
+	// server instead of signed by the development CA.
+	ACME certs.ACMEConfig
+}
+
+// issuer is the MANAGED certificate issuer the API runs beside it.
+func (c APIConfig) issuer(st *store.Store) (*certs.Issuer, error) {
+	is := &certs.Issuer{Store: st, Log: c.Log}
+	if c.ACME.Directory != "" {
+		if err := c.ACME.Validate(); err != nil {
+			return nil, err
+		}
+		acme := c.ACME
+		is.ACME = &acme
+	}
+	return is, nil
 }
 
 // ServeConfig configures `meridian serve`.
@@ -120,7 +136,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	// The development CA's root goes beside the data, for curl --cacert (the demo
 	// prints that line).
-	issuer := &certs.Issuer{Store: st, LegacyDir: cfg.DataDir, RootFile: certs.CAPath(cfg.DataDir), Log: cfg.API.Log}
+	issuer, err := cfg.API.issuer(st)
+	if err != nil {
+		return err
+	}
+	issuer.LegacyDir, issuer.RootFile = cfg.DataDir, certs.CAPath(cfg.DataDir)
 	// The API, the edge and the certificate issuer run side by side; when one fails, the
 	// others are stopped.
 	ctx, cancel := context.WithCancel(ctx)
@@ -267,7 +287,11 @@ func API(ctx context.Context, etcd store.Etcd, cfg APIConfig) error {
 		return fmt.Errorf("api: %w", err)
 	}
 	defer st.Close()
-	return runAPI(ctx, st, &certs.Issuer{Store: st, Log: cfg.Log}, cfg)
+	issuer, err := cfg.issuer(st)
+	if err != nil {
+		return err
+	}
+	return runAPI(ctx, st, issuer, cfg)
 }
 
 // runAPI serves the API, and beside it the issuer of MANAGED certificates: every API

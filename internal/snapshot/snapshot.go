@@ -289,7 +289,7 @@ func joinHostPort(ip string, port int) string {
 }
 
 // certificates parses the proxy's certificates. A managed certificate that is not
-// issued yet is skipped; a listener with no usable certificate is not served.
+// issued yet is skipped.
 func (c *compiler) certificates(paths []string) ([]Certificate, error) {
 	var out []Certificate
 	var skipped []string
@@ -310,7 +310,9 @@ func (c *compiler) certificates(paths []string) ([]Certificate, error) {
 		out = append(out, Certificate{Name: p, Names: sc.SubjectAlternativeNames, Cert: &kp})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no usable certificate: %s", strings.Join(skipped, ", "))
+		// Served all the same: an ACME server validates a managed certificate's domains
+		// on this listener (TLS-ALPN-01) before it is issued. Other handshakes fail.
+		c.snap.Problems = append(c.snap.Problems, fmt.Sprintf("no usable certificate yet, handshakes fail: %s", strings.Join(skipped, ", ")))
 	}
 	return out, nil
 }

@@ -41,17 +41,22 @@ func resources() map[string][]byte {
 
 func TestCompileIsolatesProblems(t *testing.T) {
 	snap := Compile(7, resources(), ServiceEndpoints{"us-central1/p/app": {URL: "http://127.0.0.1:9"}, "europe-west1/p/app": {URL: "http://127.0.0.1:8"}})
-	if len(snap.Listeners) != 1 {
+	if len(snap.Listeners) != 2 {
 		t.Fatalf("listeners %v", snap.Listeners)
+	}
+	// The HTTPS rule has no usable certificate: it is served (an ACME server validates
+	// on it) with none, and every other handshake fails.
+	if l := snap.Listeners["127.0.10.1:443"]; l == nil || !l.HTTPS || len(l.Certificates) != 0 {
+		t.Fatalf("https listener %+v", l)
 	}
 	l := snap.Listeners["127.0.10.1:80"]
 	if l == nil || l.HTTPS || l.KeepAlive.Seconds() != 30 || l.URLMap != "projects/p/global/urlMaps/m" {
 		t.Fatalf("http listener %+v", l)
 	}
-	// The HTTPS rule has no usable certificate, the dangling one no proxy, and the
-	// second rule on 127.0.10.1:80 collides; each is reported and only it is dropped.
+	// The dangling rule has no proxy, and the second rule on 127.0.10.1:80 collides;
+	// each is reported and only it is dropped.
 	problems := strings.Join(snap.Problems, "\n")
-	for _, want := range []string{"forwardingRules/https is not served: no usable certificate: bad (", "pending (not issued yet)",
+	for _, want := range []string{"no usable certificate yet, handshakes fail: bad (", "pending (not issued yet)",
 		"forwardingRules/dangling is not served: projects/p/global/targetHttpProxies/gone does not exist",
 		"is already served by"} {
 		if !strings.Contains(problems, want) {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -250,4 +252,24 @@ func conditionHolds(c Condition, found *KV) bool {
 	default:
 		return found != nil && found.ModRevision == c.Want
 	}
+}
+
+// AllAcked reports whether every member listed under membersPrefix has acknowledged
+// (a decimal revision at acksPrefix + its id) rev or a later revision.
+func (s *Store) AllAcked(ctx context.Context, acksPrefix, membersPrefix string, rev int64) (bool, error) {
+	lists, _, err := s.ListPrefixes(ctx, acksPrefix, membersPrefix)
+	if err != nil {
+		return false, err
+	}
+	applied := map[string]int64{}
+	for _, kv := range lists[0] {
+		n, _ := strconv.ParseInt(string(kv.Value), 10, 64)
+		applied[strings.TrimPrefix(kv.Key, acksPrefix)] = n
+	}
+	for _, kv := range lists[1] {
+		if applied[strings.TrimPrefix(kv.Key, membersPrefix)] < rev {
+			return false, nil
+		}
+	}
+	return true, nil
 }
