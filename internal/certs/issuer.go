@@ -32,8 +32,10 @@ type Issuer struct {
 	RootFile string
 	// ACME, when set, orders certificates from an ACME server instead.
 	ACME *ACMEConfig
-	Now  func() time.Time
-	Log  io.Writer
+	// Now and After are the clock (time.Now and time.After unless a test sets them).
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	Log   io.Writer
 
 	acme    *acmeClient
 	session *concurrency.Session // holds the per-certificate order locks
@@ -43,6 +45,9 @@ type Issuer struct {
 func (is *Issuer) Run(ctx context.Context) error {
 	if is.Now == nil {
 		is.Now = time.Now
+	}
+	if is.After == nil {
+		is.After = time.After
 	}
 	if is.Log == nil {
 		is.Log = io.Discard
@@ -112,14 +117,19 @@ func (is *Issuer) loadCA(ctx context.Context) error {
 func (is *Issuer) waitForCertificateChange(ctx context.Context, rev int64, next time.Time) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel() // ends the watch
+	var due <-chan time.Time
 	if !next.IsZero() {
-		var stop context.CancelFunc
-		wctx, stop = context.WithDeadline(wctx, next)
-		defer stop()
+		due = is.After(next.Sub(is.Now()))
 	}
-	for resp := range is.Store.Client().Watch(wctx, is.Store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
-		if resp.Err() != nil || touchesCertificates(resp.Events) {
+	watch := is.Store.Client().Watch(wctx, is.Store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for {
+		select {
+		case <-due:
 			return
+		case resp, ok := <-watch:
+			if !ok || resp.Err() != nil || touchesCertificates(resp.Events) {
+				return
+			}
 		}
 	}
 }
