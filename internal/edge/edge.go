@@ -408,6 +408,11 @@ func (e *Edge) reconcile(snap *snapshot.Snapshot) {
 		e.listeners[addr] = l
 		boundBy[e.listenAddress(addr)] = addr
 	}
+	for addr, l := range e.listeners {
+		if l.https {
+			e.syncQUIC(l, quicWanted(snap.Listeners[addr]))
+		}
+	}
 }
 
 // retire drains a listener in the background; closeAll waits for it.
@@ -449,6 +454,10 @@ type listener struct {
 	srv       *http.Server
 	fast      *h1Server // plain HTTP: serves cache hits below net/http
 	done      chan struct{}
+	// quic serves HTTP/3 beside an HTTPS listener (quic.go); altSvc advertises it.
+	// Only reconcile, under Edge.mu, and shutdown touch quic.
+	quic   *quicServer
+	altSvc atomic.Pointer[string]
 }
 
 // port is the port the listener is bound to.
@@ -470,8 +479,12 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		return nil, err
 	}
 	l := &listener{addr: addr, https: https, keepAlive: keepAlive, ln: ln, done: make(chan struct{})}
+	handler := e.proxy.handler(addr)
+	if https {
+		handler = advertiseQUIC(&l.altSvc, handler)
+	}
 	l.srv = &http.Server{
-		Handler:           e.proxy.handler(addr),
+		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       keepAlive,
@@ -525,6 +538,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 }
 
 func (l *listener) shutdown() {
+	if l.quic != nil {
+		l.quic.stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if l.fast != nil {
