@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"meridian/api"
@@ -115,28 +114,28 @@ func (is *Issuer) loadCA(ctx context.Context) error {
 // waitForCertificateChange returns when a certificate changes after rev, the watch
 // fails, ctx is done, or at next (when set).
 func (is *Issuer) waitForCertificateChange(ctx context.Context, rev int64, next time.Time) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the watch
 	var due <-chan time.Time
 	if !next.IsZero() {
 		due = is.After(next.Sub(is.Now()))
 	}
-	watch := is.Store.Client().Watch(wctx, is.Store.Prefix()+"res/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	watch := is.Store.Watch(wctx, "res/", rev+1)
 	for {
 		select {
 		case <-due:
 			return
-		case resp, ok := <-watch:
-			if !ok || resp.Err() != nil || touchesCertificates(resp.Events) {
+		case b, ok := <-watch:
+			if !ok || touchesCertificates(b.Events) {
 				return
 			}
 		}
 	}
 }
 
-func touchesCertificates(events []*clientv3.Event) bool {
+func touchesCertificates(events []store.Event) bool {
 	for _, ev := range events {
-		if strings.Contains(string(ev.Kv.Key), "/sslCertificates/") {
+		if strings.Contains(ev.Key, "/sslCertificates/") {
 			return true
 		}
 	}

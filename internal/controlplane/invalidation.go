@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"meridian/api"
 	"meridian/internal/store"
 )
@@ -61,19 +59,13 @@ func (s *Server) waitOperation(ctx context.Context, scope, name string) (*api.Op
 	}
 	ctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
-	wctx, stop := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	// Watches that start now (a watch from a past revision is caught up by etcd only
 	// every 100 ms), confirmed created before the first check.
-	var changes []clientv3.WatchChan
+	var changes []<-chan store.Batch
 	for _, prefix := range []string{api.InvalidationAcksPrefix, api.EdgeMembersPrefix} {
-		w := s.store.Client().Watch(wctx, s.store.Prefix()+prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return op, nil
-		}
-		changes = append(changes, w)
+		changes = append(changes, s.store.Watch(wctx, prefix, 0))
 	}
 	for {
 		if op, err = s.refreshOperation(ctx, op); err != nil || op.Status == "DONE" {

@@ -3,9 +3,6 @@ package edge
 import (
 	"testing"
 
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"meridian/internal/store"
 )
 
@@ -16,22 +13,25 @@ func TestConfigCopyFollowsEvents(t *testing.T) {
 	c.reset([][]store.KV{{{Key: "res/a", Value: []byte("1")}, {Key: "res/b", Value: []byte("2")}},
 		{{Key: "endpoints/regions/r/namespaces/p/services/s", Value: []byte(`{"url":"http://x:1","healthy":true}`)}},
 		{{Key: "acme/challenges/http-01/t1", Value: []byte("t1.key")}}})
-	ev := func(typ mvccpb.Event_EventType, key, value string) *clientv3.Event {
-		return &clientv3.Event{Type: typ, Kv: &mvccpb.KeyValue{Key: []byte("/p/" + key), Value: []byte(value)}}
+	const (
+		put, del = false, true
+	)
+	ev := func(deleted bool, key, value string) store.Event {
+		return store.Event{Key: key, Value: []byte(value), Deleted: deleted}
 	}
-	if config, challenges := c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "members/e1", "x"), ev(mvccpb.PUT, "acks/e1", "y")}); config || challenges {
+	if config, challenges := c.update([]store.Event{ev(put, "members/e1", "x"), ev(put, "acks/e1", "y")}); config || challenges {
 		t.Error("keys other than resources, endpoints and challenges changed the configuration")
 	}
-	if config, challenges := c.update("/p/", []*clientv3.Event{ev(mvccpb.PUT, "acme/challenges/http-01/t2", "t2.key"), ev(mvccpb.DELETE, "acme/challenges/http-01/t1", "")}); config || !challenges {
+	if config, challenges := c.update([]store.Event{ev(put, "acme/challenges/http-01/t2", "t2.key"), ev(del, "acme/challenges/http-01/t1", "")}); config || !challenges {
 		t.Errorf("a challenge answer: configuration changed %v, challenges %v", config, challenges)
 	}
 	if set := challengesOf(c.acme); len(set.http01) != 1 || set.http01["t2"] != "t2.key" {
 		t.Errorf("challenges %v", set.http01)
 	}
-	changed, _ := c.update("/p/", []*clientv3.Event{
-		ev(mvccpb.PUT, "res/a", "3"), ev(mvccpb.DELETE, "res/b", ""), ev(mvccpb.PUT, "res/c", "4"),
-		ev(mvccpb.PUT, "endpoints/regions/r/namespaces/p/services/t", `{"url":"http://y:2"}`),
-		ev(mvccpb.DELETE, "endpoints/regions/r/namespaces/p/services/s", ""),
+	changed, _ := c.update([]store.Event{
+		ev(put, "res/a", "3"), ev(del, "res/b", ""), ev(put, "res/c", "4"),
+		ev(put, "endpoints/regions/r/namespaces/p/services/t", `{"url":"http://y:2"}`),
+		ev(del, "endpoints/regions/r/namespaces/p/services/s", ""),
 	})
 	if !changed {
 		t.Fatal("resource events reported no change")

@@ -24,7 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"meridian/internal/store"
 
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
@@ -34,7 +34,6 @@ import (
 	"meridian/internal/lb"
 	"meridian/internal/observe"
 	"meridian/internal/snapshot"
-	"meridian/internal/store"
 )
 
 // Config configures an edge.
@@ -229,27 +228,24 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 // follow applies every change of resources or service endpoints after rev, and
 // applies and acknowledges invalidation rules, until the watch ends.
 func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for resp := range e.store.Client().Watch(wctx, e.store.Prefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
-		if resp.Err() != nil {
-			return
-		}
-		configChanged, challengesChanged := e.config.update(e.store.Prefix(), resp.Events)
+	for b := range e.store.Watch(wctx, "", rev+1) {
+		configChanged, challengesChanged := e.config.update(b.Events)
 		if challengesChanged {
 			e.challenges.Store(challengesOf(e.config.acme))
 		}
 		// An acknowledgement says the edge applies everything up to the revision: the
 		// API waits for it before an invalidation is DONE, and an ACME issuer before it
 		// asks for validation.
-		if e.invalidations(resp.Events) || challengesChanged {
-			ack(resp.Header.Revision)
+		if e.invalidations(b.Events) || challengesChanged {
+			ack(b.Revision)
 		}
-		if e.membersTouched(resp.Events) {
+		if e.membersTouched(b.Events) {
 			e.loadPeers(ctx)
 		}
 		if configChanged {
-			e.apply(resp.Header.Revision)
+			e.apply(b.Revision)
 		}
 	}
 }
@@ -302,11 +298,11 @@ func (c *configCopy) reset(lists [][]store.KV) {
 
 func (c *configCopy) maps() []map[string][]byte { return []map[string][]byte{c.res, c.eps, c.acme} }
 
-// update applies a watch response's events (keys under prefix) and reports whether
-// any touched a resource or an endpoint, and whether any touched a challenge answer.
-func (c *configCopy) update(prefix string, events []*clientv3.Event) (config, challenges bool) {
+// update applies a watch's events and reports whether any touched a resource or an
+// endpoint, and whether any touched a challenge answer.
+func (c *configCopy) update(events []store.Event) (config, challenges bool) {
 	for _, ev := range events {
-		key := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+		key := ev.Key
 		var m map[string][]byte
 		switch {
 		case strings.HasPrefix(key, "res/"):
@@ -318,10 +314,10 @@ func (c *configCopy) update(prefix string, events []*clientv3.Event) (config, ch
 		default:
 			continue
 		}
-		if ev.Type == clientv3.EventTypeDelete {
+		if ev.Deleted {
 			delete(m, key)
 		} else {
-			m[key] = ev.Kv.Value
+			m[key] = ev.Value
 		}
 	}
 	return config, challenges

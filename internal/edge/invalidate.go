@@ -8,11 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"meridian/internal/store"
 
 	"meridian/api"
 	"meridian/internal/cdn"
-	"meridian/internal/store"
 )
 
 // The edge's part of cache invalidation (see api/invalidation.go): apply each rule the
@@ -20,14 +19,13 @@ import (
 
 // invalidations applies the rules among a watch response's events; it reports whether
 // there were any.
-func (e *Edge) invalidations(events []*clientv3.Event) bool {
+func (e *Edge) invalidations(events []store.Event) bool {
 	any := false
 	for _, ev := range events {
-		key := strings.TrimPrefix(string(ev.Kv.Key), e.store.Prefix())
-		if ev.Type != clientv3.EventTypePut || !strings.HasPrefix(key, api.InvalidationsPrefix) {
+		if ev.Deleted || !strings.HasPrefix(ev.Key, api.InvalidationsPrefix) {
 			continue
 		}
-		e.applyRule(key, ev.Kv.ModRevision, ev.Kv.Value)
+		e.applyRule(ev.Key, ev.ModRevision, ev.Value)
 		any = true
 	}
 	return any

@@ -14,7 +14,7 @@ import (
 
 	"meridian/internal/cdn"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"meridian/internal/store"
 )
 
 // Cache-to-cache fill: the edges of one store form a cache group. Each URL has an owner
@@ -124,9 +124,9 @@ func (e *Edge) isMember(id string) bool {
 }
 
 // membersTouched reports whether watch events change the membership.
-func (e *Edge) membersTouched(events []*clientv3.Event) bool {
+func (e *Edge) membersTouched(events []store.Event) bool {
 	for _, ev := range events {
-		if strings.HasPrefix(strings.TrimPrefix(string(ev.Kv.Key), e.store.Prefix()), MembersPrefix) {
+		if strings.HasPrefix(ev.Key, MembersPrefix) {
 			return true
 		}
 	}

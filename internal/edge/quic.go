@@ -99,4 +99,3 @@ func advertiseQUIC(alt *atomic.Pointer[string], next http.Handler) http.Handler 
 		next.ServeHTTP(w, r)
 	})
 }
-

@@ -22,8 +22,6 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"meridian/api"
 	"meridian/internal/store"
 )
@@ -188,11 +186,11 @@ func (rt *Runtime) notify() {
 // waitForChange returns when a service or revision changes after rev, or a pool
 // reports a change.
 func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := rt.store.Client().Watch(wctx, rt.store.Prefix()+"res/projects/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	wch := rt.store.Watch(wctx, "res/projects/", rev+1)
 	// A claim that ends (its runtime stopped) lets this runtime take the region.
-	claims := rt.store.Client().Watch(wctx, rt.store.Prefix()+ClaimsPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	claims := rt.store.Watch(wctx, ClaimsPrefix, rev+1)
 	resync := time.NewTimer(resyncInterval)
 	defer resync.Stop()
 	for {
@@ -203,21 +201,21 @@ func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
 			return
 		case <-resync.C:
 			return
-		case resp, ok := <-claims:
-			if !ok || resp.Err() != nil {
+		case b, ok := <-claims:
+			if !ok {
 				return
 			}
-			for _, ev := range resp.Events {
-				if ev.Type == clientv3.EventTypeDelete {
+			for _, ev := range b.Events {
+				if ev.Deleted {
 					return
 				}
 			}
-		case resp, ok := <-wch:
-			if !ok || resp.Err() != nil {
+		case b, ok := <-wch:
+			if !ok {
 				return
 			}
-			for _, ev := range resp.Events {
-				if k := string(ev.Kv.Key); strings.Contains(k, "/services/") || strings.Contains(k, "/revisions/") {
+			for _, ev := range b.Events {
+				if strings.Contains(ev.Key, "/services/") || strings.Contains(ev.Key, "/revisions/") {
 					return
 				}
 			}
