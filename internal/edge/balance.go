@@ -124,7 +124,7 @@ func schemeOf(bs *api.BackendService) string {
 
 // outlierOf is the backend service's outlierDetection, GCP's defaults where unset.
 func outlierOf(bs *api.BackendService) lb.Outlier {
-	o := lb.DefaultOutlier
+	o := lb.DefaultOutlier()
 	od := bs.OutlierDetection
 	if od == nil {
 		return o

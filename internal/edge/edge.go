@@ -202,6 +202,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	if ready != nil {
 		ready()
 	}
+	defer e.proxy.close()
 	defer e.cache.Close()
 	defer e.closeAll()
 	defer e.probes.Close()

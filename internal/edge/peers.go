@@ -133,14 +133,15 @@ func (e *Edge) membersTouched(events []store.Event) bool {
 	return false
 }
 
-// peerTransport reaches other members; a member that does not answer the connection
-// within a second is skipped.
-var peerTransport = &http.Transport{
-	Proxy:               nil,
-	DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-	MaxIdleConnsPerHost: 64,
-	IdleConnTimeout:     90 * time.Second,
-	DisableCompression:  true,
+// newPeerTransport reaches other members; a member that does not answer the
+// connection within a second is skipped.
+func newPeerTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
 }
 
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Te", "Trailer"}
@@ -162,7 +163,7 @@ func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *Member, 
 	req.Header.Set(peerFromHeader, p.edge.memberID)
 	hops, _ := strconv.Atoi(r.Header.Get(peerHopsHeader))
 	req.Header.Set(peerHopsHeader, strconv.Itoa(hops+1))
-	resp, err := peerTransport.RoundTrip(req)
+	resp, err := p.peers.RoundTrip(req)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(p.edge.cfg.Log, "edge: cache peer %s: %v; filling from the origin\n", m.ID, err)

@@ -25,6 +25,7 @@ type proxy struct {
 	// transports pool connections to every backend, one per backend protocol: HTTP/1.1,
 	// TLS (HTTP/1.1 or h2 by ALPN), and h2c (HTTP/2 without TLS).
 	http1, tls, h2c *http.Transport
+	peers           *http.Transport // to the other members of the cache group
 	inflight        inflight
 }
 
@@ -45,7 +46,15 @@ func newProxy(e *Edge) *proxy {
 	h2c := base.Clone()
 	h2c.Protocols = new(http.Protocols)
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	return &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c}
+	return &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c, peers: newPeerTransport()}
+}
+
+// close drops the connections the edge keeps to backends and peers (after the
+// listeners and the cache have stopped).
+func (p *proxy) close() {
+	for _, t := range []*http.Transport{p.http1, p.tls, p.h2c, p.peers} {
+		t.CloseIdleConnections()
+	}
 }
 
 // transportFor picks the transport of a backend service's protocol.

@@ -53,10 +53,12 @@ type Outlier struct {
 // DefaultOutlier is GCP's outlierDetection defaults, which apply when a backend service
 // sets none: serverless backends have no health checks, so this is how a failed region
 // is noticed.
-var DefaultOutlier = Outlier{
-	ConsecutiveErrors: 5, ConsecutiveGatewayFailure: 3,
-	EnforcingConsecutiveErrors: 0, EnforcingConsecutiveGatewayFailure: 100,
-	MaxEjectionPercent: 50, BaseEjectionTime: 30 * time.Second, Interval: time.Second,
+func DefaultOutlier() Outlier {
+	return Outlier{
+		ConsecutiveErrors: 5, ConsecutiveGatewayFailure: 3,
+		EnforcingConsecutiveErrors: 0, EnforcingConsecutiveGatewayFailure: 100,
+		MaxEjectionPercent: 50, BaseEjectionTime: 30 * time.Second, Interval: time.Second,
+	}
 }
 
 // Outcome is how an attempt on a backend ended.

@@ -68,7 +68,7 @@ func TestPlanDrainedUnhealthyAndEjected(t *testing.T) {
 func TestOutlierEjectionAndReturn(t *testing.T) {
 	b, clk := newTestBalancer()
 	c := regions()
-	od := DefaultOutlier
+	od := DefaultOutlier()
 	// Two gateway failures do not eject; the third does (consecutiveGatewayFailure 3).
 	b.Observe("s", "eu", GatewayFailure, od, 3)
 	b.Observe("s", "eu", GatewayFailure, od, 3)
@@ -129,7 +129,7 @@ func TestNewEndpointEndsAnEjection(t *testing.T) {
 	b.Plan("s", c)
 	b.ObserveRTT("s", "eu", 5*time.Second) // its probes timed out
 	for range 3 {
-		b.Observe("s", "eu", GatewayFailure, DefaultOutlier, 3)
+		b.Observe("s", "eu", GatewayFailure, DefaultOutlier(), 3)
 	}
 	if got := groups(c, b.Plan("s", c)); got[0] == "eu" {
 		t.Fatalf("not ejected: %v", got)
@@ -146,7 +146,7 @@ func TestNewEndpointEndsAnEjection(t *testing.T) {
 func TestSingleBackendCanBeEjected(t *testing.T) {
 	b, _ := newTestBalancer()
 	for range 3 {
-		b.Observe("s", "only", GatewayFailure, DefaultOutlier, 1)
+		b.Observe("s", "only", GatewayFailure, DefaultOutlier(), 1)
 	}
 	if st := b.States("s")["only"]; st.EjectedUntil.IsZero() {
 		t.Error("one backend must be ejectable")

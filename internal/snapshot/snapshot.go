@@ -54,9 +54,11 @@ type TLSPolicy struct {
 	CipherSuites []uint16
 }
 
-// DefaultTLSPolicy is a target HTTPS proxy's without an SSL policy: GCP's default,
+// defaultTLSPolicy is a target HTTPS proxy's without an SSL policy: GCP's default,
 // the COMPATIBLE profile from TLS 1.0.
-var DefaultTLSPolicy = tlsPolicy(&api.SslPolicy{Profile: api.ProfileCompatible, MinTLSVersion: api.TLS10})
+func defaultTLSPolicy() TLSPolicy {
+	return tlsPolicy(&api.SslPolicy{Profile: api.ProfileCompatible, MinTLSVersion: api.TLS10})
+}
 
 // tlsPolicy turns an SSL policy into what the handshake checks.
 func tlsPolicy(p *api.SslPolicy) TLSPolicy {
@@ -244,7 +246,7 @@ func (c *compiler) listener(frPath string) error {
 		}
 		l.HTTPS, l.URLMap, l.QuicOverride = true, p.URLMap, p.QuicOverride
 		l.KeepAlive = keepAlive(p.HTTPKeepAliveTimeoutSec)
-		l.TLS = DefaultTLSPolicy
+		l.TLS = defaultTLSPolicy()
 		if p.SslPolicy != "" {
 			var sp api.SslPolicy
 			if err := c.load(p.SslPolicy, &sp); err != nil {
