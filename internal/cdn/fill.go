@@ -95,11 +95,9 @@ func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) 
 	fr := r.Clone(ctx)
 	fr.Method = http.MethodGet
 	fr.Body, fr.ContentLength = http.NoBody, 0
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
-		if s.forwardRange && (h == "Range" || h == "If-Range") {
-			continue
-		}
-		fr.Header.Del(h)
+	dropFields(fr, conditionFields)
+	if !s.forwardRange {
+		dropFields(fr, rangeFields)
 	}
 	stale := s.stale
 	if stale != nil {

@@ -162,12 +162,7 @@ func (c *Cache) serveRanged(w http.ResponseWriter, r *http.Request, rt Route, or
 // conditional reports whether a request has a condition that may answer it without a
 // body.
 func conditional(r *http.Request) bool {
-	for _, k := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
-		if _, ok := r.Header[k]; ok {
-			return true
-		}
-	}
-	return false
+	return hasAny(r, conditionFields)
 }
 
 // rangeFailed answers a request whose range fill or validation failed.
@@ -297,9 +292,9 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 func (c *Cache) ownRequest(fr *http.Request) *http.Request {
 	fr.Method = http.MethodGet
 	fr.Body, fr.ContentLength = http.NoBody, 0
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Cookie"} {
-		fr.Header.Del(h)
-	}
+	dropFields(fr, conditionFields)
+	dropFields(fr, rangeFields)
+	fr.Header.Del("Cookie")
 	fr.Header.Set("User-Agent", cdnUserAgent)
 	return fr
 }

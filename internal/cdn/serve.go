@@ -306,14 +306,33 @@ func notModifiedSinceDate(r *http.Request, e *storage.Entry) bool {
 	return ok && !date.After(ims)
 }
 
-// plainRequest reports whether a request has no conditions and no range.
-func plainRequest(r *http.Request) bool {
-	for _, k := range []string{"Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"} {
+// The request fields that make a GET conditional (RFC 9110 §13.1), and those that ask
+// for part of the representation (§14.2, §13.1.5).
+var (
+	conditionFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
+	rangeFields     = []string{"Range", "If-Range"}
+)
+
+// hasAny reports whether the request carries any of the fields.
+func hasAny(r *http.Request, fields []string) bool {
+	for _, k := range fields {
 		if _, ok := r.Header[k]; ok {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// dropFields removes the fields from the request.
+func dropFields(r *http.Request, fields []string) {
+	for _, k := range fields {
+		r.Header.Del(k)
+	}
+}
+
+// plainRequest reports whether a request has no conditions and no range.
+func plainRequest(r *http.Request) bool {
+	return !hasAny(r, conditionFields) && !hasAny(r, rangeFields)
 }
 
 type countingWriter struct {
