@@ -78,6 +78,7 @@ type Cache struct {
 	rules    []Rule
 
 	joined      func() // test hook: a miss has joined (or started) a fill
+	missed      func() // test hook: a miss has looked and not yet asked for a fill
 	chunkJoined func() // test hook: a reader has joined (or started) a chunk fill
 }
 

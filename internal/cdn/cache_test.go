@@ -453,3 +453,34 @@ func TestRFC9111_4_3_2_IfModifiedSinceUsesDate(t *testing.T) {
 		t.Errorf("IMS before Date: %d", w.Code)
 	}
 }
+
+// TestMissAfterAFillEndsIsAHit: a request that looked before another request's fill
+// stored its response, and asks for a fill after that fill ended, is answered from the
+// stored response, not by a second origin request (the second look inside the table of
+// fills).
+func TestMissAfterAFillEndsIsAHit(t *testing.T) {
+	e := newEnv(t, nil, maxAge(60, "once"))
+	looked, filled := make(chan struct{}), make(chan struct{})
+	e.cache.missed = func() {
+		e.cache.missed = nil // only the first request waits
+		close(looked)
+		<-filled
+	}
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		w, _ := e.do("GET", "/a") // looks, misses, then waits for the other fill to end
+		done <- w
+	}()
+	<-looked
+	if w, _ := e.do("GET", "/a"); w.Body.String() != "once" {
+		t.Fatalf("the second request got %q", w.Body.String())
+	}
+	close(filled)
+	w := <-done
+	if w.Body.String() != "once" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Errorf("the first request: %q, Cache-Status %q", w.Body.String(), w.Header().Get("Cache-Status"))
+	}
+	if h := e.o.hits.Load(); h != 1 {
+		t.Errorf("%d origin requests, want 1", h)
+	}
+}

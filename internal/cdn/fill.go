@@ -71,7 +71,10 @@ type fillSpec struct {
 }
 
 // startFill registers and starts a fill unless one runs in its slot; it returns the
-// fill and whether the caller started it.
+// fill and whether the caller started it. A plain miss that finds, once it holds the
+// table of fills, a fresh response stored since it looked (a fill that ended in
+// between) gets no fill (nil): the caller serves the hit, and the origin is not asked
+// twice (groupcache's second look).
 func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) (*fill, bool) {
 	if s.slot == "" {
 		s.slot = s.full
@@ -80,6 +83,12 @@ func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) 
 	if f := c.fills[s.slot]; f != nil {
 		c.mu.Unlock()
 		return f, false
+	}
+	if s.stale == nil && !s.forwardRange && s.slot == s.full {
+		if _, e := c.lookup(s.key, r.Header); e != nil && !e.Ranged && policy.Check(decisionOf(e), e.Age(c.now()), r.Header) == policy.FreshHit {
+			c.mu.Unlock()
+			return nil, false
+		}
 	}
 	f := &fill{key: s.key, full: s.full, slot: s.slot, forwardRange: s.forwardRange, leaderHeader: r.Header.Clone(), stale: s.stale, rt: rt, signed: rt.Signed,
 		host: r.Host, path: r.URL.Path, gen: c.beginFill(),

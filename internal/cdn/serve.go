@@ -30,8 +30,15 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, rt Route, origin Or
 		spec.forwardRange = true
 		spec.slot = full + "\x00range\x00" + rng + "\x00" + r.Header.Get("If-Range")
 	}
+	if c.missed != nil {
+		c.missed()
+	}
 	if coalesce {
-		f, leader = c.startFill(spec, r, rt, origin)
+		if f, leader = c.startFill(spec, r, rt, origin); f == nil {
+			// Another fill stored a fresh response since this request looked: it is a
+			// hit after all.
+			return c.Serve(w, r, rt, origin)
+		}
 	} else {
 		f = c.privateFill(spec, r, rt, origin)
 	}
