@@ -137,19 +137,6 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt Route, origin O
 	return c.miss(w, r, rt, origin, key, full != key)
 }
 
-// Fresh reports, without side effects, whether Serve would answer the request from a
-// fresh stored response.
-func (c *Cache) Fresh(r *http.Request, p *api.CdnPolicy, scheme string) bool {
-	if p == nil {
-		p = &api.CdnPolicy{}
-	}
-	if policy.Bypass(r.Method, r.Header, p) {
-		return false
-	}
-	_, e := c.lookup(policy.Key(scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy), r.Header)
-	return e != nil && policy.Check(decisionOf(e), e.Age(c.now()), r.Header) == policy.FreshHit
-}
-
 // lookup finds the stored response for a request: the primary key's entry, or, when
 // the URL's responses vary, the variant its headers select. full is the key the
 // request's response is (or would be) stored under, "" when the URL varies by headers

@@ -355,27 +355,32 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 
 var _ io.Writer = (*countingWriter)(nil)
 
-// PlainHit returns the stored response that answers a plain request (a GET or HEAD
-// without conditions or a range) when it is a fresh 200, with its age: what Serve would
-// answer with serveEntry, for callers that render the answer themselves (the edge's
-// HTTP/1.1 fast path). It has no side effects.
-func (c *Cache) PlainHit(r *http.Request, rt Route) (*storage.Entry, time.Duration, bool) {
+// FreshLookup finds, without side effects, the fresh stored response Serve would
+// answer r with: the entry, its age, and whether the request is a plain hit of it (a
+// GET or HEAD without conditions or range of a stored 200 not filled in chunks,
+// unsigned), which a pre-rendered head (HitHeader) answers. ok is false when Serve
+// would not answer from a fresh stored response.
+func (c *Cache) FreshLookup(r *http.Request, rt Route) (e *storage.Entry, age time.Duration, plain, ok bool) {
 	p := rt.Policy
 	if p == nil {
 		p = &api.CdnPolicy{}
 	}
-	if rt.Signed || !plainRequest(r) || policy.Bypass(r.Method, r.Header, p) {
-		return nil, 0, false
+	if policy.Bypass(r.Method, r.Header, p) {
+		return nil, 0, false, false
 	}
-	_, e := c.lookup(policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy), r.Header)
-	if e == nil || e.Status != http.StatusOK || e.Ranged {
-		return nil, 0, false
+	key := policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy)
+	if rt.Signed {
+		key += "\x00signed"
 	}
-	age := e.Age(c.now())
-	if policy.Check(decisionOf(e), age, r.Header) != policy.FreshHit {
-		return nil, 0, false
+	_, e = c.lookup(key, r.Header)
+	if e == nil {
+		return nil, 0, false, false
 	}
-	return e, age, true
+	age = e.Age(c.now())
+	if e.Ranged || policy.Check(decisionOf(e), age, r.Header) != policy.FreshHit {
+		return nil, 0, false, false
+	}
+	return e, age, !rt.Signed && plainRequest(r) && e.Status == http.StatusOK, true
 }
 
 // HitHeader is the header serveEntry gives a plain hit of e, except Age and

@@ -508,10 +508,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 			idle = 10 * time.Minute
 		}
 		l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
-			fresh:   func(r *http.Request) bool { return e.proxy.fresh(r, addr) },
-			hit:     func(r *http.Request) (fastHit, bool) { return e.proxy.plainHit(r, addr) },
-			logHit:  e.proxy.logHit,
-			handoff: newHandoffListener(ln.Addr())}
+			classify: func(r *http.Request) (fastHit, fastVerdict) { return e.proxy.classify(r, addr) },
+			logHit:   e.proxy.logHit,
+			handoff:  newHandoffListener(ln.Addr())}
 		serveLn = l.fast.handoff
 	}
 	go func() {

@@ -33,27 +33,41 @@ type fastHit struct {
 	start       time.Time
 }
 
-// plainHit prepares the answer to a plain GET or HEAD the cache holds fresh on a
-// CDN-enabled route; false sends the request the general way.
-func (p *proxy) plainHit(r *http.Request, addr string) (fastHit, bool) {
+// fastVerdict is what the fast path does with a request.
+type fastVerdict int
+
+const (
+	handOff   fastVerdict = iota // to net/http: a miss, or anything the fast path does not take
+	writeHit                     // the prepared hit
+	serveHere                    // a fresh hit the general handler answers, on the fast path's connection
+)
+
+// classify routes a request on the fast path once and looks it up in the cache once:
+// a plain GET or HEAD the cache holds fresh on a CDN-enabled route is prepared as a
+// hit; another fresh hit goes to the general handler without leaving the fast path;
+// everything else is handed to net/http.
+func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict) {
 	start := time.Now()
 	snap := p.edge.snap.Load()
 	l := snap.Listeners[addr]
 	if l == nil || p.edge.cache == nil {
-		return fastHit{}, false
+		return fastHit{}, handOff
 	}
 	res, scheme := match(l, r)
-	if res.Redirect != nil || len(res.Weighted) > 0 || len(res.HeaderActions) > len(hitKey{}.actions) {
-		return fastHit{}, false
+	if res.Redirect != nil || len(res.Weighted) > 0 {
+		return fastHit{}, handOff
 	}
 	svc := snap.Services[res.Service]
-	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 || !cdnVariablesOnly(svc.Resource.CustomResponseHeaders) {
-		return fastHit{}, false
+	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 {
+		return fastHit{}, handOff
 	}
 	route := p.cdnRoute(r, svc, res, scheme)
-	e, age, ok := p.edge.cache.PlainHit(r, route)
-	if !ok {
-		return fastHit{}, false
+	e, age, plain, ok := p.edge.cache.FreshLookup(r, route)
+	switch {
+	case !ok:
+		return fastHit{}, handOff
+	case !plain || len(res.HeaderActions) > len(hitKey{}.actions) || !cdnVariablesOnly(svc.Resource.CustomResponseHeaders):
+		return fastHit{}, serveHere
 	}
 	key := hitKey{snap: snap, service: res.Service}
 	copy(key.actions[:], res.HeaderActions)
@@ -61,7 +75,7 @@ func (p *proxy) plainHit(r *http.Request, addr string) (fastHit, bool) {
 	if block == nil {
 		h := p.edge.cache.HitHeader(e, route)
 		if h == nil {
-			return fastHit{}, false
+			return fastHit{}, serveHere
 		}
 		block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
 		e.Memo.Store(key, block)
@@ -73,7 +87,7 @@ func (p *proxy) plainHit(r *http.Request, addr string) (fastHit, bool) {
 	hit.entry = listenerEntry(l)
 	hit.entry.BackendService = api.LastSegment(res.Service)
 	hit.entry.CacheLookup, hit.entry.CacheHit, hit.entry.CacheID, hit.entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
-	return hit, true
+	return hit, writeHit
 }
 
 // hitSkip leaves out of a rendered block what the connection decides.

@@ -30,15 +30,12 @@ type h1Server struct {
 	addr    string // the listener's configured address (the snapshot's key)
 	ln      net.Listener
 	handler http.Handler
-	// fresh reports, without side effects, whether the edge would answer the request
-	// from its cache.
-	fresh func(r *http.Request) bool
-	// hit prepares the answer to a plain request the cache holds fresh; logHit records
-	// it once written.
-	hit     func(r *http.Request) (fastHit, bool)
-	logHit  func(hit *fastHit, r *http.Request, written int64)
-	handoff *handoffListener
-	idle    time.Duration
+	// classify says what the fast path does with a request (routed and looked up once)
+	// and prepares the hits it writes; logHit records one once written.
+	classify func(r *http.Request) (fastHit, fastVerdict)
+	logHit   func(hit *fastHit, r *http.Request, written int64)
+	handoff  *handoffListener
+	idle     time.Duration
 	// readHeader bounds the arrival of a request's header block once it has begun
 	readHeader time.Duration
 	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
@@ -159,17 +156,18 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		}
 		req.RemoteAddr = c.addr
 		req = req.WithContext(c.ctx)
-		if hit, ok := s.hit(req); ok {
+		hit, verdict := s.classify(req)
+		switch verdict {
+		case writeHit:
 			br.Discard(n)
-			written, err := writeHit(c.conn, &hit, req.Close)
+			written, err := writeHitTo(c.conn, &hit, req.Close)
 			s.hits.Add(1)
 			s.logHit(&hit, req, written)
 			if err != nil || req.Close {
 				return
 			}
 			continue
-		}
-		if !s.fresh(req) {
+		case handOff:
 			handedOff = s.handOff(c, br)
 			return
 		}
@@ -601,9 +599,9 @@ type dateString struct {
 
 var cachedDate atomic.Pointer[dateString]
 
-// writeHit writes a prepared hit: with its body in one write when small, else with
+// writeHitTo writes a prepared hit: with its body in one write when small, else with
 // writev; it returns the body bytes written.
-func writeHit(conn net.Conn, hit *fastHit, closeAfter bool) (int64, error) {
+func writeHitTo(conn net.Conn, hit *fastHit, closeAfter bool) (int64, error) {
 	buf := writeBufs.Get().(*[]byte)
 	defer writeBufs.Put(buf)
 	b := appendHit((*buf)[:0], hit, closeAfter)

@@ -58,7 +58,7 @@ func newFastHarness(t *testing.T) *fastHarness {
 		}
 		// A client can have the whole body a moment before the fill is stored.
 		req := httptest.NewRequest("GET", "http://lb.example.com"+p, nil)
-		for deadline := time.Now().Add(10 * time.Second); !f.h.edge.proxy.fresh(req, "127.0.0.1:80"); time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); !stored(f.h.edge.proxy.classify(req, "127.0.0.1:80")); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s was never stored", p)
 			}
@@ -346,8 +346,8 @@ func TestFastPathStalledHeader(t *testing.T) {
 	}
 	s := &h1Server{ln: ln, idle: time.Hour, readHeader: 50 * time.Millisecond, conns: map[*h1Conn]bool{},
 		handler: http.NotFoundHandler(), errLog: log.New(io.Discard, "", 0),
-		fresh: func(*http.Request) bool { return false }, hit: func(*http.Request) (fastHit, bool) { return fastHit{}, false },
-		logHit: func(*fastHit, *http.Request, int64) {}, handoff: newHandoffListener(ln.Addr())}
+		classify: func(*http.Request) (fastHit, fastVerdict) { return fastHit{}, handOff },
+		logHit:   func(*fastHit, *http.Request, int64) {}, handoff: newHandoffListener(ln.Addr())}
 	served := make(chan error, 1)
 	go func() { served <- s.serve() }()
 	defer func() {
@@ -382,3 +382,6 @@ func TestFastPathStalledHeader(t *testing.T) {
 		t.Fatal("a stalled header block held the fast path past the read-header timeout")
 	}
 }
+
+// stored says whether the fast path found the request's response fresh in the cache.
+func stored(_ fastHit, v fastVerdict) bool { return v != handOff }

@@ -131,23 +131,6 @@ func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
 	return l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}), scheme
 }
 
-// fresh reports, without side effects, whether the request routes to one CDN-enabled
-// backend service whose cache holds a fresh response for it: the fast HTTP/1.1 path
-// answers those itself.
-func (p *proxy) fresh(r *http.Request, addr string) bool {
-	snap := p.edge.snap.Load()
-	l := snap.Listeners[addr]
-	if l == nil || p.edge.cache == nil {
-		return false
-	}
-	res, scheme := match(l, r)
-	if res.Redirect != nil || len(res.Weighted) > 0 {
-		return false
-	}
-	svc := snap.Services[res.Service]
-	return svc != nil && svc.Resource.EnableCDN && p.edge.cache.Fresh(r, svc.Resource.CdnPolicy, scheme)
-}
-
 // listenerEntry is the request log entry's part that names the forwarding rule's
 // resources.
 func listenerEntry(l *snapshot.Listener) observe.Entry {
