@@ -231,17 +231,32 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rt Route, e *
 	return res
 }
 
-// entryHeader puts a stored response's header into h for one client: with its Age, the
-// client Cache-Control the policy set, Cache-Status and the route's decorations.
+// entryHeader puts a stored response's header into h for one client: hitHead's, with
+// the Age and Cache-Status of this hit unless a decoration set them.
 func (c *Cache) entryHeader(h http.Header, rt Route, e *storage.Entry, age time.Duration, cacheStatus string, info policy.StatusInfo) {
-	for k, vs := range e.Header {
-		h[k] = vs
+	c.hitHead(h, rt, e, cacheStatus)
+	if _, ok := h["Age"]; !ok {
+		h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
 	}
-	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	if _, ok := h["Cache-Status"]; !ok {
+		h["Cache-Status"] = []string{policy.Status(c.name, info)}
+	}
+}
+
+// hitHead is the one rendering of a stored response's head for a client, which every
+// path (the general one, for every protocol, and the HTTP/1.1 fast path, which renders
+// it once per stored response and route) starts from: the stored fields but Age and
+// Cache-Status, the client Cache-Control the policy set, and the route's decorations
+// (header actions, custom response headers).
+func (c *Cache) hitHead(h http.Header, rt Route, e *storage.Entry, cacheStatus string) {
+	for k, vs := range e.Header {
+		if k != "Age" && k != "Cache-Status" {
+			h[k] = vs
+		}
+	}
 	if e.ClientCacheControl != "" && !rt.Peer {
 		h.Set("Cache-Control", e.ClientCacheControl)
 	}
-	h.Set("Cache-Status", policy.Status(c.name, info))
 	if rt.Decorate != nil {
 		rt.Decorate(h, cacheStatus)
 	}
@@ -388,17 +403,7 @@ func (c *Cache) FreshLookup(r *http.Request, rt Route) (e *storage.Entry, age ti
 // either of them itself.
 func (c *Cache) HitHeader(e *storage.Entry, rt Route) http.Header {
 	h := make(http.Header, len(e.Header)+4)
-	for k, vs := range e.Header {
-		h[k] = vs
-	}
-	delete(h, "Age")
-	delete(h, "Cache-Status")
-	if e.ClientCacheControl != "" && !rt.Peer {
-		h.Set("Cache-Control", e.ClientCacheControl)
-	}
-	if rt.Decorate != nil {
-		rt.Decorate(h, "hit")
-	}
+	c.hitHead(h, rt, e, "hit")
 	if _, ok := h["Age"]; ok {
 		return nil
 	}
