@@ -108,33 +108,53 @@ func (c *Cache) Store() *storage.Store { return c.store }
 
 // Serve answers a request on a CDN-enabled route, from storage or through origin.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt Route, origin Origin) Result {
+	f := c.find(r, rt)
+	switch {
+	case f.bypass:
+		return c.pass(w, r, rt, origin)
+	case f.entry == nil:
+		return c.miss(w, r, rt, origin, f.key, f.full != f.key)
+	case f.entry.Ranged:
+		return c.serveRanged(w, r, rt, origin, f.full, f.key, f.entry)
+	case f.freshness == policy.FreshHit:
+		return c.serveEntry(w, r, rt, f.entry, f.age, "hit", policy.StatusInfo{Hit: true, TTL: remaining(f.entry, f.age)}, Result{Lookup: true, Hit: true, Status: "hit", Detail: "response_from_cache"})
+	case f.freshness == policy.StaleServeWhileRevalidate:
+		c.revalidateInBackground(f.full, f.key, r, rt, origin, f.entry)
+		return c.serveEntry(w, r, rt, f.entry, f.age, "stale", policy.StatusInfo{Hit: true, TTL: remaining(f.entry, f.age)}, Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
+	}
+	return c.validate(w, r, rt, origin, f.full, f.key, f.entry)
+}
+
+// found is what the cache holds for a request, worked out once: whether the policy
+// bypasses the cache, the primary key, the key the response is (or would be) stored
+// under, the entry (nil: none), its age, and what its freshness allows.
+type found struct {
+	bypass    bool
+	key, full string
+	entry     *storage.Entry
+	age       time.Duration
+	freshness policy.Freshness
+}
+
+// find is the cache's one lookup, for Serve and FreshLookup alike.
+func (c *Cache) find(r *http.Request, rt Route) found {
 	p := rt.Policy
 	if p == nil {
 		p = &api.CdnPolicy{}
 	}
 	if policy.Bypass(r.Method, r.Header, p) {
-		return c.pass(w, r, rt, origin)
+		return found{bypass: true}
 	}
-	key := policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy)
+	f := found{key: policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy)}
 	if rt.Signed {
-		key += "\x00signed" // signed and unsigned responses are cached apart
+		f.key += "\x00signed" // signed and unsigned responses are cached apart
 	}
-	full, entry := c.lookup(key, r.Header)
-	if entry != nil && entry.Ranged {
-		return c.serveRanged(w, r, rt, origin, full, key, entry)
+	f.full, f.entry = c.lookup(f.key, r.Header)
+	if f.entry != nil && !f.entry.Ranged {
+		f.age = f.entry.Age(c.now())
+		f.freshness = policy.Check(decisionOf(f.entry), f.age, r.Header)
 	}
-	if entry != nil {
-		age := entry.Age(c.now())
-		switch policy.Check(decisionOf(entry), age, r.Header) {
-		case policy.FreshHit:
-			return c.serveEntry(w, r, rt, entry, age, "hit", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "hit", Detail: "response_from_cache"})
-		case policy.StaleServeWhileRevalidate:
-			c.revalidateInBackground(full, key, r, rt, origin, entry)
-			return c.serveEntry(w, r, rt, entry, age, "stale", policy.StatusInfo{Hit: true, TTL: remaining(entry, age)}, Result{Lookup: true, Hit: true, Status: "stale", Detail: "response_from_cache"})
-		}
-		return c.validate(w, r, rt, origin, full, key, entry)
-	}
-	return c.miss(w, r, rt, origin, key, full != key)
+	return f
 }
 
 // lookup finds the stored response for a request: the primary key's entry, or, when

@@ -85,7 +85,7 @@ func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) 
 		return f, false
 	}
 	if s.stale == nil && !s.forwardRange && s.slot == s.full {
-		if _, e := c.lookup(s.key, r.Header); e != nil && !e.Ranged && policy.Check(decisionOf(e), e.Age(c.now()), r.Header) == policy.FreshHit {
+		if f := c.find(r, rt); f.entry != nil && !f.entry.Ranged && f.freshness == policy.FreshHit {
 			c.mu.Unlock()
 			return nil, false
 		}

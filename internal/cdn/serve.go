@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"meridian/api"
 	"meridian/internal/cdn/policy"
 	"meridian/internal/cdn/storage"
 )
@@ -376,26 +375,11 @@ var _ io.Writer = (*countingWriter)(nil)
 // unsigned), which a pre-rendered head (HitHeader) answers. ok is false when Serve
 // would not answer from a fresh stored response.
 func (c *Cache) FreshLookup(r *http.Request, rt Route) (e *storage.Entry, age time.Duration, plain, ok bool) {
-	p := rt.Policy
-	if p == nil {
-		p = &api.CdnPolicy{}
-	}
-	if policy.Bypass(r.Method, r.Header, p) {
+	f := c.find(r, rt)
+	if f.entry == nil || f.entry.Ranged || f.freshness != policy.FreshHit {
 		return nil, 0, false, false
 	}
-	key := policy.Key(rt.Scheme, r.Host, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, p.CacheKeyPolicy)
-	if rt.Signed {
-		key += "\x00signed"
-	}
-	_, e = c.lookup(key, r.Header)
-	if e == nil {
-		return nil, 0, false, false
-	}
-	age = e.Age(c.now())
-	if e.Ranged || policy.Check(decisionOf(e), age, r.Header) != policy.FreshHit {
-		return nil, 0, false, false
-	}
-	return e, age, !rt.Signed && plainRequest(r) && e.Status == http.StatusOK, true
+	return f.entry, f.age, !rt.Signed && plainRequest(r) && f.entry.Status == http.StatusOK, true
 }
 
 // HitHeader is the header serveEntry gives a plain hit of e, except Age and
