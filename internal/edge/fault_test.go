@@ -15,6 +15,7 @@ import (
 // TestServesWhenEtcdStops stops etcd under a configured edge: requests keep being
 // served from the last configuration, and the edge still shuts down cleanly.
 func TestServesWhenEtcdStops(t *testing.T) {
+	t.Parallel() // mostly waiting (timeouts, a stopping etcd): beside the other waiting tests
 	etcd, err := store.StartEmbedded(context.Background(), t.TempDir(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

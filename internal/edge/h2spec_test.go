@@ -24,6 +24,7 @@ import (
 // exactly those and no others, so every failure that remains is Go's, not Meridian's.
 // CI installs h2spec (see .ci/run); elsewhere the test is skipped without it.
 func TestH2Spec(t *testing.T) {
+	t.Parallel() // mostly waiting (timeouts, a stopping etcd): beside the other waiting tests
 	bin := findH2Spec(t)
 	h := newHarness(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))

@@ -18,6 +18,7 @@ import (
 // (quicOverride NONE, as GCP's front ends do); DISABLE stops both, ENABLE brings them
 // back.
 func TestHTTP3(t *testing.T) {
+	t.Parallel() // mostly waiting (timeouts, a stopping etcd): beside the other waiting tests
 	h := newHarness(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello over "+r.Header.Get("Via")) }))
 	defer origin.Close()
