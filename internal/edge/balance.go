@@ -233,7 +233,7 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 				continue
 			}
 			if u, err := url.Parse(ep.URL); err == nil && u.Host != "" {
-				targets[path+probeKeySep+b.Group] = health.Check{Kind: "RTT", Address: u.Host, Interval: e.cfg.ProbeInterval, Timeout: rttProbeTimeout}
+				targets[path+probeKeySep+b.Group] = health.Check{Kind: "RTT", Address: u.Host, Interval: e.cfg.ProbeInterval, Timeout: e.cfg.ProbeTimeout}
 			}
 		}
 		keep[path] = groups
@@ -246,7 +246,7 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 	e.probes.Set(targets)
 }
 
-// rttProbeTimeout bounds a round-trip probe: no region is this far, so a probe that
+// rttProbeTimeout is the default ProbeTimeout: no region is this far, so a probe that
 // takes longer fails (see probed).
 const rttProbeTimeout = 2 * time.Second
 

@@ -55,6 +55,9 @@ type Config struct {
 	// ProbeInterval is how often the edge measures the round trip to each region's
 	// service (default 2 s).
 	ProbeInterval time.Duration
+	// ProbeTimeout fails a round-trip probe that takes longer (default 2 s: no region
+	// is this far, and a host that died answers nothing).
+	ProbeTimeout time.Duration
 	// Now is the clock of the balancer and the cache (time.Now when nil).
 	Now func() time.Time
 	// Metrics counts requests and cache outcomes; nil counts nothing.
@@ -114,6 +117,9 @@ type Edge struct {
 func New(st *store.Store, cfg Config) *Edge {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = rttProbeTimeout
 	}
 	if cfg.ProbeInterval <= 0 {
 		cfg.ProbeInterval = 2 * time.Second

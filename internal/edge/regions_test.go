@@ -34,6 +34,7 @@ func newRegionSet(t *testing.T, delays map[string]time.Duration, backend func(re
 	h := newHarnessWith(t, func(c *Config) {
 		c.Location = "us-central1" // by distance, us-central1 is closest
 		c.ProbeInterval = 20 * time.Millisecond
+		c.ProbeTimeout = 300 * time.Millisecond // loopback relays: far more than any round trip here
 	})
 	rs := &regionSet{h: h, relays: map[string]*testutil.Relay{}}
 	var backends []any
