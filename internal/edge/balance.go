@@ -152,52 +152,46 @@ func outlierOf(bs *api.BackendService) lb.Outlier {
 // failed_to_pick_backend.
 var errAllFailed = errors.New("every backend of the backend service failed")
 
-// failover tries a request on each attempt in turn. Only requests that can be sent
-// again (no body) and are idempotent, or that a retryPolicy covers, move on; the others
-// end with the first backend's answer.
-type failover struct {
-	balancer *lb.Balancer
-	service  string
-	outlier  lb.Outlier
-	backends int
-	attempts []attempt
-	base     http.RoundTripper
-	retry    bool // the route's retryPolicy allows retrying any method
-	// inflight lets a failed probe of a backend's host move the attempt waiting on it.
-	inflight *inflight
-	// served notes which backend answered, for the request log.
-	served *snapshot.Backend
-}
+// failover tries a request on each attempt of its forwarding in turn. Only requests
+// that can be sent again (no body) and are idempotent, or that a retryPolicy covers,
+// move on; the others end with the first backend's answer. The edge has one; what it
+// needs of a request comes with the request (forwardingOf).
+type failover struct{ proxy *proxy }
 
-func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
+func (f failover) RoundTrip(req *http.Request) (*http.Response, error) {
+	fw := forwardingOf(req)
+	bs := fw.svc.Resource
+	var base http.RoundTripper = f.proxy.transportFor(bs.Protocol)
+	retryAny := false
+	if fw.res.Action != nil && fw.res.Action.RetryPolicy != nil {
+		base = retryTransport{base: base, policy: fw.res.Action.RetryPolicy}
+		retryAny = len(fw.res.Action.RetryPolicy.RetryConditions) > 0
+	}
+	outlier, backends := outlierOf(bs), len(fw.svc.Backends)
 	replayable := req.Body == nil || req.Body == http.NoBody
-	idempotent := f.retry || req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
-	canMove := replayable && idempotent && len(f.attempts) > 1
-	for k, a := range f.attempts {
+	idempotent := retryAny || req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
+	canMove := replayable && idempotent && len(fw.attempts) > 1
+	for k, a := range fw.attempts {
 		out, u := *req, *req.URL
 		u.Scheme, u.Host = a.target.Scheme, a.target.Host
 		out.URL = &u
 		attempt := &out
 		done := func() {}
-		if canMove && k < len(f.attempts)-1 && f.inflight != nil {
+		if canMove && k < len(fw.attempts)-1 {
 			var ctx context.Context
-			ctx, done = f.inflight.wait(req.Context(), a.target.Host)
+			ctx, done = f.proxy.inflight.wait(req.Context(), a.target.Host)
 			attempt = out.WithContext(ctx)
 		}
-		resp, err := f.base.RoundTrip(attempt)
+		resp, err := base.RoundTrip(attempt)
 		done()
-		f.balancer.Observe(f.service, a.backend.Group, outcomeOf(resp, err), f.outlier, f.backends)
+		f.proxy.edge.lb.Observe(fw.svc.Path, a.backend.Group, outcomeOf(resp, err), outlier, backends)
 		failed := err != nil || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable
 		if !failed || !canMove || req.Context().Err() != nil {
-			f.served = a.backend
 			return resp, err
 		}
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 			resp.Body.Close()
-		}
-		if k == len(f.attempts)-1 {
-			return nil, errAllFailed
 		}
 	}
 	return nil, errAllFailed

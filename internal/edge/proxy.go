@@ -27,6 +27,7 @@ type proxy struct {
 	http1, tls, h2c *http.Transport
 	peers           *http.Transport // to the other members of the cache group
 	inflight        inflight
+	reverse         *httputil.ReverseProxy // every forward: newReverseProxy
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -46,7 +47,9 @@ func newProxy(e *Edge) *proxy {
 	h2c := base.Clone()
 	h2c.Protocols = new(http.Protocols)
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	return &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c, peers: newPeerTransport()}
+	p := &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c, peers: newPeerTransport()}
+	p.reverse = p.newReverseProxy()
+	return p
 }
 
 // close drops the connections the edge keeps to backends and peers (after the
@@ -252,49 +255,66 @@ func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.T
 	return e
 }
 
-// forward proxies the request to target with the load balancer's headers: X-Forwarded-*,
-// Via in both directions, the URL map's rewrite, and the backend service's custom headers.
-// With fill, the response is for the cache: the per-client response headers (header
-// actions, custom response headers) are left to the cache, which adds them to every
-// response it serves.
+// forwarding is what the edge's one reverse proxy and failover transport need of a
+// request they forward; it travels in the request's context.
+type forwarding struct {
+	svc      *snapshot.BackendService
+	attempts []attempt
+	res      router.Result
+	scheme   string
+	// fill marks a response for the cache: the per-client response headers (header
+	// actions, custom response headers) are left to the cache, which adds them to
+	// every response it serves.
+	fill   bool
+	client *http.Request // the client's request, for custom header variables
+}
+
+type forwardingKey struct{}
+
+func forwardingOf(r *http.Request) *forwarding {
+	return r.Context().Value(forwardingKey{}).(*forwarding)
+}
+
+// forward proxies the request to its backends with the load balancer's headers:
+// X-Forwarded-*, Via in both directions, the URL map's rewrite, and the backend
+// service's custom headers.
 func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.BackendService, attempts []attempt, res router.Result, scheme string, fill bool) {
-	bs := svc.Resource
 	// The timeout covers the whole exchange with the backend, as GCP's backend service
 	// timeout does for HTTP(S) load balancers.
-	ctx, cancel := context.WithTimeout(r.Context(), timeoutFor(bs, res.Action))
+	ctx, cancel := context.WithTimeout(r.Context(), timeoutFor(svc.Resource, res.Action))
 	defer cancel()
-	r = r.WithContext(ctx)
-	var transport http.RoundTripper = p.transportFor(bs.Protocol)
-	retryAny := false
-	if res.Action != nil && res.Action.RetryPolicy != nil {
-		transport = retryTransport{base: transport, policy: res.Action.RetryPolicy}
-		retryAny = len(res.Action.RetryPolicy.RetryConditions) > 0
-	}
-	transport = &failover{balancer: p.edge.lb, service: svc.Path, outlier: outlierOf(bs), backends: len(svc.Backends),
-		attempts: attempts, base: transport, retry: retryAny, inflight: &p.inflight}
-	rp := &httputil.ReverseProxy{
-		Transport: transport,
+	fw := &forwarding{svc: svc, attempts: attempts, res: res, scheme: scheme, fill: fill, client: r}
+	p.reverse.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardingKey{}, fw)))
+}
+
+// newReverseProxy is the edge's one reverse proxy: every forward goes through it and
+// its failover transport, with what is particular to the request in its context.
+func (p *proxy) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: failover{proxy: p},
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(attempts[0].target)
-			pr.Out.URL.Path, pr.Out.URL.RawPath = res.RewrittenPath, ""
-			pr.Out.Host = res.RewrittenHost
+			fw := forwardingOf(pr.In)
+			pr.SetURL(fw.attempts[0].target)
+			pr.Out.URL.Path, pr.Out.URL.RawPath = fw.res.RewrittenPath, ""
+			pr.Out.Host = fw.res.RewrittenHost
 			pr.SetXForwarded()
 			// GCP's front end appends its own address: "<client>, <load balancer>".
-			if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			if la, ok := pr.In.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 				if ip, _, err := net.SplitHostPort(la.String()); err == nil {
 					pr.Out.Header.Set("X-Forwarded-For", pr.Out.Header.Get("X-Forwarded-For")+", "+ip)
 				}
 			}
-			pr.Out.Header.Set("X-Forwarded-Proto", scheme)
+			pr.Out.Header.Set("X-Forwarded-Proto", fw.scheme)
 			pr.Out.Header.Add("Via", "1.1 meridian")
-			applyHeaderActions(pr.Out.Header, res.HeaderActions, true)
-			applyCustomHeaders(pr.Out.Header, bs.CustomRequestHeaders, r)
+			applyHeaderActions(pr.Out.Header, fw.res.HeaderActions, true)
+			applyCustomHeaders(pr.Out.Header, fw.svc.Resource.CustomRequestHeaders, fw.client)
 		},
 		ModifyResponse: func(resp *http.Response) error {
+			fw := forwardingOf(resp.Request)
 			resp.Header.Add("Via", "1.1 meridian")
-			if !fill {
-				applyHeaderActions(resp.Header, res.HeaderActions, false)
-				applyCustomHeaders(resp.Header, bs.CustomResponseHeaders, r)
+			if !fw.fill {
+				applyHeaderActions(resp.Header, fw.res.HeaderActions, false)
+				applyCustomHeaders(resp.Header, fw.svc.Resource.CustomResponseHeaders, fw.client)
 			}
 			return nil
 		},
@@ -314,7 +334,6 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 		},
 		FlushInterval: -1, // stream responses as they arrive
 	}
-	rp.ServeHTTP(w, r)
 }
 
 // pickWeighted chooses one of weightedBackendServices in proportion to its weight.
