@@ -98,6 +98,7 @@ func get(t *testing.T, c *http.Client) (serial string, reused bool, err error) {
 // (30 before it expires) it is renewed, new handshakes get the new certificate, and a
 // connection opened before goes on serving requests.
 func TestACMERenewalKeepsConnections(t *testing.T) {
+	t.Parallel() // waits on Pebble's validation
 	a := newACMEHarness(t)
 	a.runIssuer(t, a.pebble.Directory)
 	waitUntil(t, "the certificate is ACTIVE", func() bool { return a.managed()["status"] == "ACTIVE" })
@@ -122,6 +123,7 @@ func TestACMERenewalKeepsConnections(t *testing.T) {
 // PROVISIONING (the reason is logged and kept with its retry schedule), and the
 // listener serves no certificate at all rather than a wrong one.
 func TestACMEServerDown(t *testing.T) {
+	t.Parallel() // waits on Pebble's validation
 	a := newACMEHarness(t)
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // endpoints of its internet NEG; an endpoint that fails gets no traffic until it passes
 // again, and a backend whose every endpoint fails is reported unhealthy but still tried.
 func TestHealthCheckedInternetEndpoints(t *testing.T) {
+	t.Parallel() // waits out health check intervals
 	h := newHarness(t)
 	var healthy [2]atomic.Bool
 	var origins [2]*httptest.Server

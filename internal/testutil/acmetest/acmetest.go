@@ -47,11 +47,7 @@ type Config struct {
 // are deterministic.
 func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	// Pebble reads these once, in va.New and wfe.New.
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "")
+	setPebbleEnv()
 	r := &resolver{hosts: map[string]string{}}
 	for name, ip := range cfg.Hosts {
 		r.set(name, ip)
@@ -83,6 +79,20 @@ func (s *Server) Roots() *x509.CertPool {
 
 // SetHost makes name resolve to ip from now on.
 func (s *Server) SetHost(name, ip string) { s.dns.set(name, ip) }
+
+// pebbleEnv is read by Pebble in va.New and wfe.New. The values are the same for every
+// Pebble a test process starts, so they are set once for the process (parallel tests
+// cannot use t.Setenv).
+var pebbleEnv sync.Once
+
+func setPebbleEnv() {
+	pebbleEnv.Do(func() {
+		os.Setenv("PEBBLE_VA_NOSLEEP", "1")      // no random waits before validating
+		os.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no nonces refused at random
+		os.Setenv("PEBBLE_AUTHZREUSE", "0")      // every order validates anew
+		os.Unsetenv("PEBBLE_VA_ALWAYS_VALID")    // validation is real
+	})
+}
 
 // retryAfter adds Retry-After: 1 to Pebble's answers to challenge requests, which have
 // none, so that clients poll the authorization after a second, not five.
