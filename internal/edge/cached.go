@@ -47,7 +47,7 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 		// request came from a peer (one hop in the group) or is signed (verified here,
 		// not there).
 		if !peer && !route.Signed {
-			if m := p.edge.owner(scheme + "://" + fr.Host + fr.URL.RequestURI()); m != nil && p.fillFromPeer(fw, fr, m, addr, scheme) {
+			if m := p.edge.group.Owner(scheme + "://" + fr.Host + fr.URL.RequestURI()); m != nil && p.fillFromPeer(fw, fr, m, addr, scheme) {
 				return
 			}
 		}

@@ -8,7 +8,9 @@ package edge
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ import (
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
 	"meridian/internal/certs"
+	"meridian/internal/cluster"
 	"meridian/internal/geo"
 	"meridian/internal/health"
 	"meridian/internal/lb"
@@ -96,12 +99,10 @@ type Edge struct {
 	where     geo.Point
 	located   bool
 
-	// the cache group (peers.go): this edge's member id, where it serves peers, and
-	// the members that serve peers
-	memberID string
-	peerURL  string
-	peers    atomic.Pointer[[]Member]
-	members  atomic.Pointer[map[string]bool]
+	// the deployment's edges (internal/cluster): this edge's membership, the cache
+	// group's members, its acknowledgements and reports; and where it serves peers
+	group   *cluster.Group
+	peerURL string
 
 	// config is the copy of etcd's resources and endpoints the snapshot is compiled from
 	config configCopy
@@ -125,7 +126,7 @@ func New(st *store.Store, cfg Config) *Edge {
 		cfg.ProbeInterval = 2 * time.Second
 	}
 	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable(),
-		memberID: newMemberID(cfg.Location)}
+		group: cluster.New(st, cluster.NewID(cfg.Location))}
 	for name, p := range cfg.Locations {
 		if err := e.locations.Add(name, p); err != nil {
 			fmt.Fprintf(cfg.Log, "edge: location %s: %v\n", name, err)
@@ -182,11 +183,10 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 		defer func() { peers.Close(); <-served }()
 		fmt.Fprintf(e.cfg.Log, "edge: serving cache peers on %s\n", ln.Addr())
 	}
-	lease, id, err := e.register(ctx)
-	if err != nil {
+	if err := e.group.Join(ctx, e.cfg.Location, e.peerURL); err != nil {
 		return err
 	}
-	defer lease.Release()
+	defer e.group.Leave()
 	if e.cache.Store().Disk() != nil {
 		// What the disk kept gets the rules written since resumeDisk read them.
 		if _, err := e.catchUp(ctx); err != nil {
@@ -195,14 +195,14 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 	}
 	// Otherwise the cache starts empty: rules written before now have nothing to remove.
 	e.cache.SetGeneration(rev)
-	e.ack(ctx, lease, id, rev)
-	e.loadPeers(ctx)
-	ack := func(rev int64) { e.ack(ctx, lease, id, rev) }
+	e.ack(ctx, rev)
+	e.group.Load(ctx)
+	ack := func(rev int64) { e.ack(ctx, rev) }
 	reportCtx, stopReports := context.WithCancel(ctx)
 	reported := make(chan struct{})
 	go func() {
 		defer close(reported)
-		e.reportHealth(reportCtx, lease, id)
+		e.reportHealth(reportCtx)
 	}()
 	defer func() { stopReports(); <-reported }()
 	if ready != nil {
@@ -225,7 +225,7 @@ func (e *Edge) Run(ctx context.Context, ready func()) error {
 			if cr, err := e.catchUp(ctx); err == nil {
 				ack(cr)
 			}
-			e.loadPeers(ctx)
+			e.group.Load(ctx)
 		} else {
 			fmt.Fprintf(e.cfg.Log, "edge: etcd unreachable, serving the last configuration: %v\n", err)
 		}
@@ -248,8 +248,8 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 		if e.invalidations(b.Events) || challengesChanged {
 			ack(b.Revision)
 		}
-		if e.membersTouched(b.Events) {
-			e.loadPeers(ctx)
+		if cluster.Touched(b.Events) {
+			e.group.Load(ctx)
 		}
 		if configChanged {
 			e.apply(b.Revision)
@@ -629,4 +629,12 @@ func serviceEndpointKey(key string) (string, bool) {
 		return "", false
 	}
 	return parts[2] + "/" + parts[4] + "/" + parts[6], true
+}
+
+// cacheID names the edge's cache as Cloud CDN names its caches ("SFO-fbae48ad"): the
+// location in capitals and a random suffix.
+func cacheID(location string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return strings.ToUpper(location) + "-" + hex.EncodeToString(b[:])
 }

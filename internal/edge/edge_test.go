@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"meridian/internal/cluster"
 	"meridian/internal/controlplane"
 	"meridian/internal/observe"
 	"meridian/internal/store"
@@ -261,11 +262,11 @@ func TestMembership(t *testing.T) {
 	done, ready := make(chan error, 1), make(chan struct{})
 	go func() { done <- e.Run(ctx, func() { close(ready) }) }()
 	<-ready
-	kvs, _, err := st.ListAll(context.Background(), MembersPrefix)
+	kvs, _, err := st.ListAll(context.Background(), cluster.MembersPrefix)
 	if err != nil || len(kvs) != 1 || kvs[0].Lease == 0 {
 		t.Fatalf("members: %+v %v", kvs, err)
 	}
-	var m Member
+	var m cluster.Member
 	if err := json.Unmarshal(kvs[0].Value, &m); err != nil || m.Location != "europe-west1" || !strings.HasPrefix(m.ID, "europe-west1-") {
 		t.Fatalf("member %+v %v", m, err)
 	}
@@ -273,7 +274,7 @@ func TestMembership(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if kvs, _, _ := st.ListAll(context.Background(), MembersPrefix); len(kvs) != 0 {
+	if kvs, _, _ := st.ListAll(context.Background(), cluster.MembersPrefix); len(kvs) != 0 {
 		t.Fatalf("still listed after stopping: %+v", kvs)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"meridian/internal/store"
@@ -97,9 +96,9 @@ func (e *Edge) applyRule(key string, rev int64, data []byte) {
 	fmt.Fprintf(e.cfg.Log, "edge: invalidation of %s (path %q host %q tags %v soft %v): %d entries\n", urlMap, r.Path, r.Host, r.CacheTags, r.Soft, n)
 }
 
-// ack publishes the newest revision whose rules the edge has applied.
-func (e *Edge) ack(ctx context.Context, lease *store.Lease, id string, rev int64) {
-	if err := lease.Put(ctx, api.InvalidationAcksPrefix+id, []byte(strconv.FormatInt(rev, 10))); err != nil && ctx.Err() == nil {
+// ack publishes the newest revision the edge has applied.
+func (e *Edge) ack(ctx context.Context, rev int64) {
+	if err := e.group.Ack(ctx, rev); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(e.cfg.Log, "edge: acknowledging invalidations: %v\n", err)
 	}
 }

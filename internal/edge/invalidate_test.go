@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"meridian/api"
+	"meridian/internal/cluster"
 )
 
 // TestInvalidationAcrossEdges: urlMaps.invalidateCache removes exactly the matching
@@ -63,7 +64,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	expect("second requests", nil)
 
 	// A live edge that never acknowledges keeps the operation running.
-	ghost, err := h.st.KeepLease(context.Background(), memberTTL)
+	ghost, err := h.st.KeepLease(context.Background(), cluster.TTL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,7 @@ import (
 	"time"
 
 	"meridian/internal/cdn"
-
-	"meridian/internal/store"
+	"meridian/internal/cluster"
 )
 
 // Cache-to-cache fill: the edges of one store form a cache group. Each URL has an owner
@@ -45,92 +43,11 @@ func fromPeer(r *http.Request) bool {
 }
 
 // parent is the parent tier's member, when the edge names one (Config.Parent).
-func (e *Edge) parent() *Member {
+func (e *Edge) parent() *cluster.Member {
 	if e.cfg.Parent == "" {
 		return nil
 	}
-	return &Member{ID: "parent", PeerURL: e.cfg.Parent}
-}
-
-// owner returns the member that owns key when it is another serving member, else nil.
-func (e *Edge) owner(key string) *Member {
-	members := e.peers.Load()
-	if members == nil || len(*members) < 2 {
-		return nil
-	}
-	m := &(*members)[rendezvous(*members, key)]
-	if m.ID == e.memberID {
-		return nil
-	}
-	return m
-}
-
-// rendezvous picks the member with the highest hash of (member, key).
-func rendezvous(members []Member, key string) int {
-	best, bestScore := 0, uint64(0)
-	for i, m := range members {
-		if s := score(m.ID, key); i == 0 || s > bestScore {
-			best, bestScore = i, s
-		}
-	}
-	return best
-}
-
-// score is a stable 64-bit hash of a member and a key (FNV-1a, then a splitmix64
-// finaliser so that similar inputs spread).
-func score(member, key string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(member); i++ {
-		h = (h ^ uint64(member[i])) * 1099511628211
-	}
-	h = (h ^ 0xff) * 1099511628211
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint64(key[i])) * 1099511628211
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	return h ^ h>>31
-}
-
-// loadPeers reads the membership: every member, and those that serve peers.
-func (e *Edge) loadPeers(ctx context.Context) {
-	kvs, _, err := e.store.ListAll(ctx, MembersPrefix)
-	if err != nil {
-		return // keep the last view
-	}
-	var serving []Member
-	all := map[string]bool{}
-	for _, kv := range kvs {
-		var m Member
-		if json.Unmarshal(kv.Value, &m) != nil {
-			continue
-		}
-		all[m.ID] = true
-		if m.PeerURL != "" {
-			serving = append(serving, m)
-		}
-	}
-	e.members.Store(&all)
-	e.peers.Store(&serving)
-}
-
-// isMember reports whether id is a member of the deployment (a group peer, or a child
-// of this edge as a parent).
-func (e *Edge) isMember(id string) bool {
-	all := e.members.Load()
-	return all != nil && (*all)[id]
-}
-
-// membersTouched reports whether watch events change the membership.
-func (e *Edge) membersTouched(events []store.Event) bool {
-	for _, ev := range events {
-		if strings.HasPrefix(ev.Key, MembersPrefix) {
-			return true
-		}
-	}
-	return false
+	return &cluster.Member{ID: "parent", PeerURL: e.cfg.Parent}
 }
 
 // newPeerTransport reaches other members; a member that does not answer the
@@ -148,7 +65,7 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Trans
 
 // fillFromPeer fills from member m; it reports false, having written nothing, when
 // the member cannot answer (the caller goes to the origin).
-func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *Member, addr, scheme string) bool {
+func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *cluster.Member, addr, scheme string) bool {
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(m.PeerURL, "/")+r.URL.RequestURI(), nil)
 	if err != nil {
 		return false
@@ -160,7 +77,7 @@ func (p *proxy) fillFromPeer(w http.ResponseWriter, r *http.Request, m *Member, 
 	}
 	req.Header.Set(peerListenerHeader, addr)
 	req.Header.Set(peerSchemeHeader, scheme)
-	req.Header.Set(peerFromHeader, p.edge.memberID)
+	req.Header.Set(peerFromHeader, p.edge.group.ID())
 	hops, _ := strconv.Atoi(r.Header.Get(peerHopsHeader))
 	req.Header.Set(peerHopsHeader, strconv.Itoa(hops+1))
 	resp, err := p.peers.RoundTrip(req)
@@ -195,7 +112,7 @@ func (p *proxy) peerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr, scheme := r.Header.Get(peerListenerHeader), r.Header.Get(peerSchemeHeader)
 		hops, _ := strconv.Atoi(r.Header.Get(peerHopsHeader))
-		if p.edge.snap.Load().Listeners[addr] == nil || (scheme != "http" && scheme != "https") || !p.edge.isMember(r.Header.Get(peerFromHeader)) || hops > maxPeerHops {
+		if p.edge.snap.Load().Listeners[addr] == nil || (scheme != "http" && scheme != "https") || !p.edge.group.IsMember(r.Header.Get(peerFromHeader)) || hops > maxPeerHops {
 			w.Header().Set(peerRefusedHeader, "1")
 			http.Error(w, "not a request from a member of this cache group for a listener this edge serves", http.StatusMisdirectedRequest)
 			return

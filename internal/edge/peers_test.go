@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"meridian/internal/cluster"
 	"meridian/internal/observe"
 )
 
@@ -31,25 +32,6 @@ func cdnOrigin(t *testing.T, h *harness) (*atomic.Int64, func(string) (*http.Res
 	return fetches, get
 }
 
-func TestRendezvousMovesOnlyTheLeaversShare(t *testing.T) {
-	three := []Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}
-	two := []Member{{ID: "a"}, {ID: "c"}}
-	counts := map[string]int{}
-	for i := range 3000 {
-		key := fmt.Sprintf("http://example.com/obj/%d", i)
-		before, after := three[rendezvous(three, key)].ID, two[rendezvous(two, key)].ID
-		counts[before]++
-		if before != "b" && before != after {
-			t.Fatalf("%s moved from %s to %s though %s stayed", key, before, after, before)
-		}
-	}
-	for id, n := range counts {
-		if n < 800 || n > 1200 {
-			t.Errorf("member %s owns %d of 3000 keys", id, n)
-		}
-	}
-}
-
 // TestCacheToCacheFill: two edges in one cache group. A miss on edge A for a URL edge B
 // owns is filled from B's cache without reaching the origin, recorded as a peer fill
 // (Cache-Status names both caches, statusDetails, the cache-to-cache fill counter); a
@@ -67,11 +49,9 @@ func TestCacheToCacheFill(t *testing.T) {
 	<-readyB
 	defer func() { stopB(); <-doneB }()
 	getB := edgeGetter(t, b.ListenAddresses()["127.0.0.1:80"])
-	var members []Member
+	var members []cluster.Member
 	for deadline := time.Now().Add(10 * time.Second); len(members) < 2; time.Sleep(5 * time.Millisecond) {
-		if p := h.edge.peers.Load(); p != nil {
-			members = *p
-		}
+		members = h.edge.group.Serving()
 		if time.Now().After(deadline) {
 			t.Fatalf("edge A never saw edge B join: %v", members)
 		}
@@ -79,7 +59,7 @@ func TestCacheToCacheFill(t *testing.T) {
 	ownedByB := func(from int) (string, int) {
 		for i := from; ; i++ {
 			path := fmt.Sprintf("/obj/%d", i)
-			if members[rendezvous(members, "http://lb.example.com"+path)].ID == b.memberID {
+			if members[cluster.Rendezvous(members, "http://lb.example.com"+path)].ID == b.group.ID() {
 				return path, i
 			}
 		}
@@ -152,7 +132,7 @@ func TestParentTier(t *testing.T) {
 	fetches, _ := cdnOrigin(t, h)
 	child := func() (*Edge, func(string) (*http.Response, string)) {
 		e := startEdge(t, h.st, Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, Parent: h.edge.peerURL})
-		for deadline := time.Now().Add(10 * time.Second); !h.edge.isMember(e.memberID); time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); !h.edge.group.IsMember(e.group.ID()); time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("the parent never saw its child join")
 			}

@@ -9,7 +9,6 @@ import (
 
 	"meridian/api"
 	"meridian/internal/snapshot"
-	"meridian/internal/store"
 )
 
 // reportInterval is how often the edge checks whether its view of backend health
@@ -18,14 +17,15 @@ const reportInterval = time.Second
 
 // reportHealth publishes the edge's view of every backend's health under its lease
 // whenever it changes, until ctx is done.
-func (e *Edge) reportHealth(ctx context.Context, lease *store.Lease, id string) {
+func (e *Edge) reportHealth(ctx context.Context) {
+	id := e.group.ID()
 	var last []byte
 	tick := time.NewTicker(reportInterval)
 	defer tick.Stop()
 	for {
 		report := e.healthReport(id)
 		if data, err := json.Marshal(report); err == nil && !bytes.Equal(data, last) {
-			if err := lease.Put(ctx, api.HealthReportsPrefix+id, data); err == nil {
+			if err := e.group.Publish(ctx, api.HealthReportsPrefix+id, data); err == nil {
 				last = data
 			} else if ctx.Err() == nil {
 				fmt.Fprintf(e.cfg.Log, "edge: health report: %v\n", err)
