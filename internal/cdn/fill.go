@@ -79,22 +79,19 @@ func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) 
 	if s.slot == "" {
 		s.slot = s.full
 	}
-	c.mu.Lock()
-	if f := c.fills[s.slot]; f != nil {
-		c.mu.Unlock()
+	f, started := join(&c.mu, c.fills, s.slot, func() *fill {
+		if s.stale == nil && !s.forwardRange && s.slot == s.full {
+			if f := c.find(r, rt); f.entry != nil && !f.entry.Ranged && f.freshness == policy.FreshHit {
+				return nil
+			}
+		}
+		return &fill{key: s.key, full: s.full, slot: s.slot, forwardRange: s.forwardRange, leaderHeader: r.Header.Clone(), stale: s.stale, rt: rt, signed: rt.Signed,
+			host: r.Host, path: r.URL.Path, gen: c.beginFill(),
+			ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
+	})
+	if !started {
 		return f, false
 	}
-	if s.stale == nil && !s.forwardRange && s.slot == s.full {
-		if f := c.find(r, rt); f.entry != nil && !f.entry.Ranged && f.freshness == policy.FreshHit {
-			c.mu.Unlock()
-			return nil, false
-		}
-	}
-	f := &fill{key: s.key, full: s.full, slot: s.slot, forwardRange: s.forwardRange, leaderHeader: r.Header.Clone(), stale: s.stale, rt: rt, signed: rt.Signed,
-		host: r.Host, path: r.URL.Path, gen: c.beginFill(),
-		ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
-	c.fills[s.slot] = f
-	c.mu.Unlock()
 
 	// The fill's request: a GET (a HEAD is filled as a GET, so the body can be stored)
 	// without the client's own conditions and ranges (unless it forwards the range),
@@ -165,11 +162,7 @@ func (c *Cache) completeFill(f *fill) {
 	f.complete.Do(func() {
 		storedKey, stored := c.store1(f)
 		c.endFill(f.gen, storedKey, stored)
-		c.mu.Lock()
-		if c.fills[f.slot] == f {
-			delete(c.fills, f.slot)
-		}
-		c.mu.Unlock()
+		land(&c.mu, c.fills, f.slot, f)
 	})
 }
 

@@ -232,14 +232,12 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 	key := chunkKey(full, i)
 	// Fills are shared by readers of one representation only.
 	slot := key + "\x00" + mark.Header.Get("ETag") + "\x00" + strconv.FormatInt(mark.Size, 10)
-	c.mu.Lock()
-	if f := c.chunks[slot]; f != nil {
-		c.mu.Unlock()
+	f, started := join(&c.mu, c.chunks, slot, func() *chunkFill {
+		return &chunkFill{span: policy.Chunk(i, mark.Size), ready: make(chan struct{}), changed: make(chan struct{})}
+	})
+	if !started {
 		return f, false
 	}
-	f := &chunkFill{span: policy.Chunk(i, mark.Size), ready: make(chan struct{}), changed: make(chan struct{})}
-	c.chunks[slot] = f
-	c.mu.Unlock()
 
 	gen := c.beginFill()
 	ctx, cancel := c.fillContext(r, rt, &f.fromPeer)
@@ -274,11 +272,7 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 			}
 		}
 		c.endFill(gen, key, stored)
-		c.mu.Lock()
-		if c.chunks[slot] == f {
-			delete(c.chunks, slot)
-		}
-		c.mu.Unlock()
+		land(&c.mu, c.chunks, slot, f)
 		f.mu.Lock()
 		f.done, f.err = true, err
 		f.signal()
@@ -583,9 +577,8 @@ type rangedCheck struct {
 // replaces it (its chunks are not used again). Concurrent checks of one mark share one
 // request.
 func (c *Cache) checkRanged(r *http.Request, rt Route, origin Origin, full string, mark *storage.Entry) *rangedCheck {
-	c.mu.Lock()
-	if ch := c.checks[full]; ch != nil {
-		c.mu.Unlock()
+	ch, started := join(&c.mu, c.checks, full, func() *rangedCheck { return &rangedCheck{done: make(chan struct{})} })
+	if !started {
 		select {
 		case <-ch.done:
 		case <-r.Context().Done():
@@ -593,13 +586,8 @@ func (c *Cache) checkRanged(r *http.Request, rt Route, origin Origin, full strin
 		}
 		return ch
 	}
-	ch := &rangedCheck{done: make(chan struct{})}
-	c.checks[full] = ch
-	c.mu.Unlock()
 	defer func() {
-		c.mu.Lock()
-		delete(c.checks, full)
-		c.mu.Unlock()
+		land(&c.mu, c.checks, full, ch)
 		close(ch.done)
 	}()
 
