@@ -280,3 +280,19 @@ func TestKnativeDefaults(t *testing.T) {
 		t.Errorf("default scale %d..%d", lo, hi)
 	}
 }
+
+// TestStoreKeys: the store's keys round-trip through their parsers.
+func TestStoreKeys(t *testing.T) {
+	key := EndpointKey("us-central1", "p", "app")
+	if r, ns, name, ok := ParseEndpointKey(key); !ok || r != "us-central1" || ns != "p" || name != "app" {
+		t.Errorf("ParseEndpointKey(%q) = %q %q %q %v", key, r, ns, name, ok)
+	}
+	for _, bad := range []string{"endpoints/regions/r", "res/regions/r/namespaces/p/services/a", "endpoints/zones/r/namespaces/p/services/a"} {
+		if _, _, _, ok := ParseEndpointKey(bad); ok {
+			t.Errorf("ParseEndpointKey(%q) accepted", bad)
+		}
+	}
+	if p, ok := ResourcePathOf(ResourceKey("projects/p/global/urlMaps/m")); !ok || p != "projects/p/global/urlMaps/m" {
+		t.Errorf("ResourcePathOf: %q %v", p, ok)
+	}
+}

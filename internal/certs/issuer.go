@@ -120,7 +120,7 @@ func (is *Issuer) waitForCertificateChange(ctx context.Context, rev int64, next 
 	if !next.IsZero() {
 		due = is.After(next.Sub(is.Now()))
 	}
-	watch := is.Store.Watch(wctx, "res/", rev+1)
+	watch := is.Store.Watch(wctx, api.ResourcesPrefix, rev+1)
 	for {
 		select {
 		case <-due:
@@ -146,7 +146,7 @@ func touchesCertificates(events []store.Event) bool {
 // ACME, failed and past its backoff, or near its expiry) and returns the revision it
 // scanned at and when the next one falls due (zero: only a change will tell).
 func (is *Issuer) provisionPending(ctx context.Context) (int64, time.Time, error) {
-	kvs, rev, err := is.Store.ListAll(ctx, "res/")
+	kvs, rev, err := is.Store.ListAll(ctx, api.ResourcesPrefix)
 	if err != nil {
 		return 0, time.Time{}, err
 	}

@@ -80,7 +80,7 @@ func (s *Server) listRegional(ctx context.Context, region, ns, collection string
 	}
 	out := make([]regionalKV, 0, len(kvs))
 	for _, kv := range kvs {
-		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, "res/"), ns)
+		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, api.ResourcesPrefix), ns)
 		if err == nil && p.Collection == collection && p.Region != "" {
 			out = append(out, regionalKV{kv, p.Region})
 		}

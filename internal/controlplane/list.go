@@ -75,13 +75,13 @@ func (s *Server) aggregatedList(ctx context.Context, k *kind, project string, q 
 	if err != nil {
 		return nil, errInvalid("Invalid value for field 'filter': '%s'. %v", q.Get("filter"), err)
 	}
-	kvs, _, err := s.store.List(ctx, "res/projects/"+project+"/", "", 0)
+	kvs, _, err := s.store.List(ctx, api.ResourceKey("projects/"+project+"/"), "", 0)
 	if err != nil {
 		return nil, err
 	}
 	items := map[string]map[string][]any{}
 	for _, kv := range kvs {
-		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, "res/"), project)
+		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, api.ResourcesPrefix), project)
 		if err != nil || p.Collection != k.collection {
 			continue
 		}

@@ -20,7 +20,7 @@ import (
 )
 
 // Keys in the store.
-func resKey(path string) string             { return "res/" + path }
+func resKey(path string) string             { return api.ResourceKey(path) }
 func refPrefix(target string) string        { return "refs/" + target + "/" }
 func refKey(target, referrer string) string { return refPrefix(target) + referrer }
 func opKey(scope, name string) string       { return "ops/" + scope + "/operations/" + name }
@@ -143,8 +143,8 @@ func conditionError(err error, path api.ResourcePath) error {
 		return errRetry // changed or deleted since we read it
 	case strings.HasPrefix(key, "refs/") && cf.Found != nil:
 		return errInUse(path, strings.TrimPrefix(cf.Found.Key, key))
-	case strings.HasPrefix(key, "res/") && cf.Condition.Want == store.Present:
-		return errNotFound(strings.TrimPrefix(key, "res/"))
+	case strings.HasPrefix(key, api.ResourcesPrefix) && cf.Condition.Want == store.Present:
+		return errNotFound(strings.TrimPrefix(key, api.ResourcesPrefix))
 	case strings.HasPrefix(key, "ips/") || strings.HasPrefix(key, "binds/"):
 		if cf.Found != nil && cf.Condition.Want == store.Absent {
 			if string(cf.Found.Value) == path.String() {

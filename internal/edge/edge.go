@@ -28,6 +28,7 @@ import (
 
 	"meridian/internal/store"
 
+	"meridian/api"
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
 	"meridian/internal/certs"
@@ -260,7 +261,7 @@ func (e *Edge) follow(ctx context.Context, rev int64, ack func(int64)) {
 // reload reads every resource and service endpoint, and applies them. It returns the
 // store revision it read.
 func (e *Edge) reload(ctx context.Context) (int64, error) {
-	lists, rev, err := e.store.ListPrefixes(ctx, "res/", "endpoints/", certs.ChallengesPrefix)
+	lists, rev, err := e.store.ListPrefixes(ctx, api.ResourcesPrefix, api.EndpointsPrefix, certs.ChallengesPrefix)
 	if err != nil {
 		return 0, err
 	}
@@ -288,14 +289,14 @@ func (e *Edge) apply(rev int64) {
 // etcd serves a change one way's latency after it is written, not a round trip more).
 // Only the goroutine that runs the edge touches it.
 type configCopy struct {
-	res  map[string][]byte // resources, by key after "res/"
-	eps  map[string][]byte // service endpoints, by key after "endpoints/"
+	res  map[string][]byte // resources, by relative path
+	eps  map[string][]byte // service endpoints, by key after api.EndpointsPrefix
 	acme map[string][]byte // ACME challenge answers, by key after certs.ChallengesPrefix
 }
 
 func (c *configCopy) reset(lists [][]store.KV) {
 	c.res, c.eps, c.acme = map[string][]byte{}, map[string][]byte{}, map[string][]byte{}
-	for i, prefix := range []string{"res/", "endpoints/", certs.ChallengesPrefix} {
+	for i, prefix := range []string{api.ResourcesPrefix, api.EndpointsPrefix, certs.ChallengesPrefix} {
 		m := c.maps()[i]
 		for _, kv := range lists[i] {
 			m[strings.TrimPrefix(kv.Key, prefix)] = kv.Value
@@ -312,10 +313,10 @@ func (c *configCopy) update(events []store.Event) (config, challenges bool) {
 		key := ev.Key
 		var m map[string][]byte
 		switch {
-		case strings.HasPrefix(key, "res/"):
-			m, key, config = c.res, strings.TrimPrefix(key, "res/"), true
-		case strings.HasPrefix(key, "endpoints/"):
-			m, key, config = c.eps, strings.TrimPrefix(key, "endpoints/"), true
+		case strings.HasPrefix(key, api.ResourcesPrefix):
+			m, key, config = c.res, strings.TrimPrefix(key, api.ResourcesPrefix), true
+		case strings.HasPrefix(key, api.EndpointsPrefix):
+			m, key, config = c.eps, strings.TrimPrefix(key, api.EndpointsPrefix), true
 		case strings.HasPrefix(key, certs.ChallengesPrefix):
 			m, key, challenges = c.acme, strings.TrimPrefix(key, certs.ChallengesPrefix), true
 		default:
@@ -334,10 +335,11 @@ func (c *configCopy) update(events []store.Event) (config, challenges bool) {
 func (c *configCopy) endpoints() snapshot.ServiceEndpoints {
 	out := snapshot.ServiceEndpoints{}
 	for k, v := range c.eps {
-		key, ok := serviceEndpointKey("endpoints/" + k)
+		region, namespace, name, ok := api.ParseEndpointKey(api.EndpointsPrefix + k)
 		if !ok {
 			continue
 		}
+		key := region + "/" + namespace + "/" + name
 		var ep struct {
 			URL     string            `json:"url"`
 			Tags    map[string]string `json:"tags"`
@@ -619,16 +621,6 @@ func matchName(pattern, name string) bool {
 		return i > 0 && name[i+1:] == rest
 	}
 	return false
-}
-
-// serviceEndpointKey turns endpoints/regions/{r}/namespaces/{ns}/services/{name} into
-// the snapshot's "r/ns/name".
-func serviceEndpointKey(key string) (string, bool) {
-	parts := strings.Split(key, "/")
-	if len(parts) != 7 || parts[0] != "endpoints" || parts[1] != "regions" || parts[3] != "namespaces" || parts[5] != "services" {
-		return "", false
-	}
-	return parts[2] + "/" + parts[4] + "/" + parts[6], true
 }
 
 // cacheID names the edge's cache as Cloud CDN names its caches ("SFO-fbae48ad"): the

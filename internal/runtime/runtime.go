@@ -32,17 +32,13 @@ const endpointTTL = 10 * time.Second
 // Run keeps idle instances up to 15 minutes).
 const DefaultIdleTimeout = 15 * time.Minute
 
-// EndpointsPrefix is where runtimes publish service endpoints:
-// endpoints/regions/{region}/namespaces/{namespace}/services/{name}.
-const EndpointsPrefix = "endpoints/"
-
 // ClaimsPrefix is where runtimes claim regions: runtimes/regions/{region} is held under
 // the lease of the one runtime that runs the region's services.
 const ClaimsPrefix = "runtimes/"
 
-// EndpointKey is the key of a service's endpoint.
+// EndpointKey is the key of a service's endpoint (api.EndpointKey).
 func EndpointKey(region, namespace, name string) string {
-	return EndpointsPrefix + "regions/" + region + "/namespaces/" + namespace + "/services/" + name
+	return api.EndpointKey(region, namespace, name)
 }
 
 // Endpoint is what a runtime publishes for a service it serves.
@@ -188,7 +184,7 @@ func (rt *Runtime) notify() {
 func (rt *Runtime) waitForChange(ctx context.Context, rev int64) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := rt.store.Watch(wctx, "res/projects/", rev+1)
+	wch := rt.store.Watch(wctx, api.ResourcesPrefix+"projects/", rev+1)
 	// A claim that ends (its runtime stopped) lets this runtime take the region.
 	claims := rt.store.Watch(wctx, ClaimsPrefix, rev+1)
 	resync := time.NewTimer(resyncInterval)
@@ -234,14 +230,14 @@ type stored[T any] struct {
 // reconcile makes what runs match the stored services of the region, publishes
 // endpoints, writes status, and returns the etcd revision it read.
 func (rt *Runtime) reconcile(ctx context.Context) (int64, error) {
-	kvs, rev, err := rt.store.ListAll(ctx, "res/projects/")
+	kvs, rev, err := rt.store.ListAll(ctx, api.ResourcesPrefix+"projects/")
 	if err != nil {
 		return 0, err
 	}
 	var services []stored[*api.KnativeService]
 	revisions := map[string]stored[*api.KnativeRevision]{} // by region/namespace/name
 	for _, kv := range kvs {
-		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, "res/"), "")
+		p, err := api.ParseResourcePath(strings.TrimPrefix(kv.Key, api.ResourcesPrefix), "")
 		if err != nil || p.Region == "" || (rt.cfg.Region != "" && p.Region != rt.cfg.Region) {
 			continue
 		}
@@ -360,11 +356,11 @@ func hostname() string {
 
 // endpointService maps an endpoint key back to its service's resource key.
 func endpointService(key string) (string, bool) {
-	parts := strings.Split(key, "/")
-	if len(parts) != 7 {
+	region, namespace, name, ok := api.ParseEndpointKey(key)
+	if !ok {
 		return "", false
 	}
-	return "res/" + api.ResourcePath{Project: parts[4], Region: parts[2], Collection: "services", Name: parts[6]}.String(), true
+	return api.ResourceKey(api.ResourcePath{Project: namespace, Region: region, Collection: "services", Name: name}.String()), true
 }
 
 // reconcileService runs the pools a service needs, routes its traffic, publishes its
