@@ -81,6 +81,14 @@ func (is *Issuer) Run(ctx context.Context) error {
 // that holds ACME order locks.
 func (is *Issuer) prepare(ctx context.Context) error {
 	if is.ACME != nil {
+		if is.session != nil {
+			select {
+			case <-is.session.Done(): // its lease expired while etcd was away
+				is.session.Close()
+				is.session = nil
+			default:
+			}
+		}
 		if is.session == nil {
 			s, err := concurrency.NewSession(is.Store.Client(), concurrency.WithTTL(30), concurrency.WithContext(ctx))
 			if err != nil {
