@@ -26,8 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"meridian/internal/store"
-
 	"meridian/api"
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
@@ -38,6 +36,7 @@ import (
 	"meridian/internal/lb"
 	"meridian/internal/observe"
 	"meridian/internal/snapshot"
+	"meridian/internal/store"
 )
 
 // Config configures an edge.

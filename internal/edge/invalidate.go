@@ -7,10 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"meridian/internal/store"
-
 	"meridian/api"
 	"meridian/internal/cdn"
+	"meridian/internal/store"
 )
 
 // The edge's part of cache invalidation (see api/invalidation.go): apply each rule the
