@@ -134,8 +134,8 @@ func TestFailoverUnderLoadAndReturn(t *testing.T) {
 		map[string]any{"baseEjectionTime": map[string]any{"seconds": "1"}})
 	rs.measured(t)
 
-	// A bounded load: 4 workers until 2,000 requests or 15 s. The closest region dies
-	// after 300 requests and comes back after 900.
+	// A bounded load: 4 workers until 1,600 requests or 15 s. The closest region dies
+	// after 300 requests and comes back after 600.
 	var sent, failed atomic.Int64
 	var mu sync.Mutex
 	var byRegion []string // the region of each response, in order
@@ -148,14 +148,14 @@ func TestFailoverUnderLoadAndReturn(t *testing.T) {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				n := sent.Add(1)
-				if n > 2000 {
+				if n > 1600 {
 					return
 				}
 				if n == 300 {
 					rs.relays["europe-west1"].Stop()
 					killedAt = n
 				}
-				if n == 900 {
+				if n == 600 {
 					rs.relays["europe-west1"].Start()
 					restoredAt = n
 				}
