@@ -496,6 +496,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if rc, ok := c.(*replayConn); ok {
 				c = rc.Conn // handed over by the fast path
+				if rc.routed != nil {
+					ctx = withRouted(ctx, rc.routed) // for the request it routed
+				}
 			}
 			return context.WithValue(ctx, connKey{}, c)
 		},
@@ -515,7 +518,7 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 			idle = 10 * time.Minute
 		}
 		l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
-			classify: func(r *http.Request) (fastHit, fastVerdict) { return e.proxy.classify(r, addr) },
+			classify: func(r *http.Request) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr) },
 			logHit:   e.proxy.logHit,
 			handoff:  newHandoffListener(ln.Addr())}
 		serveLn = l.fast.handoff

@@ -36,7 +36,7 @@ type h1Server struct {
 	handler http.Handler
 	// classify says what the fast path does with a request (routed and looked up once)
 	// and prepares the hits it writes; logHit records one once written.
-	classify func(r *http.Request) (fastHit, fastVerdict)
+	classify func(r *http.Request) (fastHit, fastVerdict, *routed)
 	logHit   func(hit *fastHit, r *http.Request, written int64)
 	handoff  *handoffListener
 	idle     time.Duration
@@ -155,12 +155,12 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			req = parseRequest(raw)
 		}
 		if req == nil || !fastEligible(req) {
-			handedOff = s.handOff(c, br)
+			handedOff = s.handOff(c, br, nil)
 			return
 		}
 		req.RemoteAddr = c.addr
 		req = req.WithContext(c.ctx)
-		hit, verdict := s.classify(req)
+		hit, verdict, rt := s.classify(req)
 		switch verdict {
 		case writeHit:
 			br.Discard(n)
@@ -172,11 +172,14 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			}
 			continue
 		case handOff:
-			handedOff = s.handOff(c, br)
+			handedOff = s.handOff(c, br, rt)
 			return
 		}
 		br.Discard(n)
 		w := newH1Writer(c.conn, req)
+		if rt != nil {
+			req = req.WithContext(withRouted(req.Context(), rt))
+		}
 		s.handler.ServeHTTP(w, req)
 		s.hits.Add(1)
 		if err := w.finish(); err != nil || w.closeAfter {
@@ -186,10 +189,10 @@ func (s *h1Server) serveConn(c *h1Conn) {
 }
 
 // handOff gives the connection to net/http with what has been read but not served.
-func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader) bool {
+func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed) bool {
 	buffered, _ := br.Peek(br.Buffered())
 	c.conn.SetReadDeadline(time.Time{})
-	rc := &replayConn{Conn: c.conn, buf: bytes.Clone(buffered)}
+	rc := &replayConn{Conn: c.conn, buf: bytes.Clone(buffered), routed: rt}
 	return s.handoff.give(rc)
 }
 
@@ -306,7 +309,8 @@ func fastEligible(r *http.Request) bool {
 // replayConn replays bytes already read before reading the connection again.
 type replayConn struct {
 	net.Conn
-	buf []byte
+	buf    []byte
+	routed *routed // the first replayed request's, when the fast path routed it
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
@@ -659,28 +663,30 @@ const (
 // a plain GET or HEAD the cache holds fresh on a CDN-enabled route is prepared as a
 // hit; another fresh hit goes to the general handler without leaving the fast path;
 // everything else is handed to net/http.
-func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict) {
+func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *routed) {
 	start := time.Now()
-	snap := p.edge.snap.Load()
-	l := snap.Listeners[addr]
-	if l == nil || p.edge.cache == nil {
-		return fastHit{}, handOff
+	if p.edge.cache == nil {
+		return fastHit{}, handOff, nil
 	}
-	res, scheme := match(l, r)
+	rt, ok := p.route(r, addr)
+	if !ok {
+		return fastHit{}, handOff, nil
+	}
+	snap, l, res, scheme := rt.snap, rt.l, rt.res, rt.scheme
 	if res.Redirect != nil || len(res.Weighted) > 0 {
-		return fastHit{}, handOff
+		return fastHit{}, handOff, &rt
 	}
 	svc := snap.Services[res.Service]
 	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 {
-		return fastHit{}, handOff
+		return fastHit{}, handOff, &rt
 	}
 	route := p.cdnRoute(r, svc, res, scheme)
 	e, age, plain, ok := p.edge.cache.FreshLookup(r, route)
 	switch {
 	case !ok:
-		return fastHit{}, handOff
+		return fastHit{}, handOff, &rt
 	case !plain || len(res.HeaderActions) > len(hitKey{}.actions) || !cdnVariablesOnly(svc.Resource.CustomResponseHeaders):
-		return fastHit{}, serveHere
+		return fastHit{}, serveHere, &rt
 	}
 	key := hitKey{snap: snap, service: res.Service}
 	copy(key.actions[:], res.HeaderActions)
@@ -688,7 +694,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict) {
 	if block == nil {
 		h := p.edge.cache.HitHeader(e, route)
 		if h == nil {
-			return fastHit{}, serveHere
+			return fastHit{}, serveHere, &rt
 		}
 		block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
 		e.Memo.Store(key, block)
@@ -700,7 +706,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict) {
 	hit.entry = listenerEntry(l)
 	hit.entry.BackendService = api.LastSegment(res.Service)
 	hit.entry.CacheLookup, hit.entry.CacheHit, hit.entry.CacheID, hit.entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
-	return hit, writeHit
+	return hit, writeHit, nil
 }
 
 // hitSkip leaves out of a rendered block what the connection decides.

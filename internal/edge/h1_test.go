@@ -346,7 +346,7 @@ func TestFastPathStalledHeader(t *testing.T) {
 	}
 	s := &h1Server{ln: ln, idle: time.Hour, readHeader: 50 * time.Millisecond, conns: map[*h1Conn]bool{},
 		handler: http.NotFoundHandler(), errLog: log.New(io.Discard, "", 0),
-		classify: func(*http.Request) (fastHit, fastVerdict) { return fastHit{}, handOff },
+		classify: func(*http.Request) (fastHit, fastVerdict, *routed) { return fastHit{}, handOff, nil },
 		logHit:   func(*fastHit, *http.Request, int64) {}, handoff: newHandoffListener(ln.Addr())}
 	served := make(chan error, 1)
 	go func() { served <- s.serve() }()
@@ -384,4 +384,32 @@ func TestFastPathStalledHeader(t *testing.T) {
 }
 
 // stored says whether the fast path found the request's response fresh in the cache.
-func stored(_ fastHit, v fastVerdict) bool { return v != handOff }
+func stored(_ fastHit, v fastVerdict, _ *routed) bool { return v != handOff }
+
+// TestMissIsRoutedOnce: a plain-HTTP miss the fast path routed and handed to net/http
+// is not routed again there (the routed value goes along with the connection); a
+// fresh hit the general handler answers on the fast path is routed once too.
+func TestMissIsRoutedOnce(t *testing.T) {
+	f := newFastHarness(t)
+	routings := &f.h.edge.proxy.routings
+	for _, path := range []string{"/b", "/b?again"} { // never cacheable: a miss each time
+		before := routings.Load()
+		conn, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: lb.example.com\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 200 || string(body) != "dynamic" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		if n := routings.Load() - before; n != 1 {
+			t.Errorf("%s was routed %d times, want once", path, n)
+		}
+	}
+}

@@ -30,6 +30,7 @@ type proxy struct {
 	peers           *http.Transport // to the other members of the cache group
 	inflight        inflight
 	reverse         *httputil.ReverseProxy // every forward: newReverseProxy
+	routings        atomic.Int64           // requests routed with a URL map, for tests
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -124,6 +125,54 @@ func (p *proxy) handler(addr string) http.Handler {
 	})
 }
 
+// routed is a request's place in the configuration, worked out once: the snapshot,
+// the listener, the URL map's match and the scheme it was made for. The fast path and
+// the general handler read it, and a request the fast path hands to net/http (a miss)
+// takes its routed value along instead of being routed again.
+type routed struct {
+	snap   *snapshot.Snapshot
+	l      *snapshot.Listener
+	res    router.Result
+	scheme string
+	// the request it was made for
+	method, target, host string
+}
+
+// route routes a request on a listener, or takes the routed value the fast path made
+// for it; false when the listener is gone.
+func (p *proxy) route(r *http.Request, addr string) (routed, bool) {
+	snap := p.edge.snap.Load()
+	if pre := takeRouted(r); pre != nil && pre.snap == snap && pre.method == r.Method && pre.target == r.RequestURI && pre.host == r.Host {
+		return *pre, true
+	}
+	l := snap.Listeners[addr]
+	if l == nil {
+		return routed{}, false
+	}
+	p.routings.Add(1)
+	res, scheme := match(l, r)
+	return routed{snap: snap, l: l, res: res, scheme: scheme, method: r.Method, target: r.RequestURI, host: r.Host}, true
+}
+
+// preRouted holds, in a connection's or request's context, a routed value made before
+// net/http read the request; the first request that takes it empties it.
+type preRouted struct{ v atomic.Pointer[routed] }
+
+type preRoutedKey struct{}
+
+func withRouted(ctx context.Context, rt *routed) context.Context {
+	h := &preRouted{}
+	h.v.Store(rt)
+	return context.WithValue(ctx, preRoutedKey{}, h)
+}
+
+func takeRouted(r *http.Request) *routed {
+	if h, ok := r.Context().Value(preRoutedKey{}).(*preRouted); ok {
+		return h.v.Swap(nil)
+	}
+	return nil
+}
+
 // match routes a request with a listener's URL map.
 func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
 	scheme := "http"
@@ -148,17 +197,16 @@ func listenerEntry(l *snapshot.Listener) observe.Entry {
 
 // serve routes and answers one request and returns what the request log names.
 func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
-	snap := p.edge.snap.Load()
-	l := snap.Listeners[addr]
-	if l == nil {
+	rt, ok := p.route(r, addr)
+	if !ok {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
 		return observe.Entry{}
 	}
+	snap, l, res, scheme := rt.snap, rt.l, rt.res, rt.scheme
 	entry := listenerEntry(l)
 	if !l.HTTPS && p.edge.challenges.Load().answerHTTP01(w, r) {
 		return entry // an ACME server validating a domain, before any URL map
 	}
-	res, scheme := match(l, r)
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)
 		w.WriteHeader(res.Redirect.Code)
