@@ -674,19 +674,19 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	}
 	snap, l, res, scheme := rt.snap, rt.l, rt.res, rt.scheme
 	if res.Redirect != nil || len(res.Weighted) > 0 {
-		return fastHit{}, handOff, &rt
+		return fastHit{}, handOff, rt.ref()
 	}
 	svc := snap.Services[res.Service]
 	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 {
-		return fastHit{}, handOff, &rt
+		return fastHit{}, handOff, rt.ref()
 	}
 	route := p.cdnRoute(r, svc, res, scheme)
 	e, age, plain, ok := p.edge.cache.FreshLookup(r, route)
 	switch {
 	case !ok:
-		return fastHit{}, handOff, &rt
+		return fastHit{}, handOff, rt.ref()
 	case !plain || len(res.HeaderActions) > len(hitKey{}.actions) || !cdnVariablesOnly(svc.Resource.CustomResponseHeaders):
-		return fastHit{}, serveHere, &rt
+		return fastHit{}, serveHere, rt.ref()
 	}
 	key := hitKey{snap: snap, service: res.Service}
 	copy(key.actions[:], res.HeaderActions)
@@ -694,7 +694,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if block == nil {
 		h := p.edge.cache.HitHeader(e, route)
 		if h == nil {
-			return fastHit{}, serveHere, &rt
+			return fastHit{}, serveHere, rt.ref()
 		}
 		block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
 		e.Memo.Store(key, block)

@@ -138,6 +138,10 @@ type routed struct {
 	method, target, host string
 }
 
+// ref is a copy of the value to hand on (only requests that are handed on pay for
+// one on the heap; a fast hit does not).
+func (rt routed) ref() *routed { return &rt }
+
 // route routes a request on a listener, or takes the routed value the fast path made
 // for it; false when the listener is gone.
 func (p *proxy) route(r *http.Request, addr string) (routed, bool) {
