@@ -316,3 +316,34 @@ func TestClientGoneBeforeAnyResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportsFollowTheConfiguration: the edge keeps a transport (a pool of
+// connections) per backend endpoint, and drops it, closing its idle connections, once
+// the endpoint leaves the configuration.
+func TestTransportsFollowTheConfiguration(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer origin.Close()
+	get := httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	if resp, body := get("/"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	host := origin.Listener.Addr().String()
+	has := func() bool {
+		b := &h.edge.proxy.backends
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for k := range b.m {
+			if k.host == host {
+				return true
+			}
+		}
+		return false
+	}
+	if !has() {
+		t.Fatal("no transport to the origin after a request to it")
+	}
+	ip, port, _ := net.SplitHostPort(host)
+	h.call("POST", "global/networkEndpointGroups/origin/detachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": ip, "port": mustAtoi(port)}}})
+	waitUntil(t, "the transport to the detached endpoint is dropped", func() bool { return !has() })
+}

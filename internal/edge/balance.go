@@ -163,12 +163,11 @@ type failover struct{ proxy *proxy }
 func (f failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	fw := forwardingOf(req)
 	bs := fw.svc.Resource
-	var base http.RoundTripper = f.proxy.transportFor(bs.Protocol)
-	retryAny := false
-	if fw.res.Action != nil && fw.res.Action.RetryPolicy != nil {
-		base = retryTransport{base: base, policy: fw.res.Action.RetryPolicy}
-		retryAny = len(fw.res.Action.RetryPolicy.RetryConditions) > 0
+	var policy *api.HttpRetryPolicy
+	if fw.res.Action != nil {
+		policy = fw.res.Action.RetryPolicy
 	}
+	retryAny := policy != nil && len(policy.RetryConditions) > 0
 	outlier, backends := outlierOf(bs), len(fw.svc.Backends)
 	replayable := req.Body == nil || req.Body == http.NoBody
 	idempotent := retryAny || req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
@@ -183,6 +182,10 @@ func (f failover) RoundTrip(req *http.Request) (*http.Response, error) {
 			var ctx context.Context
 			ctx, done = f.proxy.inflight.wait(req.Context(), a.target.Host)
 			attempt = out.WithContext(ctx)
+		}
+		var base http.RoundTripper = f.proxy.backends.get(bs.Protocol, a.target.Host)
+		if policy != nil {
+			base = retryTransport{base: base, policy: policy}
 		}
 		resp, err := base.RoundTrip(attempt)
 		done()
@@ -240,6 +243,34 @@ func (e *Edge) follows(snap *snapshot.Snapshot) {
 	e.lb.Retain(keep)
 	e.checks.retain(snap, targets)
 	e.probes.Set(targets)
+	e.proxy.backends.retain(backendHosts(snap))
+}
+
+// backendHosts lists every host:port a snapshot's backends may be reached at: the
+// region runtimes' service URLs (and their tags') and the internet NEGs' endpoints.
+func backendHosts(snap *snapshot.Snapshot) map[string]bool {
+	hosts := map[string]bool{}
+	add := func(raw string) {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			hosts[u.Host] = true
+		}
+	}
+	for _, svc := range snap.Services {
+		scheme := schemeOf(svc.Resource)
+		for i := range svc.Backends {
+			b := &svc.Backends[i]
+			for _, ep := range b.Services {
+				add(ep.URL)
+				for _, tag := range ep.Tags {
+					add(tag)
+				}
+			}
+			for _, ep := range b.Endpoints {
+				hosts[endpointAddress(b, ep, scheme)] = true
+			}
+		}
+	}
+	return hosts
 }
 
 // rttProbeTimeout is the default ProbeTimeout: no region is this far, so a probe that

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,13 +25,12 @@ import (
 // proxy routes and forwards requests with the edge's current snapshot.
 type proxy struct {
 	edge *Edge
-	// transports pool connections to every backend, one per backend protocol: HTTP/1.1,
-	// TLS (HTTP/1.1 or h2 by ALPN), and h2c (HTTP/2 without TLS).
-	http1, tls, h2c *http.Transport
-	peers           *http.Transport // to the other members of the cache group
-	inflight        inflight
-	reverse         *httputil.ReverseProxy // every forward: newReverseProxy
-	routings        atomic.Int64           // requests routed with a URL map, for tests
+	// backends pool connections to every backend endpoint, a transport each
+	backends backendTransports
+	peers    *http.Transport // to the other members of the cache group
+	inflight inflight
+	reverse  *httputil.ReverseProxy // every forward: newReverseProxy
+	routings atomic.Int64           // requests routed with a URL map, for tests
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -50,7 +50,8 @@ func newProxy(e *Edge) *proxy {
 	h2c := base.Clone()
 	h2c.Protocols = new(http.Protocols)
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	p := &proxy{edge: e, http1: base, tls: base.Clone(), h2c: h2c, peers: newPeerTransport()}
+	p := &proxy{edge: e, peers: newPeerTransport(),
+		backends: backendTransports{templates: map[string]*http.Transport{"http1": base, "tls": base.Clone(), "h2c": h2c}}}
 	p.reverse = p.newReverseProxy()
 	return p
 }
@@ -58,20 +59,57 @@ func newProxy(e *Edge) *proxy {
 // close drops the connections the edge keeps to backends and peers (after the
 // listeners and the cache have stopped).
 func (p *proxy) close() {
-	for _, t := range []*http.Transport{p.http1, p.tls, p.h2c, p.peers} {
-		t.CloseIdleConnections()
-	}
+	p.backends.retain(nil)
+	p.peers.CloseIdleConnections()
 }
 
-// transportFor picks the transport of a backend service's protocol.
-func (p *proxy) transportFor(protocol string) *http.Transport {
+// backendTransports pool connections per backend endpoint and protocol: a transport
+// each, made when first used and closed when the endpoint leaves the configuration
+// (retain), so that no connection to a removed backend is kept. The protocols:
+// HTTP/1.1, TLS (HTTP/1.1 or h2 by ALPN), and h2c (HTTP/2 without TLS).
+type backendTransports struct {
+	templates map[string]*http.Transport // by kind
+
+	mu sync.Mutex
+	m  map[transportKey]*http.Transport
+}
+
+type transportKey struct{ kind, host string }
+
+// get is the transport to host for a backend service's protocol.
+func (b *backendTransports) get(protocol, host string) *http.Transport {
+	kind := "http1"
 	switch protocol {
 	case "HTTPS", "HTTP2":
-		return p.tls
+		kind = "tls"
 	case "H2C":
-		return p.h2c
+		kind = "h2c"
 	}
-	return p.http1
+	k := transportKey{kind, host}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.m[k]; t != nil {
+		return t
+	}
+	if b.m == nil {
+		b.m = map[transportKey]*http.Transport{}
+	}
+	t := b.templates[kind].Clone()
+	b.m[k] = t
+	return t
+}
+
+// retain closes the transports of hosts not in keep (their idle connections at once;
+// requests in flight finish on theirs).
+func (b *backendTransports) retain(keep map[string]bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, t := range b.m {
+		if !keep[k.host] {
+			t.CloseIdleConnections()
+			delete(b.m, k)
+		}
+	}
 }
 
 // defaultBackendTimeout is GCP's default backend service timeoutSec.
