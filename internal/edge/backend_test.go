@@ -321,6 +321,7 @@ func TestClientGoneBeforeAnyResponse(t *testing.T) {
 // connections) per backend endpoint, and drops it, closing its idle connections, once
 // the endpoint leaves the configuration.
 func TestTransportsFollowTheConfiguration(t *testing.T) {
+	t.Parallel() // nothing timed: beside the waiting tests
 	h := newHarness(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer origin.Close()

@@ -148,6 +148,7 @@ func selfSigned(t *testing.T, hosts ...string) (certPEM, keyPEM string, pool *x5
 // TestHTTPSThroughForwardingRule configures a load balancer in front of a test origin
 // through the API and sends real HTTPS (HTTP/2) requests through the edge.
 func TestHTTPSThroughForwardingRule(t *testing.T) {
+	t.Parallel() // nothing timed: beside the waiting tests
 	h := newHarness(t)
 	var seen http.Header
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,7 @@ import (
 // header action, and with a custom header whose variable varies per request (which the
 // fast path leaves to the general handler).
 func TestHitHeadersAgreeAcrossProtocols(t *testing.T) {
+	t.Parallel() // nothing timed: beside the waiting tests
 	h := newHarness(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=600")
