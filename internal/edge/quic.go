@@ -25,7 +25,7 @@ import (
 const altSvcMaxAge = 2592000
 
 // quicWanted says whether a listener's proxy lets it serve HTTP/3.
-func quicWanted(l *snapshot.Listener) bool { return l.HTTPS && l.QuicOverride != "DISABLE" }
+func quicWanted(l *snapshot.Listener) bool { return l != nil && l.HTTPS && l.QuicOverride != "DISABLE" }
 
 // quicServer is a listener's HTTP/3 side.
 type quicServer struct {
@@ -49,9 +49,16 @@ func (e *Edge) syncQUIC(l *listener, want bool) {
 		l.altSvc.Store(&v)
 		fmt.Fprintf(e.cfg.Log, "edge: serving HTTP/3 on %s\n", q.conn.LocalAddr())
 	case !want && l.quic != nil:
+		// Unadvertised at once; requests in flight finish in the background, without
+		// holding up the configuration (closeAll waits for them).
 		l.altSvc.Store(nil)
-		l.quic.stop()
+		q := l.quic
 		l.quic = nil
+		e.draining.Add(1)
+		go func() {
+			defer e.draining.Done()
+			q.stop()
+		}()
 	}
 }
 
