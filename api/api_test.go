@@ -292,7 +292,4 @@ func TestStoreKeys(t *testing.T) {
 			t.Errorf("ParseEndpointKey(%q) accepted", bad)
 		}
 	}
-	if p, ok := ResourcePathOf(ResourceKey("projects/p/global/urlMaps/m")); !ok || p != "projects/p/global/urlMaps/m" {
-		t.Errorf("ResourcePathOf: %q %v", p, ok)
-	}
 }

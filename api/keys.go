@@ -16,9 +16,6 @@ const (
 // ResourceKey is the key of the resource at a relative path.
 func ResourceKey(path string) string { return ResourcesPrefix + path }
 
-// ResourcePathOf is the relative path of a resource key ("" and false for another key).
-func ResourcePathOf(key string) (string, bool) { return strings.CutPrefix(key, ResourcesPrefix) }
-
 // EndpointKey is the key of a service's endpoint in a region.
 func EndpointKey(region, namespace, name string) string {
 	return EndpointsPrefix + "regions/" + region + "/namespaces/" + namespace + "/services/" + name

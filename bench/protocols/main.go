@@ -39,6 +39,7 @@ import (
 
 	"meridian/bench/internal/harness"
 	"meridian/internal/edge"
+	"meridian/internal/observe"
 )
 
 const (
@@ -51,6 +52,7 @@ var (
 	duration = flag.Duration("duration", 5*time.Second, "length of one load run")
 	conns    = flag.Int("connections", 64, "concurrent requests: HTTP/1.1 connections; HTTP/2 and HTTP/3 use connections/streams connections of streams each")
 	streams  = flag.Int("streams", 16, "concurrent streams per HTTP/2 or HTTP/3 connection")
+	logFile  = flag.String("request-log", "", "write the edge's request log (one JSON line per request) to this file, as users run edges; off when empty")
 	// The load process's own flags.
 	loadProto = flag.String("load-proto", "", "(internal) run the load generator for h1, h2 or h3")
 	loadAddr  = flag.String("load-addr", "", "(internal) address to load")
@@ -95,7 +97,17 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	e, stopEdge := c.RunEdge(ctx, edge.Config{Location: "us-central1", PortMap: map[int]int{80: 0, 443: 0}, CacheSize: 512 << 20, ProbeInterval: time.Hour})
+	cfg := edge.Config{Location: "us-central1", PortMap: map[int]int{80: 0, 443: 0}, CacheSize: 512 << 20, ProbeInterval: time.Hour}
+	logging := "off"
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cfg.RequestLog, logging = observe.NewRequestLog(f), "to "+*logFile
+	}
+	e, stopEdge := c.RunEdge(ctx, cfg)
 	defer stopEdge()
 	certPEM, keyPEM, err := selfSigned("bench.example")
 	if err != nil {
@@ -140,8 +152,8 @@ func run() error {
 			}
 		}
 	}
-	fmt.Printf("\nHTTPS cache hits through Meridian's edge, median of %d interleaved rounds of %s (edge on CPU 0, GOMAXPROCS=1, request log off; one Go client on CPU 1: %d HTTP/1.1 connections, %d HTTP/2 or HTTP/3 connections of %d streams)\n\n",
-		*rounds, *duration, *conns, *conns / *streams, *streams)
+	fmt.Printf("\nHTTPS cache hits through Meridian's edge, median of %d interleaved rounds of %s (edge on CPU 0, GOMAXPROCS=1, request log %s; one Go client on CPU 1: %d HTTP/1.1 connections, %d HTTP/2 or HTTP/3 connections of %d streams)\n\n",
+		*rounds, *duration, logging, *conns, *conns / *streams, *streams)
 	fmt.Println("| object | protocol | req/s | p50 | p99 | req/s vs HTTP/1.1 | edge CPU |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, size := range sizes {

@@ -139,7 +139,6 @@ meridian compute forwarding-rules create http-forwarding-rule --address=` + lbIP
 	sh("meridian compute ssl-certificates create http01 --domains=http01.example.com")
 	waitStatus("http01", "ACTIVE")
 	log := srv.stderr.String()
-	t.Logf("serve said:\n%s", log)
 	if !strings.Contains(log, "answering the http-01 challenge for http01.example.com") || strings.Contains(log, "registered") {
 		t.Errorf("serve after the restart said:\n%s", log)
 	}

@@ -391,7 +391,9 @@ func stored(_ fastHit, v fastVerdict, _ *routed) bool { return v != handOff }
 // fresh hit the general handler answers on the fast path is routed once too.
 func TestMissIsRoutedOnce(t *testing.T) {
 	f := newFastHarness(t)
-	routings := &f.h.edge.proxy.routings
+	var routings atomic.Int64
+	count := func() { routings.Add(1) }
+	f.h.edge.proxy.routedHook.Store(&count)
 	for _, path := range []string{"/b", "/b?again"} { // never cacheable: a miss each time
 		before := routings.Load()
 		conn, err := net.Dial("tcp", f.addr)

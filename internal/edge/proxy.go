@@ -26,11 +26,11 @@ import (
 type proxy struct {
 	edge *Edge
 	// backends pool connections to every backend endpoint, a transport each
-	backends backendTransports
-	peers    *http.Transport // to the other members of the cache group
-	inflight inflight
-	reverse  *httputil.ReverseProxy // every forward: newReverseProxy
-	routings atomic.Int64           // requests routed with a URL map, for tests
+	backends   backendTransports
+	peers      *http.Transport // to the other members of the cache group
+	inflight   inflight
+	reverse    *httputil.ReverseProxy // every forward: newReverseProxy
+	routedHook atomic.Pointer[func()] // test hook: a request was routed with a URL map
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -191,7 +191,9 @@ func (p *proxy) route(r *http.Request, addr string) (routed, bool) {
 	if l == nil {
 		return routed{}, false
 	}
-	p.routings.Add(1)
+	if hook := p.routedHook.Load(); hook != nil {
+		(*hook)()
+	}
 	res, scheme := match(l, r)
 	return routed{snap: snap, l: l, res: res, scheme: scheme, method: r.Method, target: r.RequestURI, host: r.Host}, true
 }

@@ -437,7 +437,7 @@ func (rt *Runtime) reconcileService(ctx context.Context, s stored[*api.KnativeSe
 	}
 	// Published whatever the state: a service with nothing routable is there but
 	// unhealthy, so edges go elsewhere.
-	rt.publish(ctx, EndpointKey(s.region, s.namespace, s.name), ep)
+	rt.publish(ctx, api.EndpointKey(s.region, s.namespace, s.name), ep)
 
 	// Status: the service's, then each revision's.
 	status := *svc.Status

@@ -246,7 +246,7 @@ func get(t *testing.T, url string) (int, string, http.Header) {
 
 func TestServiceLifecycle(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "my-global-app")
+	key := api.EndpointKey("us-central1", "default", "my-global-app")
 
 	h.send("POST", base, service(HelloImage))
 	svc, ep := waitFor(t, h.st, key, "the first revision", func(s *api.KnativeService, e *Endpoint) bool {
@@ -331,7 +331,7 @@ func TestServiceLifecycle(t *testing.T) {
 func TestScalingAndScaleToZero(t *testing.T) {
 	const idle = 200 * time.Millisecond
 	h := newHarness(t, idle)
-	key := EndpointKey("us-central1", "default", "scaler")
+	key := api.EndpointKey("us-central1", "default", "scaler")
 	h.send("POST", base, h.testApp("scaler", "scaler-a", map[string]string{"autoscaling.knative.dev/maxScale": "3"}, map[string]any{"containerConcurrency": 1}, nil))
 	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "scaler-a" })
 
@@ -394,7 +394,7 @@ func TestScalingAndScaleToZero(t *testing.T) {
 
 func TestContractTimeoutsAndCookies(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "contract")
+	key := api.EndpointKey("us-central1", "default", "contract")
 	h.send("POST", base, h.testApp("contract", "contract-a", nil, map[string]any{"timeoutSeconds": 1}, nil))
 	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 
@@ -417,7 +417,7 @@ func TestContractTimeoutsAndCookies(t *testing.T) {
 	h2c := h.testApp("contract-h2c", "contract-h2c-a", nil, map[string]any{}, nil)
 	h2c["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["ports"] = []any{map[string]any{"name": "h2c"}}
 	h.send("POST", base, h2c)
-	_, ep = waitFor(t, h.st, EndpointKey("us-central1", "default", "contract-h2c"), "the h2c service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
+	_, ep = waitFor(t, h.st, api.EndpointKey("us-central1", "default", "contract-h2c"), "the h2c service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 	if _, proto, _ := get(t, ep.URL+"/proto"); proto != "HTTP/2.0" {
 		t.Errorf("an h2c port got %s", proto)
 	}
@@ -425,7 +425,7 @@ func TestContractTimeoutsAndCookies(t *testing.T) {
 
 func TestTrafficSplitAndTags(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "split")
+	key := api.EndpointKey("us-central1", "default", "split")
 	h.send("POST", base, h.testApp("split", "split-blue", nil, map[string]any{}, nil))
 	waitFor(t, h.st, key, "blue", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "split-blue" })
 	h.send("PUT", base+"/split", h.testApp("split", "split-green", nil, map[string]any{"containerConcurrency": 10}, []any{
@@ -459,7 +459,7 @@ func TestTrafficSplitAndTags(t *testing.T) {
 
 func TestOneRuntimePerRegionAndTakeover(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "my-global-app")
+	key := api.EndpointKey("us-central1", "default", "my-global-app")
 	h.send("POST", base, service(HelloImage))
 	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 
@@ -498,7 +498,7 @@ func TestContainerThatNeverListens(t *testing.T) {
 	svc := h.testApp("dies", "dies-a", nil, map[string]any{}, nil)
 	svc["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["command"] = []string{h.exe, "exit"}
 	h.send("POST", base, svc)
-	got, _ := waitFor(t, h.st, EndpointKey("us-central1", "default", "dies"), "the revision to fail", func(s *api.KnativeService, e *Endpoint) bool {
+	got, _ := waitFor(t, h.st, api.EndpointKey("us-central1", "default", "dies"), "the revision to fail", func(s *api.KnativeService, e *Endpoint) bool {
 		return s != nil && s.Status.Conditions[0].Status == "False"
 	})
 	if c := got.Status.Conditions[0]; c.Reason != "RevisionFailed" || !strings.Contains(c.Message, "failed to start and listen on the port") {
@@ -515,7 +515,7 @@ func TestContainerThatNeverListens(t *testing.T) {
 
 func TestRolloutDrainsRequestsInFlight(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "roll")
+	key := api.EndpointKey("us-central1", "default", "roll")
 	h.send("POST", base, h.testApp("roll", "roll-a", nil, map[string]any{}, nil))
 	_, ep := waitFor(t, h.st, key, "roll-a", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision == "roll-a" })
 	gate := filepath.Join(t.TempDir(), "gate")
@@ -545,7 +545,7 @@ func TestRolloutDrainsRequestsInFlight(t *testing.T) {
 
 func TestStopKillsTheWholeContainer(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "shell")
+	key := api.EndpointKey("us-central1", "default", "shell")
 	svc := h.testApp("shell", "shell-a", nil, map[string]any{}, nil)
 	// A shell that runs the server as its child instead of exec'ing it.
 	svc["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["command"] = []string{"/bin/sh", "-c", h.exe + " testapp; echo server ended"}
@@ -564,7 +564,7 @@ func TestStopKillsTheWholeContainer(t *testing.T) {
 
 func TestUnaskedUpgradeDoesNotLeakASlot(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	key := EndpointKey("us-central1", "default", "upg")
+	key := api.EndpointKey("us-central1", "default", "upg")
 	h.send("POST", base, h.testApp("upg", "upg-a", map[string]string{"autoscaling.knative.dev/maxScale": "1"}, map[string]any{"containerConcurrency": 1, "timeoutSeconds": 5}, nil))
 	_, ep := waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 	if code, _, _ := get(t, ep.URL+"/upgrade"); code != http.StatusBadGateway {
