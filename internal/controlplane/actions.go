@@ -99,7 +99,7 @@ func (s *Server) setField(ctx context.Context, k *kind, rt route, body []byte, r
 // another writer got there first.
 func (s *Server) mutate(ctx context.Context, k *kind, rt route, reqID, opType string, fn func(api.Resource) error) (any, error) {
 	path := pathOf(k, rt, rt.name)
-	for attempt := 0; ; attempt++ {
+	return retryRaces(ctx, rt.name, func() (any, error) {
 		cur, rev, err := s.load(ctx, k, path)
 		if err != nil {
 			return nil, err
@@ -111,11 +111,8 @@ func (s *Server) mutate(ctx context.Context, k *kind, rt route, reqID, opType st
 		if err := fn(next); err != nil {
 			return nil, err
 		}
-		op, err := s.replace(ctx, k, rt, cur, next, rev, opType, reqID)
-		if !errors.Is(err, errRetry) || attempt == maxWriteAttempts {
-			return op, err
-		}
-	}
+		return s.replace(ctx, k, rt, cur, next, rev, opType, reqID)
+	})
 }
 
 func clone(k *kind, res api.Resource) (api.Resource, error) {

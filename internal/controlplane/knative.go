@@ -132,15 +132,9 @@ func (s *Server) writeKnative(r *http.Request, region, ns, pathName string, crea
 	}
 	// A replace without a resourceVersion that loses a race (typically with the region
 	// runtime writing status) is simply tried again on the fresh service.
-	for attempt := 0; ; attempt++ {
-		out, err := s.tryWriteKnative(r.Context(), body, region, ns, pathName, create)
-		if !errors.Is(err, errRetry) {
-			return out, err
-		}
-		if attempt == maxWriteAttempts {
-			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", pathName)}
-		}
-	}
+	return retryRaces(r.Context(), pathName, func() (any, error) {
+		return s.tryWriteKnative(r.Context(), body, region, ns, pathName, create)
+	})
 }
 
 func (s *Server) tryWriteKnative(ctx context.Context, body []byte, region, ns, pathName string, create bool) (any, error) {
@@ -174,6 +168,9 @@ func (s *Server) tryWriteKnative(ctx context.Context, body []byte, region, ns, p
 		}
 		prev, cond = cur, store.Condition{Key: key, Want: rev}
 	}
+	// knativeStatus stamps the output-only resourceVersion: whether the caller set a
+	// precondition is known only before it.
+	unconditional := svc.Metadata.ResourceVersion == ""
 	newRevision := s.knativeStatus(&svc, prev, region)
 	change := store.Change{Conditions: []store.Condition{cond}, Puts: map[string][]byte{}}
 	existing, err := s.revisionsOf(ctx, region, ns, svc.Metadata.Name)
@@ -208,7 +205,7 @@ func (s *Server) tryWriteKnative(ctx context.Context, body []byte, region, ns, p
 		if errors.As(err, &cf) && create && cf.Condition.Key == key {
 			return nil, &apiError{409, "alreadyExists", fmt.Sprintf("Resource '%s' already exists.", svc.Metadata.Name)}
 		}
-		if errors.As(err, &cf) && !create && cf.Condition.Key == key && svc.Metadata.ResourceVersion == "" {
+		if errors.As(err, &cf) && !create && cf.Condition.Key == key && unconditional {
 			return nil, errRetry
 		}
 		if errors.As(err, &cf) {
@@ -315,12 +312,9 @@ func newRevision(svc *api.KnativeService, name, now string) *api.KnativeRevision
 func (s *Server) deleteKnative(ctx context.Context, region, ns, name string) (any, error) {
 	// The region runtime writes the service's status as it works: a delete that
 	// races such a write reads the service again and retries (the caller set no
-	// precondition), a few times before reporting the conflict.
-	var svc *api.KnativeService
-	for attempt := 0; ; attempt++ {
-		var rev int64
-		var err error
-		svc, rev, err = s.loadKnative(ctx, region, ns, name)
+	// precondition).
+	return retryRaces(ctx, name, func() (any, error) {
+		svc, rev, err := s.loadKnative(ctx, region, ns, name)
 		if err != nil {
 			return nil, err
 		}
@@ -334,20 +328,17 @@ func (s *Server) deleteKnative(ctx context.Context, region, ns, name string) (an
 			deletes = append(deletes, revisionKey(region, ns, r))
 		}
 		_, err = s.store.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: rev}}, Deletes: deletes})
-		var failed *store.ConditionFailed
-		switch {
-		case err == nil:
-		case errors.As(err, &failed) && attempt < 4:
-			continue
-		default:
-			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", name)}
+		if cf := (*store.ConditionFailed)(nil); errors.As(err, &cf) {
+			return nil, errRetry
 		}
-		break
-	}
-	return map[string]any{
-		"apiVersion": "v1", "kind": "Status", "status": "Success",
-		"details": map[string]string{"name": name, "group": "serving.knative.dev", "kind": "services", "uid": svc.Metadata.UID},
-	}, nil
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{
+			"apiVersion": "v1", "kind": "Status", "status": "Success",
+			"details": map[string]string{"name": name, "group": "serving.knative.dev", "kind": "services", "uid": svc.Metadata.UID},
+		}, nil
+	})
 }
 
 // newUID returns a random RFC 4122 version 4 UUID, Kubernetes' form of uid.

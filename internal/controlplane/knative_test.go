@@ -1,6 +1,14 @@
 package controlplane
 
-import "testing"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"meridian/api"
+	"meridian/internal/store"
+)
 
 const runBase = "/regions/us-central1/apis/serving.knative.dev/v1/namespaces/default/services"
 
@@ -105,5 +113,56 @@ func TestKnativeRevisionsAndTraffic(t *testing.T) {
 	c.must("DELETE", runBase+"/my-global-app", nil)
 	if l := c.must("GET", revBase, nil); len(l["items"].([]any)) != 0 {
 		t.Errorf("revisions outlive their service: %v", l)
+	}
+}
+
+// A replace without a resourceVersion that races a busy status writer (the region
+// runtime, which conditions each write on the revision it read) gets through once the
+// writer pauses, and neither write loses the other's fields.
+func TestReplaceOutlastsAStatusWriter(t *testing.T) {
+	c := newTestServer(t, Config{})
+	c.must("POST", runBase, seedService)
+	key := knativeKey("us-central1", "default", "my-global-app")
+	ctx := t.Context()
+	const writes = 100
+	done := make(chan error, 1)
+	go func() {
+		for n := 0; n < writes; {
+			kv, err := c.st.Get(ctx, key)
+			if err != nil {
+				done <- err
+				return
+			}
+			var svc api.KnativeService
+			if err := json.Unmarshal(kv.Value, &svc); err != nil {
+				done <- err
+				return
+			}
+			svc.Status.Address = &api.ServiceAddress{URL: fmt.Sprintf("http://write-%d", n)}
+			data, _ := json.Marshal(svc)
+			_, err = c.st.Apply(ctx, store.Change{Conditions: []store.Condition{{Key: key, Want: kv.ModRevision}}, Puts: map[string][]byte{key: data}})
+			var cf *store.ConditionFailed
+			if err != nil && !errors.As(err, &cf) {
+				done <- err
+				return
+			}
+			if err == nil {
+				n++
+			}
+		}
+		done <- nil
+	}()
+	changed := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"my-global-app"},
+"spec":{"template":{"spec":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/hello","env":[{"name":"A","value":"%d"}]}]}}}}`
+	for i := range 3 {
+		c.must("PUT", runBase+"/my-global-app", fmt.Sprintf(changed, i))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := c.must("GET", runBase+"/my-global-app", nil)
+	env := got["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any)
+	if env[0].(map[string]any)["value"] != "2" || got["metadata"].(map[string]any)["generation"] != float64(4) {
+		t.Errorf("the last replace was lost: %v", got)
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
+	"time"
 
 	"meridian/api"
 	"meridian/internal/router"
@@ -30,12 +32,39 @@ func pathOf(k *kind, rt route, name string) api.ResourcePath {
 	return api.ResourcePath{Project: rt.project, Region: rt.region, Collection: k.collection, Name: name}
 }
 
-// maxWriteAttempts bounds the retries of a write that lost a race with another writer
-// (a changed revision or a just-taken address).
-const maxWriteAttempts = 5
-
 // errRetry marks a transaction that lost a race and may simply be tried again.
 var errRetry = errors.New("controlplane: concurrent modification, retry")
+
+// raceBudget bounds how long a write that keeps losing races is tried again.
+const raceBudget = 5 * time.Second
+
+// retryRaces runs try until it ends with something other than errRetry. A write that
+// lost a race with another writer (the region runtime writing a service's status, a
+// changed resource, a just-taken address) reads again and retries, backing off from
+// a millisecond to 100 ms with jitter, as a Kubernetes update without a
+// resourceVersion does: the caller set no precondition, so its write goes through.
+// Only contention that outlasts raceBudget is reported, as 409 conflict on name.
+func retryRaces(ctx context.Context, name string, try func() (any, error)) (any, error) {
+	deadline := time.Now().Add(raceBudget)
+	wait := time.Millisecond
+	for {
+		out, err := try()
+		if !errors.Is(err, errRetry) {
+			return out, err
+		}
+		if time.Now().After(deadline) {
+			return nil, &apiError{409, "conflict", fmt.Sprintf("Resource '%s' was modified concurrently. Try again.", name)}
+		}
+		t := time.NewTimer(wait/2 + mrand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
 
 func (s *Server) get(ctx context.Context, k *kind, rt route) (any, error) {
 	path := pathOf(k, rt, rt.name)
@@ -67,12 +96,9 @@ func (s *Server) insert(ctx context.Context, k *kind, rt route, r *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		op, err := s.tryInsert(ctx, k, rt, body, r.URL.Query().Get("requestId"))
-		if !errors.Is(err, errRetry) || attempt == maxWriteAttempts {
-			return op, err
-		}
-	}
+	return retryRaces(ctx, rt.name, func() (any, error) {
+		return s.tryInsert(ctx, k, rt, body, r.URL.Query().Get("requestId"))
+	})
 }
 
 func (s *Server) tryInsert(ctx context.Context, k *kind, rt route, body []byte, requestID string) (any, error) {
@@ -166,12 +192,9 @@ func claimError(key, owner string) error {
 }
 
 func (s *Server) delete(ctx context.Context, k *kind, rt route, r *http.Request) (any, error) {
-	for attempt := 0; ; attempt++ {
-		op, err := s.tryDelete(ctx, k, rt, r.URL.Query().Get("requestId"))
-		if !errors.Is(err, errRetry) || attempt == maxWriteAttempts {
-			return op, err
-		}
-	}
+	return retryRaces(ctx, rt.name, func() (any, error) {
+		return s.tryDelete(ctx, k, rt, r.URL.Query().Get("requestId"))
+	})
 }
 
 func (s *Server) tryDelete(ctx context.Context, k *kind, rt route, requestID string) (any, error) {
@@ -216,12 +239,9 @@ func (s *Server) modify(ctx context.Context, k *kind, rt route, r *http.Request,
 	if err := decodeStrict(body, probe, "resource"); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		op, err := s.tryModify(ctx, k, rt, body, probe, method, r.URL.Query().Get("requestId"))
-		if !errors.Is(err, errRetry) || attempt == maxWriteAttempts {
-			return op, err
-		}
-	}
+	return retryRaces(ctx, rt.name, func() (any, error) {
+		return s.tryModify(ctx, k, rt, body, probe, method, r.URL.Query().Get("requestId"))
+	})
 }
 
 func (s *Server) tryModify(ctx context.Context, k *kind, rt route, body []byte, probe api.Resource, method, requestID string) (any, error) {

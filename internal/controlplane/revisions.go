@@ -120,6 +120,10 @@ func (s *Server) loadRevision(ctx context.Context, region, ns, name string) (*ap
 // deleteRevision deletes a revision that no traffic target names and that is not its
 // service's latest; the write is conditioned on the service not changing meanwhile.
 func (s *Server) deleteRevision(ctx context.Context, region, ns, name string) (any, error) {
+	return retryRaces(ctx, name, func() (any, error) { return s.tryDeleteRevision(ctx, region, ns, name) })
+}
+
+func (s *Server) tryDeleteRevision(ctx context.Context, region, ns, name string) (any, error) {
 	rev, revMod, err := s.loadRevision(ctx, region, ns, name)
 	if err != nil {
 		return nil, err
@@ -148,8 +152,12 @@ func (s *Server) deleteRevision(ctx context.Context, region, ns, name string) (a
 			}
 		}
 	}
-	if _, err := s.store.Apply(ctx, store.Change{Conditions: conds, Deletes: []string{revisionKey(region, ns, name)}}); err != nil {
-		return nil, &apiError{409, "conflict", fmt.Sprintf("Revision '%s' or its service was modified concurrently. Try again.", name)}
+	_, err = s.store.Apply(ctx, store.Change{Conditions: conds, Deletes: []string{revisionKey(region, ns, name)}})
+	if cf := (*store.ConditionFailed)(nil); errors.As(err, &cf) {
+		return nil, errRetry // the revision's status or its service changed meanwhile
+	}
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{
 		"apiVersion": "v1", "kind": "Status", "status": "Success",
