@@ -442,7 +442,7 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 	if validated {
 		// The stored body stands: serve it as a stored response (conditions, ranges),
 		// once the refreshed entry is stored.
-		if !f.wait(r) {
+		if !f.wait(r.Context()) {
 			return res
 		}
 		f.mu.Lock()

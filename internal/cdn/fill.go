@@ -29,23 +29,16 @@ type fill struct {
 	stale        *storage.Entry // the entry being validated, nil for a miss
 	rt           Route
 	signed       bool
-	host, path   string        // the client's, for invalidation rules
-	gen          int64         // the cache's invalidation generation when the fill began
-	fromPeer     atomic.Bool   // the origin function got the response from another cache
-	complete     sync.Once     // stores the response and retires the fill, once
-	ready        chan struct{} // closed when the status and headers are known
-	interim      chan interim  // 1xx responses before ready, for the leader to relay
+	host, path   string       // the client's, for invalidation rules
+	gen          int64        // the cache's invalidation generation when the fill began
+	complete     sync.Once    // stores the response and retires the fill, once
+	interim      chan interim // 1xx responses before ready, for the leader to relay
 
-	mu        sync.Mutex
-	status    int
+	buffer    // its mu guards the fields below too
 	header    http.Header
 	decision  policy.Decision
-	validated bool // the origin answered 304: the stored body stands
-	body      []byte
+	validated bool  // the origin answered 304: the stored body stands
 	base      int64 // bytes already handed out and dropped (a response that is not stored)
-	done      bool
-	err       error
-	changed   chan struct{} // closed and replaced whenever the fill grows or ends
 	reqTime   time.Time
 	respTime  time.Time
 	fillBytes int64
@@ -86,8 +79,7 @@ func (c *Cache) startFill(s fillSpec, r *http.Request, rt Route, origin Origin) 
 			}
 		}
 		return &fill{key: s.key, full: s.full, slot: s.slot, forwardRange: s.forwardRange, leaderHeader: r.Header.Clone(), stale: s.stale, rt: rt, signed: rt.Signed,
-			host: r.Host, path: r.URL.Path, gen: c.beginFill(),
-			ready: make(chan struct{}), interim: make(chan interim, 4), changed: make(chan struct{})}
+			host: r.Host, path: r.URL.Path, gen: c.beginFill(), interim: make(chan interim, 4), buffer: newBuffer()}
 	})
 	if !started {
 		return f, false
@@ -138,7 +130,7 @@ func (c *Cache) fillContext(r *http.Request, rt Route, fromPeer *atomic.Bool) (c
 }
 
 func (c *Cache) runFill(f *fill, fr *http.Request, origin Origin) {
-	fw := &fillWriter{f: f, c: c, h: http.Header{}, req: fr}
+	fw := newOriginWriter(fillSink{f, c})
 	f.mu.Lock()
 	f.reqTime = c.now()
 	f.mu.Unlock()
@@ -225,65 +217,24 @@ func varyOf(h http.Header) []string {
 	return out
 }
 
-func (f *fill) signal() {
-	close(f.changed)
-	f.changed = make(chan struct{})
+// fillSink takes the origin's response to a fill.
+type fillSink struct {
+	f *fill
+	c *Cache
 }
 
-// wait waits until the fill ends or the client leaves; it reports whether it ended.
-func (f *fill) wait(r *http.Request) bool {
-	for {
-		f.mu.Lock()
-		done, changed := f.done, f.changed
-		f.mu.Unlock()
-		if done {
-			return true
-		}
+// interim relays an informational response to the client that made the fill (if it
+// still waits); it is never stored.
+func (w fillSink) interim(code int, h http.Header) {
+	if code != http.StatusSwitchingProtocols {
 		select {
-		case <-changed:
-		case <-r.Context().Done():
-			return false
+		case w.f.interim <- interim{code, h.Clone()}:
+		default:
 		}
 	}
 }
 
-func (f *fill) finish(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done {
-		return
-	}
-	f.done, f.err = true, err
-	f.signal()
-}
-
-// fillWriter is the ResponseWriter the origin writes a fill's response into.
-type fillWriter struct {
-	f     *fill
-	c     *Cache
-	h     http.Header
-	req   *http.Request
-	wrote bool
-}
-
-func (w *fillWriter) Header() http.Header { return w.h }
-
-func (w *fillWriter) WriteHeader(code int) {
-	if w.wrote {
-		return
-	}
-	if code < 200 {
-		// An informational response is relayed to the client that made the fill (if
-		// it still waits) and never stored.
-		if code != http.StatusSwitchingProtocols {
-			select {
-			case w.f.interim <- interim{code, w.h.Clone()}:
-			default:
-			}
-		}
-		return
-	}
-	w.wrote = true
+func (w fillSink) head(code int, h http.Header) {
 	f := w.f
 	now := w.c.now()
 	p := f.rt.Policy
@@ -293,7 +244,7 @@ func (w *fillWriter) WriteHeader(code int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.respTime = now
-	header := w.h.Clone()
+	header := h.Clone()
 	if _, ok := header["Date"]; !ok {
 		// RFC 9110 6.6.1: a cache records when a response without Date arrived, so
 		// that a hit does not claim to be generated now.
@@ -304,7 +255,7 @@ func (w *fillWriter) WriteHeader(code int) {
 		// RFC 9111 4.3.4: the 304's fields replace the stored ones; the stored body
 		// stands.
 		header = f.stale.Header.Clone()
-		for k, vs := range w.h {
+		for k, vs := range h {
 			switch k {
 			case "Content-Length", "Transfer-Encoding", "Content-Encoding":
 				continue
@@ -336,10 +287,7 @@ func (w *fillWriter) WriteHeader(code int) {
 	f.signal()
 }
 
-func (w *fillWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
+func (w fillSink) body(b []byte) (int, error) {
 	f := w.f
 	f.mu.Lock()
 	if f.validated {
@@ -356,8 +304,6 @@ func (w *fillWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-func (w *fillWriter) Flush() {}
 
 // keyHeaders are the request headers the cache key includes, which Vary may name.
 func keyHeaders(p *api.CdnPolicy) []string {

@@ -210,21 +210,8 @@ func (c *Cache) storedChunk(full string, i int64, etag string, size int64) *stor
 // it arrives; every reader waiting on the chunk reads from the buffer at its own pace,
 // and the chunk is stored when it is whole.
 type chunkFill struct {
-	span     policy.Span
-	ready    chan struct{} // closed when the status is known (or the fill ended)
-	fromPeer atomic.Bool
-
-	mu      sync.Mutex
-	status  int
-	body    []byte
-	done    bool
-	err     error
-	changed chan struct{} // closed and replaced whenever the fill grows or ends
-}
-
-func (f *chunkFill) signal() {
-	close(f.changed)
-	f.changed = make(chan struct{})
+	span policy.Span
+	buffer
 }
 
 // startChunk starts (or joins) the fill of chunk i of the object marked by mark.
@@ -233,7 +220,7 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 	// Fills are shared by readers of one representation only.
 	slot := key + "\x00" + mark.Header.Get("ETag") + "\x00" + strconv.FormatInt(mark.Size, 10)
 	f, started := join(&c.mu, c.chunks, slot, func() *chunkFill {
-		return &chunkFill{span: policy.Chunk(i, mark.Size), ready: make(chan struct{}), changed: make(chan struct{})}
+		return &chunkFill{span: policy.Chunk(i, mark.Size), buffer: newBuffer()}
 	})
 	if !started {
 		return f, false
@@ -248,7 +235,7 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
-		w := &chunkWriter{f: f, etag: etag, size: mark.Size, h: http.Header{}}
+		w := newOriginWriter(chunkSink{f: f, etag: etag, size: mark.Size})
 		err := callOrigin(origin, w, fr)
 		if !w.wrote {
 			w.WriteHeader(http.StatusBadGateway)
@@ -273,10 +260,7 @@ func (c *Cache) startChunk(r *http.Request, rt Route, origin Origin, full string
 		}
 		c.endFill(gen, key, stored)
 		land(&c.mu, c.chunks, slot, f)
-		f.mu.Lock()
-		f.done, f.err = true, err
-		f.signal()
-		f.mu.Unlock()
+		f.finish(err)
 	}()
 	return f, true
 }
@@ -308,30 +292,24 @@ func callOrigin(origin Origin, w http.ResponseWriter, r *http.Request) (err erro
 	return nil
 }
 
-// chunkWriter is the ResponseWriter a chunk fill's response is written into. Only a
-// 206 of exactly the chunk, of the mark's ETag and length, is taken.
-type chunkWriter struct {
-	f     *chunkFill
-	etag  string
-	size  int64
-	h     http.Header
-	wrote bool
+// chunkSink takes the origin's response to a chunk fill. Only a 206 of exactly the
+// chunk, of the mark's ETag and length, is taken.
+type chunkSink struct {
+	f    *chunkFill
+	etag string
+	size int64
 }
 
-func (w *chunkWriter) Header() http.Header { return w.h }
+func (w chunkSink) interim(int, http.Header) {}
 
-func (w *chunkWriter) WriteHeader(code int) {
-	if w.wrote || code < 200 {
-		return
-	}
-	w.wrote = true
+func (w chunkSink) head(code int, h http.Header) {
 	f := w.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status = code
-	span, complete, ok := policy.ParseContentRange(w.h.Get("Content-Range"))
+	span, complete, ok := policy.ParseContentRange(h.Get("Content-Range"))
 	switch {
-	case code == http.StatusPartialContent && ok && span == f.span && complete == w.size && w.h.Get("ETag") == w.etag:
+	case code == http.StatusPartialContent && ok && span == f.span && complete == w.size && h.Get("ETag") == w.etag:
 	case code == http.StatusOK || code == http.StatusPartialContent || code == http.StatusRequestedRangeNotSatisfiable:
 		f.err = errRepresentationChanged
 	default:
@@ -341,10 +319,7 @@ func (w *chunkWriter) WriteHeader(code int) {
 	f.signal()
 }
 
-func (w *chunkWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
+func (w chunkSink) body(b []byte) (int, error) {
 	f := w.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -359,8 +334,6 @@ func (w *chunkWriter) Write(b []byte) (int, error) {
 	f.signal()
 	return len(b), nil
 }
-
-func (w *chunkWriter) Flush() {}
 
 // chunkReader reads an object filled in chunks, for http.ServeContent: from stored
 // chunks, or from chunk fills as they arrive, one chunk at a time, with the next chunk
@@ -542,24 +515,11 @@ func (rd *chunkReader) fillBytes() (int64, bool) {
 	defer rd.mu.Unlock()
 	n, peer := rd.filled, rd.peer
 	for _, f := range rd.started {
-		for {
-			f.mu.Lock()
-			done, changed := f.done, f.changed
-			size := int64(len(f.body))
-			f.mu.Unlock()
-			if done {
-				n += size
-				peer = peer || f.fromPeer.Load()
-				break
-			}
-			select {
-			case <-changed:
-				continue
-			case <-rd.r.Context().Done():
-				n += size
-			}
-			break
-		}
+		ended := f.wait(rd.r.Context())
+		f.mu.Lock()
+		n += int64(len(f.body))
+		f.mu.Unlock()
+		peer = peer || ended && f.fromPeer.Load()
 	}
 	return n, peer
 }
