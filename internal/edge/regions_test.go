@@ -130,11 +130,11 @@ func TestTrafficGoesToTheClosestRegion(t *testing.T) {
 }
 
 func TestFailoverUnderLoadAndReturn(t *testing.T) {
-	rs := newRegionSet(t, map[string]time.Duration{"us-central1": 20 * time.Millisecond, "europe-west1": 1 * time.Millisecond, "asia-east1": 10 * time.Millisecond}, nil,
-		map[string]any{"baseEjectionTime": map[string]any{"seconds": "1"}})
+	rs := newRegionSet(t, map[string]time.Duration{"us-central1": 20 * time.Millisecond, "europe-west1": 1 * time.Millisecond, "asia-east1": 5 * time.Millisecond}, nil,
+		map[string]any{"baseEjectionTime": map[string]any{"nanos": 300_000_000}})
 	rs.measured(t)
 
-	// A bounded load: 4 workers until 1,600 requests or 15 s. The closest region dies
+	// A bounded load: 4 workers until 1,200 requests or 15 s. The closest region dies
 	// after 300 requests and comes back after 600.
 	var sent, failed atomic.Int64
 	var mu sync.Mutex
@@ -148,7 +148,7 @@ func TestFailoverUnderLoadAndReturn(t *testing.T) {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				n := sent.Add(1)
-				if n > 1600 {
+				if n > 1200 {
 					return
 				}
 				if n == 300 {
@@ -253,14 +253,14 @@ func TestRateCapacitySpillsToTheNextRegion(t *testing.T) {
 			return map[string]any{"balancingMode": "RATE", "maxRatePerEndpoint": capacity}
 		}, nil)
 	rs.measured(t)
-	// Open-loop load well above the cap: 150 requests per second for 3 s (450 requests),
+	// Open-loop load well above the cap: 150 requests per second for 2 s (300 requests),
 	// each on its own, so slow spilled requests do not hold the rate down.
 	var mu sync.Mutex
 	counts := map[string]int{}
 	start := time.Now()
 	tick := time.NewTicker(time.Second / 150)
 	var wg sync.WaitGroup
-	for range 450 {
+	for range 300 {
 		<-tick.C
 		wg.Add(1)
 		go func() {
