@@ -52,15 +52,15 @@ func New(st *store.Store, cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	if !cfg.AddressPool.IsValid() {
-		cfg.AddressPool = DefaultAddressPool
+		cfg.AddressPool = defaultAddressPool
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	return &Server{store: st, cfg: cfg, kinds: computeKinds()}
 }
 
-// DefaultAddressPool is where `addresses create` allocates on one machine: loopback
+// defaultAddressPool is where `addresses create` allocates on one machine: loopback
 // addresses that need no setup on Linux.
-var DefaultAddressPool = netip.MustParsePrefix("127.0.10.0/24")
+var defaultAddressPool = netip.MustParsePrefix("127.0.10.0/24")
 
 // maxBodyBytes bounds request bodies; the largest legitimate ones are certificate
 // chains and URL maps with many rules.

@@ -37,9 +37,9 @@ import (
 //go:embed service.yaml
 var ServiceYAML []byte
 
-// Regions the demo deploys the seed's service to: the seed's, and the second region its
+// regions the demo deploys the seed's service to: the seed's, and the second region its
 // text adds by adding a NEG to the same backend service.
-var Regions = []string{"us-central1", "europe-west1"}
+var regions = []string{"us-central1", "europe-west1"}
 
 // Domain is the seed's certificate domain.
 const Domain = "your-domain.com"
@@ -98,7 +98,7 @@ Take the closest region away and the next one answers, with no failed request:
   meridian run services delete my-global-app --region=%s --quiet
 
 Meridian keeps running until you stop it (Ctrl-C).
-`, strings.Join(Regions, " and "), url, curl, Regions[0])
+`, strings.Join(regions, " and "), url, curl, regions[0])
 	return <-served
 }
 
@@ -132,14 +132,14 @@ func deploy(ctx context.Context, cfg Config, api string) (url, curl string, err 
 		return stdout.String(), nil
 	}
 	steps := []string{}
-	for _, r := range Regions {
+	for _, r := range regions {
 		steps = append(steps, "run services replace "+yamlPath+" --region="+r)
 	}
-	for _, r := range Regions {
+	for _, r := range regions {
 		steps = append(steps, "compute network-endpoint-groups create cloudrun-neg --region="+r+" --network-endpoint-type=serverless --cloud-run-service=my-global-app")
 	}
 	steps = append(steps, "compute backend-services create cloudrun-backend --load-balancing-scheme=EXTERNAL_MANAGED --global --enable-cdn")
-	for _, r := range Regions {
+	for _, r := range regions {
 		steps = append(steps, "compute backend-services add-backend cloudrun-backend --global --network-endpoint-group=cloudrun-neg --network-endpoint-group-region="+r)
 	}
 	steps = append(steps,
@@ -174,7 +174,7 @@ func deploy(ctx context.Context, cfg Config, api string) (url, curl string, err 
 // deadline.
 func waitHTTPS(ctx context.Context, caPath, addr, url string) error {
 	deadline := time.Now().Add(2 * time.Minute)
-	closest := []byte("Region: <strong>" + Regions[0] + "</strong>")
+	closest := []byte("Region: <strong>" + regions[0] + "</strong>")
 	var lastErr error
 	answered := false
 	for time.Now().Before(deadline) && ctx.Err() == nil {

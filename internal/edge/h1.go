@@ -44,6 +44,7 @@ type h1Server struct {
 	readHeader time.Duration
 	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
 	hits       atomic.Int64 // responses the fast path served, for tests
+	date       httpDate     // the Date of responses without one
 
 	mu      sync.Mutex
 	conns   map[*h1Conn]bool // true while idle between requests
@@ -176,7 +177,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			return
 		}
 		br.Discard(n)
-		w := newH1Writer(c.conn, req)
+		w := newH1Writer(c.conn, req, &s.date)
 		if rt != nil {
 			req = req.WithContext(withRouted(req.Context(), rt))
 		}
@@ -365,6 +366,7 @@ func (l *handoffListener) give(c net.Conn) bool {
 type h1Writer struct {
 	conn       net.Conn
 	req        *http.Request
+	date       *httpDate
 	header     http.Header
 	status     int
 	head       []byte // the rendered status line and headers, before framing
@@ -381,8 +383,8 @@ type h1Writer struct {
 // chunked encoding.
 const maxPending = 16 << 10
 
-func newH1Writer(conn net.Conn, req *http.Request) *h1Writer {
-	return &h1Writer{conn: conn, req: req, header: http.Header{}, length: -1, closeAfter: req.Close}
+func newH1Writer(conn net.Conn, req *http.Request, date *httpDate) *h1Writer {
+	return &h1Writer{conn: conn, req: req, date: date, header: http.Header{}, length: -1, closeAfter: req.Close}
 }
 
 func (w *h1Writer) Header() http.Header { return w.header }
@@ -417,7 +419,7 @@ func (w *h1Writer) WriteHeader(code int) {
 	w.head = appendHeader(w.head, w.header, skipFraming)
 	if _, ok := w.header["Date"]; !ok {
 		w.head = append(w.head, "Date: "...)
-		w.head = append(w.head, httpDate()...)
+		w.head = append(w.head, w.date.now()...)
 		w.head = append(w.head, '\r', '\n')
 	}
 }
@@ -589,23 +591,23 @@ func appendHeader(b []byte, h http.Header, skip map[string]bool) []byte {
 }
 
 // httpDate is the current time in HTTP's format, formatted once a second.
-func httpDate() string {
+type httpDate struct{ last atomic.Pointer[dateString] }
+
+func (d *httpDate) now() string {
 	now := time.Now()
 	sec := now.Unix()
-	if d := cachedDate.Load(); d != nil && d.sec == sec {
-		return d.s
+	if last := d.last.Load(); last != nil && last.sec == sec {
+		return last.s
 	}
-	d := &dateString{sec: sec, s: now.UTC().Format(http.TimeFormat)}
-	cachedDate.Store(d)
-	return d.s
+	last := &dateString{sec: sec, s: now.UTC().Format(http.TimeFormat)}
+	d.last.Store(last)
+	return last.s
 }
 
 type dateString struct {
 	sec int64
 	s   string
 }
-
-var cachedDate atomic.Pointer[dateString]
 
 // writeHitTo writes a prepared hit: with its body in one write when small, else with
 // writev; it returns the body bytes written.
