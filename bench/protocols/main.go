@@ -106,6 +106,7 @@ func run() error {
 		}
 		defer f.Close()
 		cfg.RequestLog, logging = observe.NewRequestLog(f), "to "+*logFile
+		defer cfg.RequestLog.Close()
 	}
 	e, stopEdge := c.RunEdge(ctx, cfg)
 	defer stopEdge()
@@ -113,7 +114,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	resources := append(harness.CDNOrigin(origin.Listener.Addr().String(), nil),
+	var web map[string]any
+	if *logFile != "" {
+		web = map[string]any{"logConfig": map[string]any{"enable": true}}
+	}
+	resources := append(harness.CDNOrigin(origin.Listener.Addr().String(), web),
 		harness.Resource{Path: "global/sslCertificates", Body: map[string]any{"name": "cert", "certificate": certPEM, "privateKey": keyPEM}},
 		harness.Resource{Path: "global/targetHttpsProxies", Body: map[string]any{"name": "sproxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/cert"}}},
 		harness.Resource{Path: "global/forwardingRules", Body: map[string]any{"name": "sfr", "IPAddress": "127.0.0.2", "portRange": "443", "target": "global/targetHttpsProxies/sproxy"}})

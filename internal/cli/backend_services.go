@@ -52,6 +52,8 @@ type backendServiceFlags struct {
 	customRequestHeaders, customResponseHeaders                              *repeated
 	enableLogging                                                            *optionalBool
 	loggingSampleRate                                                        *optional[float64]
+	loggingOptional                                                          *optional[string]
+	loggingOptionalFields                                                    *listValue
 
 	enableCDN, negativeCaching, requestCoalescing                        *optionalBool
 	cacheMode                                                            *optional[string]
@@ -92,6 +94,8 @@ func addBackendServiceFlags(fs *pflag.FlagSet, forUpdate bool) *backendServiceFl
 	f.customResponseHeaders = addRepeated(fs, "custom-response-header", `Header the load balancer adds to responses, "Name: value".`)
 	f.enableLogging = addOptionalBool(fs, "enable-logging", "Log the requests served by this backend service.")
 	f.loggingSampleRate = addFloat(fs, "logging-sample-rate", "Fraction of requests to log, from 0.0 to 1.0.")
+	f.loggingOptional = addEnum(fs, "logging-optional", "Which optional fields request logs include.", "EXCLUDE_ALL_OPTIONAL", "INCLUDE_ALL_OPTIONAL", "CUSTOM")
+	f.loggingOptionalFields = addList(fs, "logging-optional-fields", "Optional fields request logs include with --logging-optional=CUSTOM, e.g. tls.protocol,tls.cipher.")
 
 	f.enableCDN = addOptionalBool(fs, "enable-cdn", "Enable Cloud CDN for the backend service.")
 	f.cacheMode = addEnum(fs, "cache-mode", "Cache setting for all responses from this backend.", "CACHE_ALL_STATIC", "USE_ORIGIN_HEADERS", "FORCE_CACHE_ALL")
@@ -171,7 +175,7 @@ func replaceList(dst *[]string, values []string, clear bool) {
 }
 
 func (f *backendServiceFlags) applyLogging(bs *api.BackendService) {
-	if !f.enableLogging.set && !f.loggingSampleRate.set {
+	if !f.enableLogging.set && !f.loggingSampleRate.set && !f.loggingOptional.set && !f.loggingOptionalFields.set {
 		return
 	}
 	if bs.LogConfig == nil {
@@ -181,6 +185,12 @@ func (f *backendServiceFlags) applyLogging(bs *api.BackendService) {
 		bs.LogConfig.Enable = f.enableLogging.value
 	}
 	f.loggingSampleRate.applyPtr(&bs.LogConfig.SampleRate)
+	if f.loggingOptional.set {
+		bs.LogConfig.OptionalMode = f.loggingOptional.value
+	}
+	if f.loggingOptionalFields.set {
+		bs.LogConfig.OptionalFields = f.loggingOptionalFields.items
+	}
 }
 
 // applyCDNPolicy sets cdnPolicy from the CDN flags. Like gcloud, a change of cache mode

@@ -24,14 +24,14 @@ func TestBackendServiceCreateSendsFlags(t *testing.T) {
 		"--cache-key-query-string-whitelist=a,b", "--cache-key-include-http-header=X-Tenant",
 		"--cache-key-include-named-cookie=session",
 		"--custom-request-header=X-Geo: {client_region},{client_city}", "--custom-response-header=Cache-Status: {cdn_cache_status}",
-		"--enable-logging", "--logging-sample-rate=0.5").mustSucceed(t)
+		"--enable-logging", "--logging-sample-rate=0.5", "--logging-optional=custom", "--logging-optional-fields=tls.protocol,tls.cipher").mustSucceed(t)
 
 	want := `{"cdnPolicy":{"bypassCacheOnRequestHeaders":[{"headerName":"X-Bypass"},{"headerName":"X-Debug"}],` +
 		`"cacheKeyPolicy":{"includeHost":false,"includeHttpHeaders":["X-Tenant"],"includeNamedCookies":["session"],"includeProtocol":false,"includeQueryString":true,"queryStringWhitelist":["a","b"]},` +
 		`"cacheMode":"FORCE_CACHE_ALL","clientTtl":600,"defaultTtl":3600,"negativeCaching":true,"negativeCachingPolicy":[{"code":404,"ttl":60},{"code":301,"ttl":120}],` +
 		`"requestCoalescing":false,"serveWhileStale":86400,"signedUrlCacheMaxAgeSec":"43200"},` +
 		`"customRequestHeaders":["X-Geo: {client_region},{client_city}"],"customResponseHeaders":["Cache-Status: {cdn_cache_status}"],` +
-		`"description":"site","enableCDN":true,"loadBalancingScheme":"EXTERNAL_MANAGED","logConfig":{"enable":true,"sampleRate":0.5},` +
+		`"description":"site","enableCDN":true,"loadBalancingScheme":"EXTERNAL_MANAGED","logConfig":{"enable":true,"optionalFields":["tls.protocol","tls.cipher"],"optionalMode":"CUSTOM","sampleRate":0.5},` +
 		`"name":"web","protocol":"HTTPS","timeoutSec":60}`
 	if got := jsonOf(t, f.last("POST", bsPath).Body); got != want {
 		t.Errorf("body:\n got %s\nwant %s", got, want)

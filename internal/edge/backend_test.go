@@ -282,7 +282,7 @@ func TestClientGoneBeforeAnyResponse(t *testing.T) {
 			}))
 			defer origin.Close()
 			defer close(release) // before the origin closes: a cache fill outlives its client
-			httpHarness(t, h, origin, map[string]any{"enableCDN": cdn}, map[string]any{"defaultService": "global/backendServices/web"})
+			httpHarness(t, h, origin, map[string]any{"enableCDN": cdn, "logConfig": map[string]any{"enable": true}}, map[string]any{"defaultService": "global/backendServices/web"})
 			addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
 			ctx, cancel := context.WithCancel(context.Background())
 			req, _ := http.NewRequestWithContext(ctx, "GET", "http://lb.example.com/slow", nil)

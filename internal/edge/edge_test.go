@@ -37,7 +37,7 @@ type harness struct {
 	st   *store.Store
 	api  *httptest.Server
 	edge *Edge
-	logs *syncBuffer
+	logs *testLogs
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -47,8 +47,8 @@ func newHarnessWith(t *testing.T, adjust func(*Config)) *harness {
 	st := testutil.Store(t)
 	api := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
 	t.Cleanup(api.Close)
-	logs := &syncBuffer{}
-	cfg := Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: observe.NewRequestLog(logs)}
+	logs := newTestLogs(t)
+	cfg := Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: logs.log}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -72,6 +72,25 @@ func startEdge(t *testing.T, st *store.Store, cfg Config) *Edge {
 }
 
 // syncBuffer is a buffer the edge writes to while the test reads.
+// testLogs is a request log a test reads: String first waits until every entry
+// logged so far is written.
+type testLogs struct {
+	buf syncBuffer
+	log *observe.RequestLog
+}
+
+func newTestLogs(t *testing.T) *testLogs {
+	l := &testLogs{}
+	l.log = observe.NewRequestLog(&l.buf)
+	t.Cleanup(l.log.Close) // after the edge stops (cleanups run last first)
+	return l
+}
+
+func (l *testLogs) String() string {
+	l.log.Flush()
+	return l.buf.String()
+}
+
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -164,7 +183,8 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
 	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": json.Number(port)}}})
 	h.call("POST", "global/backendServices", map[string]any{"name": "web", "loadBalancingScheme": "EXTERNAL_MANAGED",
-		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}, "customRequestHeaders": []string{"X-Client: tls={tls_version}", "X-RTT: {client_rtt_msec}"}})
+		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customResponseHeaders": []string{"X-Served-By: meridian-test"}, "customRequestHeaders": []string{"X-Client: tls={tls_version}", "X-RTT: {client_rtt_msec}"},
+		"logConfig": map[string]any{"enable": true, "optionalMode": "CUSTOM", "optionalFields": []string{"tls.protocol"}}})
 	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-a", "certificate": certA, "privateKey": keyA})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert-b", "certificate": certB, "privateKey": keyB})
@@ -227,6 +247,10 @@ func TestHTTPSThroughForwardingRule(t *testing.T) {
 		entry.HTTPRequest["status"] != float64(200) || entry.HTTPRequest["requestUrl"] != "https://a.example.com/hello?x=1" ||
 		entry.JSONPayload["statusDetails"] != "response_sent_by_backend" || entry.HTTPRequest["responseSize"] != "21" {
 		t.Errorf("request log entry %+v", entry)
+	}
+	// The optional fields are the ones logConfig names: tls.protocol, not tls.cipher.
+	if fields, _ := entry.JSONPayload["tls"].(map[string]any); fields["protocol"] != "TLSv1.3" || len(fields) != 1 {
+		t.Errorf("optional fields %v, want only tls.protocol", entry.JSONPayload["tls"])
 	}
 
 	// A URL map change applies to the next request, on the same listener.

@@ -43,7 +43,7 @@ func TestServesWhenEtcdIsGone(t *testing.T) {
 	defer st.Close()
 	api := httptest.NewServer(controlplane.New(apiStore, controlplane.Config{}).Handler())
 	defer api.Close()
-	h := &harness{t: t, api: api, logs: &syncBuffer{}}
+	h := &harness{t: t, api: api, logs: newTestLogs(t)}
 	h.edge = New(st, Config{PortMap: map[int]int{80: 0}, Log: testLog{t}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done, ready := make(chan error, 1), make(chan struct{})

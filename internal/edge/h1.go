@@ -649,6 +649,7 @@ type fastHit struct {
 	age         int64  // seconds
 	cacheStatus string
 	entry       observe.Entry
+	log         snapshot.LogPolicy
 	start       time.Time
 }
 
@@ -705,7 +706,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if r.Method != http.MethodHead {
 		hit.body = e.Body
 	}
-	hit.entry = listenerEntry(l)
+	hit.entry, hit.log = listenerEntry(l), svc.Log
 	hit.entry.BackendService = api.LastSegment(res.Service)
 	hit.entry.CacheLookup, hit.entry.CacheHit, hit.entry.CacheID, hit.entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
 	return hit, writeHit, nil
@@ -717,10 +718,8 @@ var hitSkip = map[string]bool{"Transfer-Encoding": true, "Connection": true}
 // logHit records a hit the fast path wrote, as the general path records one.
 func (p *proxy) logHit(hit *fastHit, r *http.Request, written int64) {
 	entry := hit.entry
-	entry.RequestSize = requestHeaderSize(r)
-	entry = completeEntry(entry, &recorder{status: http.StatusOK, bytes: written, detail: "response_from_cache"}, r, hit.start)
-	p.edge.cfg.RequestLog.Log(entry)
-	p.edge.cfg.Metrics.Observe(entry)
+	entry.Status, entry.ResponseSize, entry.StatusDetails = http.StatusOK, written, "response_from_cache"
+	p.record(&entry, hit.log, r, hit.start, 0)
 }
 
 // cdnVariablesOnly reports whether custom response headers use no variable but the

@@ -26,7 +26,7 @@ func cdnOrigin(t *testing.T, h *harness) (*atomic.Int64, func(string) (*http.Res
 	}))
 	t.Cleanup(origin.Close)
 	get := httpHarness(t, h, origin, map[string]any{
-		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
+		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"}, "logConfig": map[string]any{"enable": true},
 		"customResponseHeaders": []string{"X-Cache-Status: {cdn_cache_status}"},
 	}, map[string]any{"defaultService": "global/backendServices/web"})
 	return fetches, get

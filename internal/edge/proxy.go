@@ -147,20 +147,30 @@ func (p *proxy) handler(addr string) http.Handler {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		body := &countingBody{ReadCloser: r.Body}
 		r.Body = body
-		entry := p.serve(rec, r, addr)
+		entry, log := p.serve(rec, r, addr)
 		// A body the answer did not need is drained here, inside the handler: with full
 		// duplex, net/http would drain it after the handler and then race its own read
 		// of the next request (golang/go#68560: "invalid concurrent Body.Read call").
 		body.Close()
-		entry.RequestSize = requestHeaderSize(r) + body.n.Load()
-		entry = completeEntry(entry, rec, r, start)
+		entry.Status, entry.ResponseSize, entry.StatusDetails = rec.status, rec.bytes, rec.detail
 		if !rec.wroteHeader && r.Context().Err() != nil {
 			// The client left before anything was sent: GCP logs no status for it.
 			entry.Status, entry.StatusDetails = 0, detailClientGone
 		}
-		p.edge.cfg.RequestLog.Log(entry)
-		p.edge.cfg.Metrics.Observe(entry)
+		p.record(&entry, log, r, start, body.n.Load())
 	})
+}
+
+// record counts one request in the metrics and, when its backend service's logConfig
+// samples it, completes its entry and queues it in the request log. A request that is
+// not logged costs no more than the draw.
+func (p *proxy) record(e *observe.Entry, log snapshot.LogPolicy, r *http.Request, start time.Time, bodyBytes int64) {
+	if p.edge.cfg.RequestLog != nil && log.Sampled() {
+		describe(e, log, r, start)
+		e.RequestSize = requestHeaderSize(r) + bodyBytes
+		p.edge.cfg.RequestLog.Log(e)
+	}
+	p.edge.cfg.Metrics.Observe(e)
 }
 
 // routed is a request's place in the configuration, worked out once: the snapshot,
@@ -232,29 +242,27 @@ func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
 // listenerEntry is the request log entry's part that names the forwarding rule's
 // resources.
 func listenerEntry(l *snapshot.Listener) observe.Entry {
-	entry := observe.Entry{ForwardingRule: api.LastSegment(l.ForwardingRule), TargetProxy: api.LastSegment(l.TargetProxy), URLMap: api.LastSegment(l.URLMap)}
-	if p, err := api.ParseResourcePath(l.ForwardingRule, ""); err == nil {
-		entry.Project = p.Project
-	}
-	return entry
+	return observe.Entry{Project: l.Labels.Project, ForwardingRule: l.Labels.ForwardingRule, TargetProxy: l.Labels.TargetProxy, URLMap: l.Labels.URLMap}
 }
 
-// serve routes and answers one request and returns what the request log names.
-func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
+// serve routes and answers one request, and returns what the request log names and
+// the log policy of the backend service that answered (none: not logged, when no
+// backend service did, as for a redirect).
+func (p *proxy) serve(w *recorder, r *http.Request, addr string) (observe.Entry, snapshot.LogPolicy) {
 	rt, ok := p.route(r, addr)
 	if !ok {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
-		return observe.Entry{}
+		return observe.Entry{}, snapshot.LogPolicy{}
 	}
 	snap, l, res, scheme := rt.snap, rt.l, rt.res, rt.scheme
 	entry := listenerEntry(l)
 	if !l.HTTPS && p.edge.challenges.Load().answerHTTP01(w, r) {
-		return entry // an ACME server validating a domain, before any URL map
+		return entry, snapshot.LogPolicy{} // an ACME server validating a domain, before any URL map
 	}
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)
 		w.WriteHeader(res.Redirect.Code)
-		return entry
+		return entry, snapshot.LogPolicy{}
 	}
 	service := res.Service
 	if len(res.Weighted) > 0 {
@@ -264,19 +272,19 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) observe.Entry {
 	svc := snap.Services[service]
 	if svc == nil {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
-		return entry
+		return entry, snapshot.LogPolicy{}
 	}
 	if svc.Resource.EnableCDN && p.edge.cache != nil {
-		return p.serveCached(w, r, svc, res, scheme, addr, entry)
+		return p.serveCached(w, r, svc, res, scheme, addr, entry), svc.Log
 	}
 	attempts, detail, msg := p.plan(svc, r)
 	if len(attempts) == 0 {
 		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
-		return entry
+		return entry, svc.Log
 	}
 	w.detail = detailFromBackend
 	p.forward(w, r, svc, attempts, res, scheme, false)
-	return entry
+	return entry, svc.Log
 }
 
 // recorder notes what was answered, for the request log. Unwrap lets
@@ -330,23 +338,27 @@ func requestHeaderSize(r *http.Request) int64 {
 	return int64(n + 2)
 }
 
-func completeEntry(e observe.Entry, rec *recorder, r *http.Request, start time.Time) observe.Entry {
+// describe fills in what a logged entry says of the request: when, how long, the
+// URL, the client and the server, and the TLS fields the log policy includes.
+func describe(e *observe.Entry, log snapshot.LogPolicy, r *http.Request, start time.Time) {
 	e.Time, e.Latency = start, time.Since(start)
-	e.Method, e.Protocol, e.Status = r.Method, r.Proto, rec.status
+	e.Method, e.Protocol = r.Method, r.Proto
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-		e.TLSVersion, e.TLSCipher = tlsVersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
+		if log.TLSProtocol {
+			e.TLSVersion = tlsVersionName(r.TLS.Version)
+		}
+		if log.TLSCipher {
+			e.TLSCipher = tls.CipherSuiteName(r.TLS.CipherSuite)
+		}
 	}
 	e.URL = scheme + "://" + r.Host + r.URL.RequestURI()
-	e.ResponseSize = rec.bytes
 	e.UserAgent, e.Referer = r.UserAgent(), r.Referer()
 	e.RemoteIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		e.ServerIP, _, _ = net.SplitHostPort(la.String())
 	}
-	e.StatusDetails = rec.detail
-	return e
 }
 
 // forwarding is what the edge's one reverse proxy and failover transport need of a

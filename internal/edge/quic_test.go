@@ -23,7 +23,7 @@ func TestHTTP3(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello over "+r.Header.Get("Via")) }))
 	defer origin.Close()
 	cert, key, pool := selfSigned(t, "a.example.com")
-	httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	httpHarness(t, h, origin, map[string]any{"logConfig": map[string]any{"enable": true}}, map[string]any{"defaultService": "global/backendServices/web"})
 	h.call("POST", "global/sslCertificates", map[string]any{"name": "cert", "certificate": cert, "privateKey": key})
 	h.call("POST", "global/targetHttpsProxies", map[string]any{"name": "sproxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/cert"}})
 	h.call("POST", "global/forwardingRules", map[string]any{"name": "sfr", "IPAddress": "127.0.0.2", "portRange": "443", "target": "global/targetHttpsProxies/sproxy"})

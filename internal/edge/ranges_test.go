@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"meridian/internal/controlplane"
-	"meridian/internal/observe"
 	"meridian/internal/testutil"
 )
 
@@ -51,8 +50,8 @@ func TestCDNByteRangesAndDiskTierThroughEdge(t *testing.T) {
 	st := testutil.Store(t)
 	apiSrv := httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())
 	t.Cleanup(apiSrv.Close)
-	logs := &syncBuffer{}
-	cfg := Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: observe.NewRequestLog(logs), CacheDir: t.TempDir()}
+	logs := newTestLogs(t)
+	cfg := Config{PortMap: map[int]int{443: 0, 80: 0}, Log: testLog{t}, RequestLog: logs.log, CacheDir: t.TempDir()}
 	run := func() (*Edge, func()) {
 		e := New(st, cfg)
 		ctx, cancel := context.WithCancel(context.Background())

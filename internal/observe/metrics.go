@@ -47,7 +47,7 @@ func NewMetrics() *Metrics {
 
 // Observe counts one request's outcome. A response the cache stored or served is cache
 // egress; anything else is uncached traffic.
-func (m *Metrics) Observe(e Entry) {
+func (m *Metrics) Observe(e *Entry) {
 	if m == nil {
 		return
 	}
@@ -75,6 +75,20 @@ func (m *Metrics) Observe(e Entry) {
 	default:
 		m.uncachedBytes.WithLabelValues(bs).Add(float64(e.ResponseSize))
 	}
+}
+
+// CountRequestLog adds the request log's losses to the metrics: entries dropped because
+// its queue was full, and batches it failed to write.
+func (m *Metrics) CountRequestLog(l *RequestLog) {
+	if m == nil || l == nil {
+		return
+	}
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "meridian", Name: "request_log_dropped_total",
+			Help: "Request log entries dropped because the log's queue was full."}, func() float64 { return float64(l.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "meridian", Name: "request_log_write_errors_total",
+			Help: "Batches of request log entries the log failed to write."}, func() float64 { return float64(l.WriteErrors()) }),
+	)
 }
 
 // Handler serves the metrics in Prometheus's text format.

@@ -1,27 +1,186 @@
 // Package observe writes what the data plane reports: one JSON request log line per
 // request in Cloud Logging's load balancer shape, so tools written for GCP's logs read
-// Meridian's.
+// Meridian's, and Prometheus metrics.
 package observe
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
-// RequestLog writes request log entries as JSON lines. A nil *RequestLog discards.
+// RequestLog writes request log entries as JSON lines, off the requests' path: Log
+// only queues a copy of the entry, and a goroutine of the log's own encodes what has
+// queued in batches and writes each batch at once. The queue is bounded: an entry
+// that finds it full is dropped and counted (Dropped), never waited for. A nil
+// *RequestLog discards.
 type RequestLog struct {
-	mu  sync.Mutex // guards enc and the writer under it
-	enc *json.Encoder
+	w        io.Writer
+	interval time.Duration // how long a batch gathers before it is written
+	limit    int           // entries queued at most
+
+	mu      sync.Mutex
+	queue   []Entry
+	spare   []Entry
+	queued  int64 // entries ever queued
+	written int64 // entries ever written (or given up on when the writer failed)
+	done    *sync.Cond
+	stopped bool
+
+	wake    chan struct{} // a batch began
+	hurry   chan struct{} // write now: the queue is half full, a Flush or the Close waits
+	dropped atomic.Int64
+	errors  atomic.Int64
+	ended   chan struct{}
 }
 
-// NewRequestLog writes entries to w.
+// Queue sizes: a batch is written once it reaches batchHigh entries or interval after
+// it began, whichever is first; queueLimit entries wait at most.
+const (
+	batchHigh     = 2048
+	queueLimit    = 16384
+	batchInterval = 50 * time.Millisecond
+)
+
+// NewRequestLog writes entries to w from a goroutine that Close stops.
 func NewRequestLog(w io.Writer) *RequestLog {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &RequestLog{enc: enc}
+	l := &RequestLog{w: w, interval: batchInterval, limit: queueLimit,
+		wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), ended: make(chan struct{})}
+	l.done = sync.NewCond(&l.mu)
+	go l.run()
+	return l
+}
+
+// Log queues one entry.
+func (l *RequestLog) Log(e *Entry) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	if l.stopped || len(l.queue) >= l.limit {
+		l.mu.Unlock()
+		l.dropped.Add(1)
+		return
+	}
+	l.queue = append(l.queue, *e)
+	n := len(l.queue)
+	l.queued++
+	l.mu.Unlock()
+	switch n {
+	case 1:
+		signal(l.wake)
+	case batchHigh:
+		signal(l.hurry)
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until every entry queued before it is written.
+func (l *RequestLog) Flush() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	target := l.queued
+	for l.written < target && !l.finished() {
+		signal(l.wake)
+		signal(l.hurry)
+		l.done.Wait()
+	}
+}
+
+// finished reports whether the writer has ended; mu is held.
+func (l *RequestLog) finished() bool {
+	select {
+	case <-l.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close writes what is queued and stops the writer; entries logged after it are
+// dropped.
+func (l *RequestLog) Close() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	already := l.stopped
+	l.stopped = true
+	l.mu.Unlock()
+	if !already {
+		signal(l.wake)
+		signal(l.hurry)
+	}
+	<-l.ended
+}
+
+// Dropped is how many entries found the queue full (or the log closed).
+func (l *RequestLog) Dropped() int64 { return l.dropped.Load() }
+
+// WriteErrors is how many batches the writer failed to write.
+func (l *RequestLog) WriteErrors() int64 { return l.errors.Load() }
+
+func (l *RequestLog) run() {
+	defer func() {
+		l.mu.Lock()
+		close(l.ended)
+		l.done.Broadcast()
+		l.mu.Unlock()
+	}()
+	var buf []byte
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		<-l.wake
+		// A batch has begun: let it gather, unless it is large or someone waits.
+		timer.Reset(l.interval)
+		select {
+		case <-timer.C:
+		case <-l.hurry:
+			timer.Stop()
+		}
+		for {
+			l.mu.Lock()
+			batch := l.queue
+			l.queue, l.spare = l.spare[:0], nil
+			stopped := l.stopped
+			l.mu.Unlock()
+			if len(batch) == 0 {
+				if stopped {
+					return
+				}
+				break
+			}
+			buf = buf[:0]
+			for i := range batch {
+				buf = AppendEntry(buf, &batch[i])
+				batch[i] = Entry{} // let go of the request's strings
+			}
+			if _, err := l.w.Write(buf); err != nil {
+				l.errors.Add(1)
+			}
+			if cap(buf) > 4<<20 {
+				buf = nil // one burst does not keep a large buffer for good
+			}
+			l.mu.Lock()
+			l.written += int64(len(batch))
+			l.spare = batch[:0]
+			l.done.Broadcast()
+			l.mu.Unlock()
+		}
+	}
 }
 
 // Entry is one request, as the load balancer saw it.
@@ -43,8 +202,10 @@ type Entry struct {
 	ServerIP       string
 	Latency        time.Duration
 	StatusDetails  string
-	TLSVersion     string
-	TLSCipher      string
+	// Optional fields (logConfig.optionalMode): set only when the backend service's
+	// log configuration includes them.
+	TLSVersion string
+	TLSCipher  string
 	// The CDN's outcome, on CDN-enabled routes.
 	CacheLookup, CacheHit, CacheValidated bool
 	CacheFillBytes                        int64
@@ -53,83 +214,73 @@ type Entry struct {
 	CacheStatus                           string // {cdn_cache_status}, for metrics
 }
 
-// Cloud Logging's shapes ([LOG]).
-type logLine struct {
-	LogName     string         `json:"logName"`
-	Timestamp   string         `json:"timestamp"`
-	Severity    string         `json:"severity"`
-	Resource    logResource    `json:"resource"`
-	HTTPRequest logHTTPRequest `json:"httpRequest"`
-	JSONPayload logPayload     `json:"jsonPayload"`
-}
-
-type logResource struct {
-	Type   string            `json:"type"`
-	Labels map[string]string `json:"labels"`
-}
-
-type logHTTPRequest struct {
-	RequestMethod string `json:"requestMethod"`
-	RequestURL    string `json:"requestUrl"`
-	RequestSize   string `json:"requestSize,omitempty"`
-	Status        int    `json:"status,omitempty"` // none when the client left before any response
-	ResponseSize  string `json:"responseSize,omitempty"`
-	UserAgent     string `json:"userAgent,omitempty"`
-	RemoteIP      string `json:"remoteIp,omitempty"`
-	ServerIP      string `json:"serverIp,omitempty"`
-	Referer       string `json:"referer,omitempty"`
-	Latency       string `json:"latency"`
-	Protocol      string `json:"protocol,omitempty"`
-	// false booleans are omitted, as Cloud Logging does
-	CacheLookup                    bool   `json:"cacheLookup,omitempty"`
-	CacheHit                       bool   `json:"cacheHit,omitempty"`
-	CacheValidatedWithOriginServer bool   `json:"cacheValidatedWithOriginServer,omitempty"`
-	CacheFillBytes                 string `json:"cacheFillBytes,omitempty"`
-}
-
-type logPayload struct {
-	Type          string  `json:"@type"`
-	StatusDetails string  `json:"statusDetails,omitempty"`
-	CacheID       string  `json:"cacheId,omitempty"`
-	CacheDecision string  `json:"cacheDecision,omitempty"`
-	TLS           *logTLS `json:"tls,omitempty"`
-}
-
-type logTLS struct {
-	Protocol string `json:"protocol,omitempty"`
-	Cipher   string `json:"cipher,omitempty"`
-}
-
-// Log writes one entry.
-func (l *RequestLog) Log(e Entry) {
-	if l == nil {
-		return
+// AppendEntry appends e as one line of JSON in Cloud Logging's shape for load balancer
+// requests ([LOG]): int64 sizes as decimal strings, latency as seconds with an "s",
+// false and empty fields omitted, as Cloud Logging does.
+func AppendEntry(b []byte, e *Entry) []byte {
+	b = append(b, `{"logName":"projects/`...)
+	b = appendEscaped(b, e.Project)
+	b = append(b, `/logs/requests","timestamp":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","severity":"`...)
+	b = append(b, severity(e.Status)...)
+	b = append(b, `","resource":{"type":"http_load_balancer","labels":{"backend_service_name":`...)
+	b = appendString(b, e.BackendService)
+	b = append(b, `,"forwarding_rule_name":`...)
+	b = appendString(b, e.ForwardingRule)
+	b = append(b, `,"project_id":`...)
+	b = appendString(b, e.Project)
+	b = append(b, `,"target_proxy_name":`...)
+	b = appendString(b, e.TargetProxy)
+	b = append(b, `,"url_map_name":`...)
+	b = appendString(b, e.URLMap)
+	b = append(b, `,"zone":"global"}},"httpRequest":{"requestMethod":`...)
+	b = appendString(b, e.Method)
+	b = append(b, `,"requestUrl":`...)
+	b = appendString(b, e.URL)
+	b = appendSize(b, `,"requestSize":"`, e.RequestSize)
+	if e.Status != 0 { // none when the client left before any response
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(e.Status), 10)
 	}
-	line := logLine{
-		LogName:   "projects/" + e.Project + "/logs/requests",
-		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
-		Severity:  severity(e.Status),
-		Resource: logResource{Type: "http_load_balancer", Labels: map[string]string{
-			"project_id": e.Project, "forwarding_rule_name": e.ForwardingRule, "target_proxy_name": e.TargetProxy,
-			"url_map_name": e.URLMap, "backend_service_name": e.BackendService, "zone": "global",
-		}},
-		HTTPRequest: logHTTPRequest{
-			RequestMethod: e.Method, RequestURL: e.URL, Status: e.Status, UserAgent: e.UserAgent, RemoteIP: e.RemoteIP,
-			ServerIP: e.ServerIP, Referer: e.Referer, Protocol: e.Protocol,
-			RequestSize: sizeString(e.RequestSize), ResponseSize: sizeString(e.ResponseSize),
-			Latency:     fmt.Sprintf("%.6fs", e.Latency.Seconds()),
-			CacheLookup: e.CacheLookup, CacheHit: e.CacheHit, CacheValidatedWithOriginServer: e.CacheValidated,
-			CacheFillBytes: sizeString(e.CacheFillBytes),
-		},
-		JSONPayload: logPayload{Type: "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry", StatusDetails: e.StatusDetails,
-			CacheID: e.CacheID, CacheDecision: e.CacheDecision},
+	b = appendSize(b, `,"responseSize":"`, e.ResponseSize)
+	b = appendField(b, `,"userAgent":`, e.UserAgent)
+	b = appendField(b, `,"remoteIp":`, e.RemoteIP)
+	b = appendField(b, `,"serverIp":`, e.ServerIP)
+	b = appendField(b, `,"referer":`, e.Referer)
+	b = append(b, `,"latency":"`...)
+	b = strconv.AppendFloat(b, e.Latency.Seconds(), 'f', 6, 64)
+	b = append(b, `s"`...)
+	b = appendField(b, `,"protocol":`, e.Protocol)
+	if e.CacheLookup {
+		b = append(b, `,"cacheLookup":true`...)
 	}
-	if e.TLSVersion != "" {
-		line.JSONPayload.TLS = &logTLS{Protocol: e.TLSVersion, Cipher: e.TLSCipher}
+	if e.CacheHit {
+		b = append(b, `,"cacheHit":true`...)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.enc.Encode(line)
+	if e.CacheValidated {
+		b = append(b, `,"cacheValidatedWithOriginServer":true`...)
+	}
+	b = appendSize(b, `,"cacheFillBytes":"`, e.CacheFillBytes)
+	b = append(b, `},"jsonPayload":{"@type":"type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry"`...)
+	b = appendField(b, `,"statusDetails":`, e.StatusDetails)
+	b = appendField(b, `,"cacheId":`, e.CacheID)
+	b = appendField(b, `,"cacheDecision":`, e.CacheDecision)
+	if e.TLSVersion != "" || e.TLSCipher != "" {
+		b = append(b, `,"tls":{`...)
+		sep := ""
+		if e.TLSVersion != "" {
+			b = append(b, `"protocol":`...)
+			b = appendString(b, e.TLSVersion)
+			sep = ","
+		}
+		if e.TLSCipher != "" {
+			b = append(b, sep+`"cipher":`...)
+			b = appendString(b, e.TLSCipher)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}}\n"...)
 }
 
 func severity(status int) string {
@@ -142,10 +293,78 @@ func severity(status int) string {
 	return "INFO"
 }
 
-// sizeString renders an int64 as Cloud Logging does (a decimal string), omitting zero.
-func sizeString(n int64) string {
+// appendSize appends a positive int64 as Cloud Logging does (a decimal string) after
+// its key; zero is omitted.
+func appendSize(b []byte, key string, n int64) []byte {
 	if n <= 0 {
-		return ""
+		return b
 	}
-	return fmt.Sprint(n)
+	b = append(b, key...)
+	b = strconv.AppendInt(b, n, 10)
+	return append(b, '"')
+}
+
+// appendField appends key and a JSON string, unless s is empty.
+func appendField(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, key...), s)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	return append(appendEscaped(append(b, '"'), s), '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends s escaped for the inside of a JSON string (RFC 8259 §7): the
+// quote, the backslash and control characters escaped, invalid UTF-8 replaced by
+// U+FFFD, and U+2028 and U+2029 escaped as encoding/json does. Request fields are the
+// client's bytes: the line stays one valid JSON line whatever they hold.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
 }

@@ -106,7 +106,8 @@ type EdgeConfig struct {
 	// (an edge reached by DNS at an address of its own, rather than by anycast).
 	ListenAddress string
 	Log           io.Writer
-	// RequestLog receives one JSON line per request; nil discards them.
+	// RequestLog receives one JSON line per request that a backend service's logConfig
+	// logs; nil discards them.
 	RequestLog io.Writer
 }
 
@@ -183,8 +184,13 @@ func Edge(ctx context.Context, etcd store.Etcd, cfg EdgeConfig) error {
 	return runEdge(ctx, st, edgeCfg, cfg)
 }
 
-// runEdge runs an edge, and its admin listener when one is configured.
+// runEdge runs an edge, its request log and its admin listener when one is configured.
 func runEdge(ctx context.Context, st *store.Store, edgeCfg edge.Config, cfg EdgeConfig) error {
+	if cfg.RequestLog != nil {
+		edgeCfg.RequestLog = observe.NewRequestLog(cfg.RequestLog)
+		defer edgeCfg.RequestLog.Close() // after the edge: what it logged last is written
+		edgeCfg.Metrics.CountRequestLog(edgeCfg.RequestLog)
+	}
 	if cfg.AdminListen == "" {
 		return edge.New(st, edgeCfg).Run(ctx, nil)
 	}
@@ -255,9 +261,6 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 	cfg := edge.Config{Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
-	}
-	if c.RequestLog != nil {
-		cfg.RequestLog = observe.NewRequestLog(c.RequestLog)
 	}
 	return cfg, err
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,13 @@ type Listener struct {
 	KeepAlive      time.Duration
 	QuicOverride   string
 	TLS            TLSPolicy // the proxy's SSL policy, or GCP's default
+	Labels         Labels    // the request log's names of these resources
+}
+
+// Labels are the resource labels of a listener's request log entries: the project
+// and the names (not paths) of the forwarding rule, target proxy and URL map.
+type Labels struct {
+	Project, ForwardingRule, TargetProxy, URLMap string
 }
 
 // TLSPolicy is what a listener accepts on the TLS handshake: its SSL policy's minimum
@@ -98,6 +106,42 @@ type BackendService struct {
 	// HealthCheck probes the endpoints of internet NEG backends, when the backend
 	// service names one.
 	HealthCheck *api.HealthCheck
+	// Log is its logConfig as the edge applies it.
+	Log LogPolicy
+}
+
+// LogPolicy is a backend service's logConfig: the fraction of its requests logged
+// (GCP's default: none, unless logging is enabled, then all), and whether the
+// optional fields tls.protocol and tls.cipher are included (optionalMode
+// INCLUDE_ALL_OPTIONAL, or CUSTOM naming them or "tls").
+type LogPolicy struct {
+	Rate                   float64
+	TLSProtocol, TLSCipher bool
+}
+
+func logPolicy(c *api.LogConfig) LogPolicy {
+	if c == nil || !c.Enable {
+		return LogPolicy{}
+	}
+	p := LogPolicy{Rate: 1}
+	if c.SampleRate != nil {
+		p.Rate = *c.SampleRate
+	}
+	switch c.OptionalMode {
+	case "INCLUDE_ALL_OPTIONAL":
+		p.TLSProtocol, p.TLSCipher = true, true
+	case "CUSTOM":
+		for _, f := range c.OptionalFields {
+			p.TLSProtocol = p.TLSProtocol || f == "tls" || f == "tls.protocol"
+			p.TLSCipher = p.TLSCipher || f == "tls" || f == "tls.cipher"
+		}
+	}
+	return p
+}
+
+// Sampled draws whether one request is logged.
+func (p LogPolicy) Sampled() bool {
+	return p.Rate >= 1 || p.Rate > 0 && rand.Float64() < p.Rate
 }
 
 // Backend is one NEG of a backend service.
@@ -272,6 +316,10 @@ func (c *compiler) listener(frPath string) error {
 	if other, dup := c.snap.Listeners[l.Address]; dup {
 		return fmt.Errorf("%s is already served by %s", l.Address, other.ForwardingRule)
 	}
+	l.Labels = Labels{ForwardingRule: api.LastSegment(frPath), TargetProxy: target.Name, URLMap: api.LastSegment(l.URLMap)}
+	if p, err := api.ParseResourcePath(frPath, ""); err == nil {
+		l.Labels.Project = p.Project
+	}
 	c.snap.Listeners[l.Address] = l
 	return nil
 }
@@ -346,7 +394,7 @@ func (c *compiler) backendService(path string) error {
 	if err := c.load(path, &bs); err != nil {
 		return err
 	}
-	svc := &BackendService{Path: path, Resource: &bs}
+	svc := &BackendService{Path: path, Resource: &bs, Log: logPolicy(bs.LogConfig)}
 	if len(bs.HealthChecks) > 0 {
 		if hp, err := api.ParseResourcePath(bs.HealthChecks[0], ""); err == nil {
 			var hc api.HealthCheck

@@ -99,3 +99,28 @@ func TestServerlessTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestLogPolicy: GCP's logConfig defaults (off; once enabled, every request and no
+// optional field) and the optional TLS fields by mode.
+func TestLogPolicy(t *testing.T) {
+	half := 0.5
+	for _, tc := range []struct {
+		in   *api.LogConfig
+		want LogPolicy
+	}{
+		{nil, LogPolicy{}},
+		{&api.LogConfig{SampleRate: &half}, LogPolicy{}},
+		{&api.LogConfig{Enable: true}, LogPolicy{Rate: 1}},
+		{&api.LogConfig{Enable: true, SampleRate: &half, OptionalMode: "INCLUDE_ALL_OPTIONAL"}, LogPolicy{Rate: 0.5, TLSProtocol: true, TLSCipher: true}},
+		{&api.LogConfig{Enable: true, OptionalMode: "EXCLUDE_ALL_OPTIONAL", OptionalFields: []string{"tls"}}, LogPolicy{Rate: 1}},
+		{&api.LogConfig{Enable: true, OptionalMode: "CUSTOM", OptionalFields: []string{"tls.cipher"}}, LogPolicy{Rate: 1, TLSCipher: true}},
+		{&api.LogConfig{Enable: true, OptionalMode: "CUSTOM", OptionalFields: []string{"tls"}}, LogPolicy{Rate: 1, TLSProtocol: true, TLSCipher: true}},
+	} {
+		if got := logPolicy(tc.in); got != tc.want {
+			t.Errorf("logPolicy(%+v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	if (LogPolicy{}).Sampled() || !(LogPolicy{Rate: 1}).Sampled() {
+		t.Error("a rate of 0 or 1 is not decided without a draw")
+	}
+}
