@@ -169,7 +169,7 @@ func (c *Cache) store1(f *fill) (string, *storage.Entry) {
 	if f.err != nil || !f.decision.Store || f.base > 0 {
 		return "", nil
 	}
-	e := &storage.Entry{Status: f.status, Header: f.header, Body: f.body, RequestTime: f.reqTime, ResponseTime: f.respTime,
+	e := &storage.Entry{Status: f.status, Header: f.header, Body: fitted(f.body), RequestTime: f.reqTime, ResponseTime: f.respTime,
 		InitialAge: policy.InitialAge(f.header, f.reqTime, f.respTime),
 		TTL:        f.decision.TTL, NoCache: f.decision.NoCache, NoStale: f.decision.NoStale,
 		StaleWhileRevalidate: f.decision.StaleWhileRevalidate, StaleIfError: f.decision.StaleIfError, ClientCacheControl: f.decision.ClientCacheControl, Stored: c.now(),
@@ -189,6 +189,22 @@ func (c *Cache) store1(f *fill) (string, *storage.Entry) {
 		return "", nil
 	}
 	return key, e
+}
+
+// preallocLimit bounds the body array a fill allocates up front from the response's
+// Content-Length (an origin may announce more than it sends).
+const preallocLimit = 16 << 20
+
+// fitted returns b in an array of its own length when it has much spare capacity
+// (a body without Content-Length, grown by appends), so that what is stored is what
+// the budget counts.
+func fitted(b []byte) []byte {
+	if cap(b)-len(b) <= len(b)/64 {
+		return b
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
 }
 
 // cacheTags lists the values of a response's Cache-Tag fields (comma-separated).
@@ -293,6 +309,11 @@ func (w fillSink) body(b []byte) (int, error) {
 	if f.validated {
 		f.mu.Unlock()
 		return len(b), nil // a 304 has no body; the stored one is served
+	}
+	if f.body == nil && f.base == 0 && f.size > 0 {
+		// The whole body in one array of its length: growing it by appends would
+		// leave up to a quarter of it spare, which the cache would hold for nothing.
+		f.body = make([]byte, 0, min(f.size, preallocLimit))
 	}
 	f.body = append(f.body, b...)
 	f.fillBytes += int64(len(b))

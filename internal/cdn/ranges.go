@@ -330,6 +330,9 @@ func (w chunkSink) body(b []byte) (int, error) {
 		f.err = errRepresentationChanged
 		return 0, f.err
 	}
+	if f.body == nil {
+		f.body = make([]byte, 0, f.span.Len()) // a chunk is stored whole: one array of its length
+	}
 	f.body = append(f.body, b...)
 	f.signal()
 	return len(b), nil

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,7 @@ func Edge(ctx context.Context, etcd store.Etcd, cfg EdgeConfig) error {
 
 // runEdge runs an edge, its request log and its admin listener when one is configured.
 func runEdge(ctx context.Context, st *store.Store, edgeCfg edge.Config, cfg EdgeConfig) error {
+	limitMemory(edgeCfg.CacheSize)
 	if cfg.RequestLog != nil {
 		edgeCfg.RequestLog = observe.NewRequestLog(cfg.RequestLog)
 		defer edgeCfg.RequestLog.Close() // after the edge: what it logged last is written
@@ -263,6 +265,26 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 		cfg.Metrics = observe.NewMetrics()
 	}
 	return cfg, err
+}
+
+// memoryHeadroom is what a process running an edge may take beyond its cache: the
+// runtime, connections' buffers, fills in flight, etcd's client (and, in serve, the
+// embedded etcd, the API and the region runtimes' bookkeeping).
+const memoryHeadroom = 64 << 20
+
+// limitMemory sets the Go runtime's soft memory limit from the cache budget (unless
+// GOMEMLIMIT says otherwise): a sixteenth over the budget (the allocator's rounding)
+// plus memoryHeadroom. Without it the collector lets the heap grow to twice what is
+// live before it collects, so a cache churning through its budget held twice
+// --cache-size of memory.
+func limitMemory(cacheSize uint64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if cacheSize == 0 {
+		cacheSize = 256 << 20
+	}
+	debug.SetMemoryLimit(int64(min(cacheSize+cacheSize/16+memoryHeadroom, 1<<62)))
 }
 
 // ParsePortMap parses "443:8443,80:8080" (configured port : port listened on).

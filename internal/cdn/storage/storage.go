@@ -96,19 +96,42 @@ func (e *Entry) Age(now time.Time) time.Duration {
 // IsVaryMarker reports whether the entry only says the URL's responses vary.
 func (e *Entry) IsVaryMarker() bool { return e.Status == 0 && len(e.Vary) > 0 }
 
-// weight approximates an entry's memory: its body, its headers, and a fixed overhead.
+// weight is an entry's share of the budget: what it takes on the heap, measured by
+// TestWeightCoversTheHeap. Its body with the allocator's rounding, its key and
+// header fields, and a fixed part for the entry itself, the header block the edge
+// renders for its hits, and the cache's bookkeeping.
 func weight(key string, e *Entry) uint32 {
-	n := len(key) + len(e.Body) + 256
+	n := entryOverhead + len(key) + allocSize(cap(e.Body))
 	for k, vs := range e.Header {
-		n += len(k)
+		n += len(k) + fieldOverhead
 		for _, v := range vs {
-			n += len(v) + 16
+			n += len(v) + valueOverhead
 		}
+	}
+	for _, t := range e.Tags {
+		n += len(t) + valueOverhead
 	}
 	if n > 1<<32-1 {
 		return 1<<32 - 1
 	}
 	return uint32(n)
+}
+
+// The parts of weight not proportional to an entry's bytes.
+const (
+	entryOverhead = 896
+	fieldOverhead = 48
+	valueOverhead = 32
+)
+
+// allocSize is about what the Go allocator takes for n bytes: a large object is
+// rounded up to whole 8 KiB pages, a small one to a size class (a sixteenth more on
+// average, an eighth at most).
+func allocSize(n int) int {
+	if n > 32<<10 {
+		return (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
+	return n + n/16
 }
 
 // Store is the memory tier. It is safe for concurrent use.
