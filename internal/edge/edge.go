@@ -456,7 +456,7 @@ type listener struct {
 	keepAlive time.Duration
 	ln        net.Listener
 	srv       *http.Server
-	fast      *h1Server // plain HTTP: serves cache hits below net/http
+	fast      *h1Server // HTTP/1.1 (plain or over TLS): serves cache hits below net/http
 	done      chan struct{}
 	// quic serves HTTP/3 beside an HTTPS listener (quic.go); altSvc advertises it.
 	// Only reconcile, under Edge.mu, and shutdown touch quic.
@@ -499,6 +499,9 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 				if rc.routed != nil {
 					ctx = withRouted(ctx, rc.routed) // for the request it routed
 				}
+				if rc.tls != nil {
+					ctx = context.WithValue(ctx, tlsStateKey{}, rc.tls)
+				}
 			}
 			return context.WithValue(ctx, connKey{}, c)
 		},
@@ -509,20 +512,19 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 			GetCertificate:     e.certificateFor(addr),
 			GetConfigForClient: e.handshakeConfig(addr),
 		}
-		ln = tls.NewListener(ln, l.srv.TLSConfig)
 	}
-	serveLn := ln
-	if !https {
-		idle := keepAlive
-		if idle <= 0 {
-			idle = 10 * time.Minute
-		}
-		l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
-			classify: func(r *http.Request) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr) },
-			logHit:   e.proxy.logHit,
-			handoff:  newHandoffListener(ln.Addr())}
-		serveLn = l.fast.handoff
+	idle := keepAlive
+	if idle <= 0 {
+		idle = 10 * time.Minute
 	}
+	l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
+		classify: func(r *http.Request) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr) },
+		logHit:   e.proxy.logHit,
+		handoff:  newHandoffListener(ln.Addr())}
+	if https {
+		l.fast.tlsConfig, l.fast.altSvcs = l.srv.TLSConfig, &l.altSvc
+	}
+	serveLn := l.fast.handoff
 	go func() {
 		defer close(l.done)
 		var fastDone chan error

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -23,8 +25,8 @@ import (
 	"meridian/internal/snapshot"
 )
 
-// h1Server serves plain HTTP/1.1 connections below net/http while every request on
-// them is a fresh cache hit, and hands a connection to net/http (with the bytes it has
+// h1Server serves HTTP/1.1 connections (plain, or over TLS after its own handshake)
+// below net/http while every request on them is a fresh cache hit, and hands a connection to net/http (with the bytes it has
 // read replayed) at its first request that is not. A hit then costs one read and one
 // writev: net/http's per-request machinery (its background read, deadlines, response
 // buffering and chunking) is what made Go's hit path slower than nginx's. Everything
@@ -45,6 +47,11 @@ type h1Server struct {
 	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
 	hits       atomic.Int64 // responses the fast path served, for tests
 	date       httpDate     // the Date of responses without one
+	// tlsConfig makes it an HTTPS listener's: it runs the handshake, keeps HTTP/1.1
+	// connections and hands HTTP/2 ones to net/http; altSvcs is what its hits
+	// advertise in Alt-Svc (HTTP/3), when set.
+	tlsConfig *tls.Config
+	altSvcs   *atomic.Pointer[string]
 
 	mu      sync.Mutex
 	conns   map[*h1Conn]bool // true while idle between requests
@@ -53,9 +60,11 @@ type h1Server struct {
 }
 
 type h1Conn struct {
-	conn net.Conn
-	ctx  context.Context // the values net/http would give the request's context
-	addr string          // RemoteAddr
+	conn net.Conn             // as accepted: what shutdown closes
+	rw   net.Conn             // what requests are read from and answered on: conn, or its TLS
+	tls  *tls.ConnectionState // the handshake's outcome on a TLS listener
+	ctx  context.Context      // the values net/http would give the request's context
+	addr string               // RemoteAddr
 }
 
 // headerBufferSize bounds the request header block the fast path reads; a larger one
@@ -84,8 +93,8 @@ func (s *h1Server) serve() error {
 			return err
 		}
 		delay = 0
-		hc := &h1Conn{conn: c, addr: c.RemoteAddr().String()}
-		hc.ctx = context.WithValue(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()), connKey{}, c)
+		hc := &h1Conn{conn: c, rw: c, addr: c.RemoteAddr().String()}
+		hc.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr())
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -97,6 +106,17 @@ func (s *h1Server) serve() error {
 		s.mu.Unlock()
 		go s.serveConn(hc)
 	}
+}
+
+// altSvc is the Alt-Svc value hits carry, or "".
+func (s *h1Server) altSvc() string {
+	if s.altSvcs == nil {
+		return ""
+	}
+	if v := s.altSvcs.Load(); v != nil {
+		return *v
+	}
+	return ""
 }
 
 // setIdle records whether a connection waits between requests; it reports false when
@@ -111,7 +131,6 @@ func (s *h1Server) setIdle(c *h1Conn, idle bool) bool {
 func (s *h1Server) serveConn(c *h1Conn) {
 	defer s.wg.Done()
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(c.conn)
 	handedOff := false
 	defer func() {
 		if err := recover(); err != nil && err != http.ErrAbortHandler {
@@ -123,11 +142,32 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 		if !handedOff {
-			c.conn.Close()
+			c.rw.Close()
 		}
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
+	if s.tlsConfig != nil {
+		tc := tls.Server(c.conn, s.tlsConfig)
+		c.conn.SetDeadline(time.Now().Add(s.readHeader)) // the handshake, as net/http bounds it
+		if err := tc.Handshake(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.errLog.Printf("http: TLS handshake error from %s: %v", c.addr, err)
+			}
+			return
+		}
+		c.conn.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		c.rw, c.tls = tc, &st
+		if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
+			// HTTP/2 (and an ACME server's acme-tls/1 check): net/http's, on the
+			// *tls.Conn it expects.
+			handedOff = s.handoff.give(tc)
+			return
+		}
+	}
+	c.ctx = context.WithValue(c.ctx, connKey{}, c.rw)
+	br.Reset(c.rw)
 	for {
 		if !s.setIdle(c, true) {
 			return
@@ -135,13 +175,13 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		if br.Buffered() == 0 {
 			// Idle until a request starts; then its header block must arrive within
 			// the read-header timeout, as net/http bounds it.
-			c.conn.SetReadDeadline(time.Now().Add(s.idle))
+			c.rw.SetReadDeadline(time.Now().Add(s.idle))
 			if _, err := br.Peek(1); err != nil {
 				return
 			}
 		}
 		if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
-			c.conn.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
+			c.rw.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
 		}
 		n, err := headerLength(br)
 		if err != nil && !errors.Is(err, errNotFast) {
@@ -159,13 +199,13 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			handedOff = s.handOff(c, br, nil)
 			return
 		}
-		req.RemoteAddr = c.addr
+		req.RemoteAddr, req.TLS = c.addr, c.tls
 		req = req.WithContext(c.ctx)
 		hit, verdict, rt := s.classify(req)
 		switch verdict {
 		case writeHit:
 			br.Discard(n)
-			written, err := writeHitTo(c.conn, &hit, req.Close)
+			written, err := writeHitTo(c.rw, &hit, req.Close, s.altSvc())
 			s.hits.Add(1)
 			s.logHit(&hit, req, written)
 			if err != nil || req.Close {
@@ -177,7 +217,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			return
 		}
 		br.Discard(n)
-		w := newH1Writer(c.conn, req, &s.date)
+		w := newH1Writer(c.rw, req, &s.date)
 		if rt != nil {
 			req = req.WithContext(withRouted(req.Context(), rt))
 		}
@@ -192,8 +232,8 @@ func (s *h1Server) serveConn(c *h1Conn) {
 // handOff gives the connection to net/http with what has been read but not served.
 func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed) bool {
 	buffered, _ := br.Peek(br.Buffered())
-	c.conn.SetReadDeadline(time.Time{})
-	rc := &replayConn{Conn: c.conn, buf: bytes.Clone(buffered), routed: rt}
+	c.rw.SetReadDeadline(time.Time{})
+	rc := &replayConn{Conn: c.rw, buf: bytes.Clone(buffered), routed: rt, tls: c.tls}
 	return s.handoff.give(rc)
 }
 
@@ -312,6 +352,10 @@ type replayConn struct {
 	net.Conn
 	buf    []byte
 	routed *routed // the first replayed request's, when the fast path routed it
+	// tls is the handshake's outcome when Conn is a TLS connection the fast path
+	// took: net/http, which sees no *tls.Conn, gives its requests no TLS state, and
+	// the handler restores it (withTLS).
+	tls *tls.ConnectionState
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
@@ -611,10 +655,10 @@ type dateString struct {
 
 // writeHitTo writes a prepared hit: with its body in one write when small, else with
 // writev; it returns the body bytes written.
-func writeHitTo(conn net.Conn, hit *fastHit, closeAfter bool) (int64, error) {
+func writeHitTo(conn net.Conn, hit *fastHit, closeAfter bool, altSvc string) (int64, error) {
 	buf := writeBufs.Get().(*[]byte)
 	defer writeBufs.Put(buf)
-	b := appendHit((*buf)[:0], hit, closeAfter)
+	b := appendHit((*buf)[:0], hit, closeAfter, altSvc)
 	var err error
 	if len(b)+len(hit.body) <= smallWrite {
 		b = append(b, hit.body...)
@@ -750,8 +794,13 @@ func cdnVariablesOnly(custom []string) bool {
 
 // appendHit renders a hit's response head: the block, Age, Cache-Status, and
 // Connection: close when the connection ends after it.
-func appendHit(b []byte, hit *fastHit, closeAfter bool) []byte {
+func appendHit(b []byte, hit *fastHit, closeAfter bool, altSvc string) []byte {
 	b = append(b, hit.block...)
+	if altSvc != "" {
+		b = append(b, "Alt-Svc: "...)
+		b = append(b, altSvc...)
+		b = append(b, '\r', '\n')
+	}
 	b = append(b, "Age: "...)
 	b = strconv.AppendInt(b, hit.age, 10)
 	b = append(b, "\r\nCache-Status: "...)

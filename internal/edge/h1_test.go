@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log"
 	"net"
@@ -413,5 +414,86 @@ func TestMissIsRoutedOnce(t *testing.T) {
 		if n := routings.Load() - before; n != 1 {
 			t.Errorf("%s was routed %d times, want once", path, n)
 		}
+	}
+}
+
+// TestFastPathOverTLS: an HTTPS listener's HTTP/1.1 connections take the fast path
+// after its own handshake. A hit is written below net/http with the same headers
+// (Alt-Svc included) and logged as HTTPS; a miss is handed to net/http on the TLS
+// connection, and the request still carries its TLS state ({tls_version},
+// X-Forwarded-Proto); an HTTP/2 client gets net/http's HTTP/2.
+func TestFastPathOverTLS(t *testing.T) {
+	h := newHarness(t)
+	var seen atomic.Pointer[http.Header]
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := r.Header.Clone()
+		seen.Store(&hdr)
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		io.WriteString(w, "cached over TLS")
+	}))
+	defer origin.Close()
+	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	cert, key, pool := selfSigned(t, "tls.example.com")
+	h.call("POST", "global/networkEndpointGroups", map[string]any{"name": "origin", "networkEndpointType": "INTERNET_IP_PORT"})
+	h.call("POST", "global/networkEndpointGroups/origin/attachNetworkEndpoints", map[string]any{"networkEndpoints": []any{map[string]any{"ipAddress": host, "port": mustAtoi(port)}}})
+	h.call("POST", "global/backendServices", map[string]any{"name": "web", "enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"},
+		"backends": []any{map[string]any{"group": "global/networkEndpointGroups/origin"}}, "customRequestHeaders": []string{"X-Client: tls={tls_version}"},
+		"logConfig": map[string]any{"enable": true}})
+	h.call("POST", "global/urlMaps", map[string]any{"name": "map", "defaultService": "global/backendServices/web"})
+	h.call("POST", "global/sslCertificates", map[string]any{"name": "c", "certificate": cert, "privateKey": key})
+	h.call("POST", "global/targetHttpsProxies", map[string]any{"name": "proxy", "urlMap": "global/urlMaps/map", "sslCertificates": []string{"global/sslCertificates/c"}})
+	h.call("POST", "global/forwardingRules", map[string]any{"name": "fr", "IPAddress": "127.0.0.1", "portRange": "443", "target": "global/targetHttpsProxies/proxy"})
+	addr := h.waitFor("the HTTPS listener", func(a map[string]string) bool { return a["127.0.0.1:443"] != "" })["127.0.0.1:443"]
+	client := func(h2 bool) *http.Client {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "tls.example.com", RootCAs: pool}, ForceAttemptHTTP2: h2,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) }}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+		}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	h1 := client(false)
+	fastHits := func() int64 {
+		h.edge.mu.Lock()
+		defer h.edge.mu.Unlock()
+		return h.edge.listeners["127.0.0.1:443"].fast.hits.Load()
+	}
+	get := func(c *http.Client) *http.Response {
+		t.Helper()
+		resp, err := c.Get("https://tls.example.com/page")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "cached over TLS" {
+			t.Fatalf("%d %q", resp.StatusCode, body)
+		}
+		return resp
+	}
+
+	miss := get(h1)
+	if s := seen.Load(); s == nil || s.Get("X-Client") != "tls=TLSv1.3" || s.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("a miss handed to net/http lost its TLS state: the origin saw %v", s)
+	}
+	if !strings.Contains(miss.Header.Get("Cache-Status"), "fwd=") {
+		t.Errorf("first request: %v, want a miss", miss.Header)
+	}
+	var hit *http.Response
+	waitUntil(t, "a hit on the fast path", func() bool {
+		before := fastHits()
+		hit = get(client(false)) // a new connection: the fast path takes it from its first request
+		return strings.Contains(hit.Header.Get("Cache-Status"), "; hit") && fastHits() > before
+	})
+	if hit.ProtoMajor != 1 || hit.Header.Get("Alt-Svc") == "" || hit.Header.Get("Age") == "" {
+		t.Errorf("a TLS fast hit: %s %v", hit.Proto, hit.Header)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"requestUrl":"https://tls.example.com/page"`) || !strings.Contains(logs, `"statusDetails":"response_from_cache"`) {
+		t.Errorf("the TLS hits are not logged as HTTPS:\n%s", logs)
+	}
+	before := fastHits()
+	if resp := get(client(true)); resp.ProtoMajor != 2 || fastHits() != before {
+		t.Errorf("an HTTP/2 client got %s (fast hits %d → %d)", resp.Proto, before, fastHits())
 	}
 }

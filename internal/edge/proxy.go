@@ -139,6 +139,10 @@ const (
 func (p *proxy) handler(addr string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if r.TLS == nil {
+			// A TLS connection the fast path handed to net/http: the state it saw.
+			r.TLS, _ = r.Context().Value(tlsStateKey{}).(*tls.ConnectionState)
+		}
 		if r.ProtoMajor == 1 {
 			// Stream both ways at once, as HTTP/2 does: an origin may answer before it
 			// has read the whole request body.
@@ -160,6 +164,9 @@ func (p *proxy) handler(addr string) http.Handler {
 		p.record(&entry, log, r, start, body.n.Load())
 	})
 }
+
+// tlsStateKey is the context key of a handed-over TLS connection's state.
+type tlsStateKey struct{}
 
 // record counts one request in the metrics and, when its backend service's logConfig
 // samples it, completes its entry and queues it in the request log. A request that is

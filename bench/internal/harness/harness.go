@@ -98,14 +98,19 @@ func Wrk(addr, path string, d time.Duration, conns int, headers ...string) (floa
 		return 0, 0, fmt.Errorf("cannot read wrk's output:\n%s", out)
 	}
 	rps, _ := strconv.ParseFloat(string(m[1]), 64)
-	p99, _ := strconv.ParseFloat(string(p[1]), 64)
-	switch string(p[2]) {
+	return rps, Millis(string(p[1]), string(p[2])), nil
+}
+
+// Millis reads one of wrk's latencies (a number and us, ms or s) in milliseconds.
+func Millis(value, unit string) float64 {
+	v, _ := strconv.ParseFloat(value, 64)
+	switch unit {
 	case "us":
-		p99 /= 1000
+		v /= 1000
 	case "s":
-		p99 *= 1000
+		v *= 1000
 	}
-	return rps, p99, nil
+	return v
 }
 
 // NginxCache is nginx's proxy_cache with proxy_cache_lock (its request coalescing), the
