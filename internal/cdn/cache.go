@@ -468,7 +468,7 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 				f.base += int64(len(chunk))
 			}
 		}
-		done, err, changed := f.done, f.err, f.changed
+		done, err, changed, size := f.done, f.err, f.changed, f.size
 		f.mu.Unlock()
 		if len(chunk) > 0 {
 			n, werr := w.Write(chunk)
@@ -479,6 +479,9 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 			if werr != nil {
 				return res // the client left; the fill goes on for the others
 			}
+			if size >= 0 && pos >= size {
+				return res // all the Content-Length promised: no flush, net/http writes it at once
+			}
 			continue
 		}
 		if done {
@@ -487,7 +490,12 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 			}
 			return res
 		}
-		flusher.Flush()
+		if pos > 0 || size < 0 {
+			// Caught up: what was written goes out while more arrives. Before the
+			// first byte of a body of known length the head waits for it, to go out
+			// in one write with it (a stream without a length shows its head at once).
+			flusher.Flush()
+		}
 		select {
 		case <-changed:
 		case <-r.Context().Done():

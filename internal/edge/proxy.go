@@ -400,11 +400,21 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, svc *snapshot.Ba
 	p.reverse.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardingKey{}, fw)))
 }
 
+// copyBuffers are the reverse proxy's body copy buffers, reused: without a pool it
+// allocates (and clears) 32 KiB for every response it forwards.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte  { return copyBufferPool.Get().(*[32 << 10]byte)[:] }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put((*[32 << 10]byte)(b[:32<<10])) }
+
 // newReverseProxy is the edge's one reverse proxy: every forward goes through it and
 // its failover transport, with what is particular to the request in its context.
 func (p *proxy) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Transport: failover{proxy: p},
+		Transport:  failover{proxy: p},
+		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			fw := forwardingOf(pr.In)
 			pr.SetURL(fw.attempts[0].target)
