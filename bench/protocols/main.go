@@ -312,4 +312,3 @@ func label(size int) string {
 	}
 	return fmt.Sprintf("%d KiB", size>>10)
 }
-
