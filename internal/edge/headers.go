@@ -98,5 +98,15 @@ func clientRTT(r *http.Request) (int, bool) {
 
 // tlsVersionName names a TLS version as GCP's logs and header variables do ("TLSv1.3").
 func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	}
 	return strings.Replace(tls.VersionName(v), "TLS 1.", "TLSv1.", 1)
 }

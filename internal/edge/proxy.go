@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,12 +361,14 @@ func describe(e *observe.Entry, log snapshot.LogPolicy, r *http.Request, start t
 			e.TLSCipher = tls.CipherSuiteName(r.TLS.CipherSuite)
 		}
 	}
-	e.URL = scheme + "://" + r.Host + r.URL.RequestURI()
-	e.UserAgent, e.Referer = r.UserAgent(), r.Referer()
-	e.RemoteIP, _, _ = net.SplitHostPort(r.RemoteAddr)
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		e.ServerIP, _, _ = net.SplitHostPort(la.String())
+	// The encoder composes the URL and the addresses, off the request's path.
+	e.Scheme, e.Host, e.Target = scheme, r.Host, r.RequestURI
+	if !strings.HasPrefix(e.Target, "/") {
+		e.Target = r.URL.RequestURI() // absolute-form, or a request made here
 	}
+	e.UserAgent, e.Referer = r.UserAgent(), r.Referer()
+	e.RemoteAddr = r.RemoteAddr
+	e.LocalAddr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 }
 
 // forwarding is what the edge's one reverse proxy and failover transport need of a

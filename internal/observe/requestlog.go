@@ -5,6 +5,7 @@ package observe
 
 import (
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -200,7 +201,13 @@ type Entry struct {
 	Referer        string
 	RemoteIP       string
 	ServerIP       string
-	Latency        time.Duration
+	// Or, for the encoder to compose off the request's path, the URL's parts (when URL
+	// is empty), the client's address as ip:port (when RemoteIP is) and the
+	// listener's (when ServerIP is).
+	Scheme, Host, Target string
+	RemoteAddr           string
+	LocalAddr            net.Addr
+	Latency              time.Duration
 	StatusDetails  string
 	// Optional fields (logConfig.optionalMode): set only when the backend service's
 	// log configuration includes them.
@@ -236,8 +243,14 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	b = appendString(b, e.URLMap)
 	b = append(b, `,"zone":"global"}},"httpRequest":{"requestMethod":`...)
 	b = appendString(b, e.Method)
-	b = append(b, `,"requestUrl":`...)
-	b = appendString(b, e.URL)
+	b = append(b, `,"requestUrl":"`...)
+	if e.URL != "" {
+		b = appendEscaped(b, e.URL)
+	} else {
+		b = appendEscaped(append(appendEscaped(b, e.Scheme), "://"...), e.Host)
+		b = appendEscaped(b, e.Target)
+	}
+	b = append(b, '"')
 	b = appendSize(b, `,"requestSize":"`, e.RequestSize)
 	if e.Status != 0 { // none when the client left before any response
 		b = append(b, `,"status":`...)
@@ -245,8 +258,15 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	}
 	b = appendSize(b, `,"responseSize":"`, e.ResponseSize)
 	b = appendField(b, `,"userAgent":`, e.UserAgent)
-	b = appendField(b, `,"remoteIp":`, e.RemoteIP)
-	b = appendField(b, `,"serverIp":`, e.ServerIP)
+	remote := e.RemoteIP
+	if remote == "" && e.RemoteAddr != "" {
+		remote = e.RemoteAddr
+		if host, _, err := net.SplitHostPort(remote); err == nil {
+			remote = host
+		}
+	}
+	b = appendField(b, `,"remoteIp":`, remote)
+	b = appendServerIP(b, e)
 	b = appendField(b, `,"referer":`, e.Referer)
 	b = append(b, `,"latency":"`...)
 	b = strconv.AppendFloat(b, e.Latency.Seconds(), 'f', 6, 64)
@@ -281,6 +301,21 @@ func AppendEntry(b []byte, e *Entry) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "}}\n"...)
+}
+
+// appendServerIP appends the serverIp field: ServerIP, or LocalAddr's IP.
+func appendServerIP(b []byte, e *Entry) []byte {
+	if e.ServerIP != "" || e.LocalAddr == nil {
+		return appendField(b, `,"serverIp":`, e.ServerIP)
+	}
+	if a, ok := e.LocalAddr.(*net.TCPAddr); ok {
+		b = append(b, `,"serverIp":"`...)
+		return append(a.AddrPort().Addr().Unmap().AppendTo(b), '"')
+	}
+	if host, _, err := net.SplitHostPort(e.LocalAddr.String()); err == nil {
+		return appendField(b, `,"serverIp":`, host)
+	}
+	return b
 }
 
 func severity(status int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -180,3 +181,14 @@ func hitEntry() Entry {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestComposedFields: the URL and addresses the edge leaves for the encoder to compose
+// come out as if given whole.
+func TestComposedFields(t *testing.T) {
+	composed := Entry{Scheme: "https", Host: "h.example", Target: "/a?b=\"1\"", RemoteAddr: "[2001:db8::1]:5000",
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.10.1"), Port: 443}}
+	whole := Entry{URL: "https://h.example/a?b=\"1\"", RemoteIP: "2001:db8::1", ServerIP: "127.0.10.1"}
+	if got, want := string(AppendEntry(nil, &composed)), string(AppendEntry(nil, &whole)); got != want {
+		t.Errorf("composed\n%s\nwhole\n%s", got, want)
+	}
+}
