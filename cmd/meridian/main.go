@@ -124,7 +124,7 @@ func demoCommand() *cobra.Command {
 				}
 				defer f.Close()
 				cfg.Edge.RequestLog = f
-				fmt.Fprintf(cmd.OutOrStdout(), "Request log: %s\n", f.Name())
+				fmt.Fprintf(cmd.OutOrStdout(), "Request log: %s (as in GCP, a backend service logs once enabled: meridian compute backend-services update cloudrun-backend --global --enable-logging)\n", f.Name())
 			}
 			cfg.API.Ready = func(url string) { announceAPI(cmd, url, project) }
 			pm, err := roles.ParsePortMap(cfg.Edge.PortMap)

@@ -26,9 +26,10 @@ import (
 )
 
 // h1Server serves HTTP/1.1 connections (plain, or over TLS after its own handshake)
-// below net/http while every request on them is a fresh cache hit, and hands a connection to net/http (with the bytes it has
-// read replayed) at its first request that is not. A hit then costs one read and one
-// writev: net/http's per-request machinery (its background read, deadlines, response
+// below net/http while every request on them is a fresh cache hit, and hands a
+// connection to net/http (with the bytes it has read replayed) at its first request
+// that is not, or at once when the handshake chose HTTP/2. A hit then costs one read
+// and one write: net/http's per-request machinery (its background read, deadlines, response
 // buffering and chunking) is what made Go's hit path slower than nginx's. Everything
 // else (misses, bodies, upgrades, HTTP/1.0, anything unusual) stays with net/http,
 // which keeps serving a connection once it has it.
@@ -354,7 +355,7 @@ type replayConn struct {
 	routed *routed // the first replayed request's, when the fast path routed it
 	// tls is the handshake's outcome when Conn is a TLS connection the fast path
 	// took: net/http, which sees no *tls.Conn, gives its requests no TLS state, and
-	// the handler restores it (withTLS).
+	// proxy.handler restores it from the connection's context (tlsStateKey).
 	tls *tls.ConnectionState
 }
 

@@ -446,7 +446,9 @@ func TestFastPathOverTLS(t *testing.T) {
 	addr := h.waitFor("the HTTPS listener", func(a map[string]string) bool { return a["127.0.0.1:443"] != "" })["127.0.0.1:443"]
 	client := func(h2 bool) *http.Client {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "tls.example.com", RootCAs: pool}, ForceAttemptHTTP2: h2,
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) }}
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			}}
 		if !h2 {
 			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
 		}

@@ -32,7 +32,7 @@ type RequestLog struct {
 	stopped bool
 
 	wake    chan struct{} // a batch began
-	hurry   chan struct{} // write now: the queue is half full, a Flush or the Close waits
+	hurry   chan struct{} // write now: the batch reached batchHigh, or a Flush or the Close waits
 	dropped atomic.Int64
 	errors  atomic.Int64
 	ended   chan struct{}
@@ -208,7 +208,7 @@ type Entry struct {
 	RemoteAddr           string
 	LocalAddr            net.Addr
 	Latency              time.Duration
-	StatusDetails  string
+	StatusDetails        string
 	// Optional fields (logConfig.optionalMode): set only when the backend service's
 	// log configuration includes them.
 	TLSVersion string
