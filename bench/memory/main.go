@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"meridian/bench/internal/harness"
 )
 
 var (
@@ -86,14 +88,8 @@ func run() error {
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	api := "http://" + apiAddr + "/compute/v1/projects/p/"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", apiAddr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the API did not listen on %s", apiAddr)
-		}
+	if err := harness.WaitListening(apiAddr); err != nil {
+		return fmt.Errorf("the API: %w", err)
 	}
 	host, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
 	portNum, _ := strconv.Atoi(port)

@@ -172,14 +172,7 @@ type result struct {
 
 // median takes each figure's median over the rounds.
 func median(rs []result) result {
-	pick := func(f func(result) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	pick := func(f func(result) float64) float64 { return harness.Median(rs, f) }
 	return result{rps: pick(func(r result) float64 { return r.rps }),
 		p50:     time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
 		p99:     time.Duration(pick(func(r result) float64 { return float64(r.p99) })),

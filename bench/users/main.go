@@ -88,7 +88,7 @@ func startOrigin() (string, func(), error) {
 		return "", nil, err
 	}
 	stop := func() { cmd.Process.Kill(); cmd.Wait() }
-	if err := waitListening(addr); err != nil {
+	if err := harness.WaitListening(addr); err != nil {
 		stop()
 		return "", nil, err
 	}
@@ -318,14 +318,7 @@ type sample struct {
 
 // median takes each figure's median across rounds.
 func median(xs []sample) sample {
-	pick := func(f func(sample) float64) float64 {
-		v := make([]float64, len(xs))
-		for i, x := range xs {
-			v[i] = f(x)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	pick := func(f func(sample) float64) float64 { return harness.Median(xs, f) }
 	var timeouts int64
 	for _, x := range xs {
 		timeouts += x.timeouts
@@ -572,7 +565,7 @@ http {
 		return nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	if err := waitListening(plain, tlsAddr); err != nil {
+	if err := harness.WaitListening(plain, tlsAddr); err != nil {
 		stop()
 		return nil, err
 	}
@@ -624,7 +617,7 @@ backend origin
 		return nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	if err := waitListening(plain, tlsAddr); err != nil {
+	if err := harness.WaitListening(plain, tlsAddr); err != nil {
 		stop()
 		return nil, fmt.Errorf("%w (haproxy %v): %s", err, cmd.ProcessState, out.String())
 	}
@@ -649,7 +642,7 @@ func startVarnish(dir, originAddr string) (*server, error) {
 		return nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	if err := waitListening(plain); err != nil {
+	if err := harness.WaitListening(plain); err != nil {
 		stop()
 		return nil, fmt.Errorf("%w: %s", err, out.String())
 	}
@@ -663,21 +656,6 @@ func version(tool, flag string) string {
 		return string(m)
 	}
 	return "?"
-}
-
-func waitListening(addrs ...string) error {
-	for _, addr := range addrs {
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("nothing listens on %s", addr)
-			}
-		}
-	}
-	return nil
 }
 
 // freeAddrs returns two loopback addresses no one listens on, distinct.

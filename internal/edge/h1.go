@@ -21,7 +21,6 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"meridian/api"
-	"meridian/internal/observe"
 	"meridian/internal/snapshot"
 )
 
@@ -693,9 +692,10 @@ type fastHit struct {
 	body        []byte // nil for HEAD
 	age         int64  // seconds
 	cacheStatus string
-	entry       observe.Entry
-	log         snapshot.LogPolicy
-	start       time.Time
+	// where it was routed, for its request log entry (made once it is written)
+	l     *snapshot.Listener
+	svc   *snapshot.BackendService
+	start time.Time
 }
 
 // fastVerdict is what the fast path does with a request.
@@ -751,9 +751,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if r.Method != http.MethodHead {
 		hit.body = e.Body
 	}
-	hit.entry, hit.log = listenerEntry(l), svc.Log
-	hit.entry.BackendService = api.LastSegment(res.Service)
-	hit.entry.CacheLookup, hit.entry.CacheHit, hit.entry.CacheID, hit.entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
+	hit.l, hit.svc = l, svc
 	return hit, writeHit, nil
 }
 
@@ -762,9 +760,11 @@ var hitSkip = map[string]bool{"Transfer-Encoding": true, "Connection": true}
 
 // logHit records a hit the fast path wrote, as the general path records one.
 func (p *proxy) logHit(hit *fastHit, r *http.Request, written int64) {
-	entry := hit.entry
+	entry := listenerEntry(hit.l)
+	entry.BackendService = api.LastSegment(hit.svc.Path)
+	entry.CacheLookup, entry.CacheHit, entry.CacheID, entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
 	entry.Status, entry.ResponseSize, entry.StatusDetails = http.StatusOK, written, "response_from_cache"
-	p.record(&entry, hit.log, r, hit.start, 0)
+	p.record(&entry, hit.svc.Log, r, hit.start, 0)
 }
 
 // cdnVariablesOnly reports whether custom response headers use no variable but the

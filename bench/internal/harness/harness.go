@@ -161,16 +161,11 @@ http {
 		return "", nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("nginx did not listen")
-		}
+	if err := WaitListening(addr); err != nil {
+		stop()
+		return "", nil, errors.New("nginx did not listen")
 	}
+	return addr, stop, nil
 }
 
 // Server is a server a benchmark loads: a name and an address.
@@ -215,17 +210,37 @@ func Rounds(servers []Server, loads []Load, rounds int, d time.Duration, conns i
 	return out, nil
 }
 
+// Median is the median over rounds of one figure of each round's result.
+func Median[T any](xs []T, figure func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = figure(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// WaitListening waits (30 s at most) until something accepts connections on each
+// address.
+func WaitListening(addrs ...string) error {
+	for _, addr := range addrs {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nothing listens on %s", addr)
+			}
+		}
+	}
+	return nil
+}
+
 // PrintMedians prints, as a Markdown table, each load's median req/s and p99 on two
 // servers and their ratios (first over second).
 func PrintMedians(a, b Server, loads []Load, results map[string]map[string][]Sample) {
-	median := func(xs []Sample, f func(Sample) float64) float64 {
-		v := make([]float64, len(xs))
-		for i, x := range xs {
-			v[i] = f(x)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	median := Median[Sample]
 	rps := func(s Sample) float64 { return s.RPS }
 	p99 := func(s Sample) float64 { return s.P99 }
 	fmt.Printf("| load | %[1]s req/s | %[2]s req/s | ratio | %[1]s p99 | %[2]s p99 | p99 ratio |\n|---|---|---|---|---|---|---|\n", a.Name, b.Name)
