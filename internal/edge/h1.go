@@ -148,7 +148,8 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		readerPool.Put(br)
 	}()
 	if s.tlsConfig != nil {
-		tc := tls.Server(c.conn, s.tlsConfig)
+		bc := newBatchConn(c.conn)
+		tc := tls.Server(bc, s.tlsConfig)
 		c.conn.SetDeadline(time.Now().Add(s.readHeader)) // the handshake, as net/http bounds it
 		if err := tc.Handshake(); err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -161,7 +162,10 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		c.rw, c.tls = tc, &st
 		if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
 			// HTTP/2 (and an ACME server's acme-tls/1 check): net/http's, on the
-			// *tls.Conn it expects.
+			// *tls.Conn it expects; HTTP/2's writes batched (batch.go).
+			if p == "h2" {
+				bc.start()
+			}
 			handedOff = s.handoff.give(tc)
 			return
 		}
