@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"meridian/api"
+	"meridian/internal/observe"
 	"meridian/internal/snapshot"
 )
 
@@ -732,7 +733,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 {
 		return fastHit{}, handOff, rt.ref()
 	}
-	route := p.cdnRoute(r, svc, res, scheme)
+	route := p.cdnRoute(r, svc, &res, scheme)
 	e, age, plain, ok := p.edge.cache.FreshLookup(r, route)
 	switch {
 	case !ok:
@@ -764,7 +765,8 @@ var hitSkip = map[string]bool{"Transfer-Encoding": true, "Connection": true}
 
 // logHit records a hit the fast path wrote, as the general path records one.
 func (p *proxy) logHit(hit *fastHit, r *http.Request, written int64) {
-	entry := listenerEntry(hit.l)
+	var entry observe.Entry
+	setListener(&entry, hit.l)
 	entry.BackendService = api.LastSegment(hit.svc.Path)
 	entry.CacheLookup, entry.CacheHit, entry.CacheID, entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
 	entry.Status, entry.ResponseSize, entry.StatusDetails = http.StatusOK, written, "response_from_cache"

@@ -32,6 +32,7 @@ type proxy struct {
 	inflight   inflight
 	reverse    *httputil.ReverseProxy // every forward: newReverseProxy
 	routedHook atomic.Pointer[func()] // test hook: a request was routed with a URL map
+	workers    *workers               // HTTP/2 and HTTP/3 handlers' goroutines (workers.go)
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
@@ -51,7 +52,7 @@ func newProxy(e *Edge) *proxy {
 	h2c := base.Clone()
 	h2c.Protocols = new(http.Protocols)
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	p := &proxy{edge: e, peers: newPeerTransport(),
+	p := &proxy{edge: e, peers: newPeerTransport(), workers: newWorkers(),
 		backends: backendTransports{templates: map[string]*http.Transport{"http1": base, "tls": base.Clone(), "h2c": h2c}}}
 	p.reverse = p.newReverseProxy()
 	return p
@@ -60,6 +61,7 @@ func newProxy(e *Edge) *proxy {
 // close drops the connections the edge keeps to backends and peers (after the
 // listeners and the cache have stopped).
 func (p *proxy) close() {
+	p.workers.close()
 	p.backends.retain(nil)
 	p.peers.CloseIdleConnections()
 }
@@ -138,7 +140,20 @@ const (
 )
 
 func (p *proxy) handler(addr string) http.Handler {
+	serve := p.serveHTTP(addr)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor >= 2 {
+			// A stream's own goroutine: run on a worker's grown stack instead.
+			p.workers.do(func() { serve(w, r) })
+			return
+		}
+		serve(w, r)
+	})
+}
+
+// serveHTTP is the handler of the listener at addr, on whichever goroutine runs it.
+func (p *proxy) serveHTTP(addr string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if r.TLS == nil {
 			// A TLS connection the fast path handed to net/http: the state it saw.
@@ -152,7 +167,8 @@ func (p *proxy) handler(addr string) http.Handler {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		body := &countingBody{ReadCloser: r.Body}
 		r.Body = body
-		entry, log := p.serve(rec, r, addr)
+		var entry observe.Entry
+		log := p.serve(rec, r, addr, &entry)
 		// A body the answer did not need is drained here, inside the handler: with full
 		// duplex, net/http would drain it after the handler and then race its own read
 		// of the next request (golang/go#68560: "invalid concurrent Body.Read call").
@@ -163,7 +179,7 @@ func (p *proxy) handler(addr string) http.Handler {
 			entry.Status, entry.StatusDetails = 0, detailClientGone
 		}
 		p.record(&entry, log, r, start, body.n.Load())
-	})
+	}
 }
 
 // tlsStateKey is the context key of a handed-over TLS connection's state.
@@ -247,30 +263,32 @@ func match(l *snapshot.Listener, r *http.Request) (router.Result, string) {
 	return l.Router.Match(router.Request{Scheme: scheme, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}), scheme
 }
 
-// listenerEntry is the request log entry's part that names the forwarding rule's
+// setListener fills in the request log entry's part that names the forwarding rule's
 // resources.
-func listenerEntry(l *snapshot.Listener) observe.Entry {
-	return observe.Entry{Project: l.Labels.Project, ForwardingRule: l.Labels.ForwardingRule, TargetProxy: l.Labels.TargetProxy, URLMap: l.Labels.URLMap}
+func setListener(e *observe.Entry, l *snapshot.Listener) {
+	e.Project, e.ForwardingRule, e.TargetProxy, e.URLMap = l.Labels.Project, l.Labels.ForwardingRule, l.Labels.TargetProxy, l.Labels.URLMap
 }
 
-// serve routes and answers one request, and returns what the request log names and
-// the log policy of the backend service that answered (none: not logged, when no
-// backend service did, as for a redirect).
-func (p *proxy) serve(w *recorder, r *http.Request, addr string) (observe.Entry, snapshot.LogPolicy) {
+// serve routes and answers one request, fills in what the request log names, and
+// returns the log policy of the backend service that answered (none: not logged, when
+// no backend service did, as for a redirect). The entry is the caller's, not a value
+// returned: a hit's goroutine starts on a small stack, and large frames on its path
+// make it grow (and be copied) once more.
+func (p *proxy) serve(w *recorder, r *http.Request, addr string, entry *observe.Entry) snapshot.LogPolicy {
 	rt, ok := p.route(r, addr)
 	if !ok {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
-		return observe.Entry{}, snapshot.LogPolicy{}
+		return snapshot.LogPolicy{}
 	}
-	snap, l, res, scheme := rt.snap, rt.l, rt.res, rt.scheme
-	entry := listenerEntry(l)
+	snap, l, res, scheme := rt.snap, rt.l, &rt.res, rt.scheme
+	setListener(entry, l)
 	if !l.HTTPS && p.edge.challenges.Load().answerHTTP01(w, r) {
-		return entry, snapshot.LogPolicy{} // an ACME server validating a domain, before any URL map
+		return snapshot.LogPolicy{} // an ACME server validating a domain, before any URL map
 	}
 	if res.Redirect != nil {
 		w.Header().Set("Location", res.Redirect.Location)
 		w.WriteHeader(res.Redirect.Code)
-		return entry, snapshot.LogPolicy{}
+		return snapshot.LogPolicy{}
 	}
 	service := res.Service
 	if len(res.Weighted) > 0 {
@@ -280,19 +298,20 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string) (observe.Entry,
 	svc := snap.Services[service]
 	if svc == nil {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
-		return entry, snapshot.LogPolicy{}
+		return snapshot.LogPolicy{}
 	}
 	if svc.Resource.EnableCDN && p.edge.cache != nil {
-		return p.serveCached(w, r, svc, res, scheme, addr, entry), svc.Log
+		p.serveCached(w, r, svc, res, scheme, addr, entry)
+		return svc.Log
 	}
 	attempts, detail, msg := p.plan(svc, r)
 	if len(attempts) == 0 {
 		errorResponse(w, http.StatusServiceUnavailable, detail, msg)
-		return entry, svc.Log
+		return svc.Log
 	}
 	w.detail = detailFromBackend
-	p.forward(w, r, svc, attempts, res, scheme, false)
-	return entry, svc.Log
+	p.forward(w, r, svc, attempts, *res, scheme, false)
+	return svc.Log
 }
 
 // recorder notes what was answered, for the request log. Unwrap lets
@@ -500,7 +519,7 @@ type cdnVarsKey struct{}
 type cdnVars struct{ status, id string }
 
 // cdnRoute is what the cache needs of a request's route.
-func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res router.Result, scheme string) cdn.Route {
+func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res *router.Result, scheme string) cdn.Route {
 	bs := svc.Resource
 	return cdn.Route{
 		Policy: bs.CdnPolicy, Service: svc.Path, Scheme: scheme, Timeout: timeoutFor(bs, res.Action),
@@ -514,7 +533,7 @@ func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res rout
 
 // serveCached answers a request on a CDN-enabled backend service through the edge's
 // cache; the cache calls back into the load balancer for fills and validations.
-func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendService, res router.Result, scheme, addr string, entry observe.Entry) observe.Entry {
+func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendService, res *router.Result, scheme, addr string, entry *observe.Entry) {
 	bs := svc.Resource
 	route := p.cdnRoute(r, svc, res, scheme)
 	peer := fromPeer(r)
@@ -541,13 +560,13 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 			errorResponse(fw, http.StatusServiceUnavailable, detail, msg)
 			return
 		}
-		p.forward(fw, fr, svc, attempts, res, scheme, true)
+		p.forward(fw, fr, svc, attempts, *res, scheme, true)
 	}
 	if len(bs.SignedURLKeys) > 0 {
 		switch outcome, reason := p.verifySigned(r, bs, scheme); outcome {
 		case signed.Invalid:
 			errorResponse(w, http.StatusForbidden, detailSignedURL, "the request's signed URL or cookie is not valid: "+reason)
-			return entry
+			return
 		case signed.Valid:
 			// Cached apart from unsigned responses, under the URL without its signature
 			// (one entry for every signed URL of the object), and fetched without it.
@@ -569,7 +588,6 @@ func (p *proxy) serveCached(w *recorder, r *http.Request, svc *snapshot.BackendS
 		w.detail = detailFromPeer
 	}
 	entry.CacheStatus = result.Status
-	return entry
 }
 
 // detailSignedURL is the statusDetails of a request refused for its signature.

@@ -1,0 +1,112 @@
+package edge
+
+import "sync"
+
+// workers run the handlers of HTTP/2 and HTTP/3 requests on goroutines that outlive a
+// request. net/http and quic-go start a goroutine for every stream, on a small stack; a
+// handler on the edge's path needs a larger one, and growing it (copying the stack
+// twice or three times) was a tenth of an HTTP/2 hit's CPU. A worker's stack stays
+// grown from one request to the next. There are at most maxWorkers; beyond them, and
+// once stopped, a handler runs on its stream's goroutine, as it would without workers.
+type workers struct {
+	tasks chan *task
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	n       int
+	stopped bool
+}
+
+// maxWorkers bounds the workers, and so the memory their stacks hold.
+const maxWorkers = 256
+
+type task struct {
+	run      func()
+	done     chan struct{}
+	panicked any // what run panicked with, raised again on the caller's goroutine
+}
+
+var taskPool = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
+
+func newWorkers() *workers {
+	return &workers{tasks: make(chan *task), stop: make(chan struct{})}
+}
+
+// do runs f on a worker and returns when it has returned; a panic in f is raised again
+// here, so that net/http's handling of a handler's panic (http.ErrAbortHandler
+// included) is unchanged.
+func (w *workers) do(f func()) {
+	t := taskPool.Get().(*task)
+	t.run = f
+	select {
+	case w.tasks <- t: // an idle worker took it
+	default:
+		if !w.spawn() {
+			t.run = nil
+			taskPool.Put(t)
+			f()
+			return
+		}
+		select {
+		case w.tasks <- t:
+		case <-w.stop:
+			t.run = nil
+			taskPool.Put(t)
+			f()
+			return
+		}
+	}
+	<-t.done
+	p := t.panicked
+	t.run, t.panicked = nil, nil
+	taskPool.Put(t)
+	if p != nil {
+		panic(p)
+	}
+}
+
+// spawn starts one more worker, unless there are maxWorkers or they are stopped.
+func (w *workers) spawn() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped || w.n >= maxWorkers {
+		return false
+	}
+	w.n++
+	w.wg.Add(1)
+	go w.work()
+	return true
+}
+
+func (w *workers) work() {
+	defer w.wg.Done()
+	for {
+		select {
+		case t := <-w.tasks:
+			t.panicked = runTask(t.run)
+			t.done <- struct{}{}
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// runTask runs f and returns what it panicked with.
+func runTask(f func()) (panicked any) {
+	defer func() { panicked = recover() }()
+	f()
+	return nil
+}
+
+// close stops the workers once they finish what they run; later tasks run on their
+// callers' goroutines.
+func (w *workers) close() {
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.stop)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
