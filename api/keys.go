@@ -29,3 +29,23 @@ func ParseEndpointKey(key string) (region, namespace, name string, ok bool) {
 	}
 	return parts[2], parts[4], parts[6], true
 }
+
+// LogsPrefix holds the output of Cloud Run services' instances, as region runtimes
+// write it: logs/projects/{project}/regions/{region}/services/{name}/{time}-{writer},
+// each a JSON array of LogLine, the oldest trimmed to a bound per service.
+const LogsPrefix = "logs/"
+
+// ServiceLogsPrefix is the prefix of a service's log batches.
+func ServiceLogsPrefix(project, region, service string) string {
+	return LogsPrefix + "projects/" + project + "/regions/" + region + "/services/" + service + "/"
+}
+
+// LogLine is one line a service's instance wrote (or the runtime wrote about it: no
+// Instance), with its time (RFC 3339, nanoseconds, UTC) and the stream.
+type LogLine struct {
+	Time     string `json:"time"`
+	Revision string `json:"revision,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Stream   string `json:"stream,omitempty"` // stdout, stderr, or empty for the runtime's
+	Text     string `json:"text"`
+}

@@ -66,9 +66,9 @@ type Container struct {
 	Ports          []ContainerPort       `json:"ports,omitempty"`
 	Resources      *ResourceRequirements `json:"resources,omitempty"`
 	WorkingDir     string                `json:"workingDir,omitempty"`
-	StartupProbe   any                   `json:"startupProbe,omitempty"`
-	LivenessProbe  any                   `json:"livenessProbe,omitempty"`
-	ReadinessProbe any                   `json:"readinessProbe,omitempty"`
+	StartupProbe   *Probe                `json:"startupProbe,omitempty"`
+	LivenessProbe  *Probe                `json:"livenessProbe,omitempty"`
+	ReadinessProbe *Probe                `json:"readinessProbe,omitempty"`
 	VolumeMounts   []any                 `json:"volumeMounts,omitempty"`
 }
 
@@ -291,6 +291,12 @@ func (s *KnativeService) Validate() error {
 			oneOf("spec.template.spec.containers[0].ports[0].name", p.Name, "http1", "h2c")); err != nil {
 			return err
 		}
+	}
+	if err := firstError(validateProbe("spec.template.spec.containers[0].startupProbe", c.StartupProbe),
+		validateProbe("spec.template.spec.containers[0].livenessProbe", c.LivenessProbe),
+		validateProbe("spec.template.spec.containers[0].readinessProbe", c.ReadinessProbe),
+		validateResources(c.Resources)); err != nil {
+		return err
 	}
 	if rs.ContainerConcurrency != nil {
 		if err := validateRange("spec.template.spec.containerConcurrency", *rs.ContainerConcurrency, 0, maxConcurrency); err != nil {

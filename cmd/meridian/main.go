@@ -103,8 +103,12 @@ func serveFlags(cmd *cobra.Command, cfg *roles.ServeConfig, project *string) {
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory of the embedded etcd's data")
 	cmd.Flags().StringVar(&cfg.EtcdListen, "etcd-listen", "127.0.0.1:0", "client address of the embedded etcd, for other Meridian processes (port 0 picks one)")
 	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle Cloud Run instance is kept before it is stopped (scale to zero)")
+	cmd.Flags().StringVar(&cfg.ContainerEngine, "container-engine", runtime.EngineAuto, containerEngineHelp)
 	cmd.Flags().StringVar(project, "project", "", `default project written to the CLI configuration (if unset, the file's, else "default")`)
 }
+
+// containerEngineHelp is --container-engine's help, for serve and region.
+const containerEngineHelp = "what runs services' container images that are not built in: docker, podman, none (a container's command runs as a process on this host), or auto (docker if it answers, else podman, else none)"
 
 // demoCommand is the README's first command: the seed's whole system, deployed in two
 // regions and reachable over HTTPS, from nothing.
@@ -244,6 +248,7 @@ func regionCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg.Region, "region", "", "the region whose services this runtime runs, e.g. us-central1")
 	cmd.Flags().DurationVar(&cfg.IdleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long an idle instance is kept before it is stopped (scale to zero)")
+	cmd.Flags().StringVar(&cfg.ContainerEngine, "container-engine", runtime.EngineAuto, containerEngineHelp)
 	cmd.Flags().StringVar(&cfg.Address, "address", "127.0.0.1", "IP address of this host that edges reach its services at")
 	etcd.add(cmd)
 	return cmd

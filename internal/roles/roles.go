@@ -71,12 +71,15 @@ type ServeConfig struct {
 	EtcdListen string // client address of the embedded etcd; port 0 picks one
 	// IdleTimeout is how long the runtime keeps an idle instance (0: Cloud Run's 15 min).
 	IdleTimeout time.Duration
+	// ContainerEngine runs images that are not built in: auto, docker, podman or none.
+	ContainerEngine string
 }
 
 // RegionConfig configures a standalone region runtime.
 type RegionConfig struct {
-	Region      string
-	IdleTimeout time.Duration
+	Region          string
+	IdleTimeout     time.Duration
+	ContainerEngine string // auto, docker, podman or none
 	// Address is the IP address edges reach this host's services at (default
 	// 127.0.0.1: edges on the same machine only).
 	Address string
@@ -165,7 +168,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	edgeDone := background(func(ctx context.Context) error { return runEdge(ctx, st, edgeCfg, cfg.Edge) })
 	// One runtime serves every region on this machine that no standalone region runtime
 	// has claimed.
-	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, IdleTimeout: cfg.IdleTimeout, Log: cfg.API.Log}).Run)
+	engine, err := runtime.FindEngine(ctx, cfg.ContainerEngine)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	runtimeDone := background(runtime.New(st, runtime.Config{Executable: exe, IdleTimeout: cfg.IdleTimeout, Engine: engine, Log: cfg.API.Log}).Run)
 	apiErr := runAPI(ctx, st, issuer, cfg.API)
 	cancel()
 	return errors.Join(apiErr, <-edgeDone, <-runtimeDone)
@@ -236,7 +243,11 @@ func Region(ctx context.Context, etcd store.Etcd, cfg RegionConfig) error {
 		return err
 	}
 	defer st.Close()
-	return runtime.New(st, runtime.Config{Region: cfg.Region, Executable: exe, IdleTimeout: cfg.IdleTimeout, Address: cfg.Address, Log: cfg.Log}).Run(ctx)
+	engine, err := runtime.FindEngine(ctx, cfg.ContainerEngine)
+	if err != nil {
+		return fmt.Errorf("region: %w", err)
+	}
+	return runtime.New(st, runtime.Config{Region: cfg.Region, Executable: exe, IdleTimeout: cfg.IdleTimeout, Address: cfg.Address, Engine: engine, Log: cfg.Log}).Run(ctx)
 }
 
 func (c EdgeConfig) compile() (edge.Config, error) {

@@ -33,7 +33,7 @@ func TestListenerOwner(t *testing.T) {
 
 // A container whose port another program took first is not ready: requests would reach
 // that program.
-func TestWaitListeningRefusesAForeignListener(t *testing.T) {
+func TestWaitStartedRefusesAForeignListener(t *testing.T) {
 	if goruntime.GOOS != "linux" {
 		t.Skip("/proc tells who holds a port on Linux only")
 	}
@@ -50,8 +50,8 @@ func TestWaitListeningRefusesAForeignListener(t *testing.T) {
 	p := &process{addr: ln.Addr().String(), cmd: cmd, exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.exited) }()
 	defer p.stop()
-	err = p.waitListening(make(chan struct{}))
+	err = waitStarted(p, nil, 8080, make(chan struct{}))
 	if err == nil || !strings.Contains(err.Error(), "taken by another program") {
-		t.Fatalf("waitListening = %v", err)
+		t.Fatalf("waitStarted = %v", err)
 	}
 }

@@ -37,6 +37,8 @@ type pool struct {
 	waiters   []*waiter // requests waiting for a slot, first come first served
 	state     poolState
 	failure   string        // why the revision cannot run (state == poolFailed)
+	reason    string        // the failure's condition reason
+	waiting   string        // while starting: what the first instance waits for
 	startTime time.Duration // mean time to listen, for the pending limit
 	starts    int
 	// failedStarts counts first starts that failed, retried before the revision fails.
@@ -57,10 +59,14 @@ type poolConfig struct {
 	spec                                 api.RevisionSpec
 	annotations                          map[string]string
 	executable                           string
+	engine                               *Engine // nil: no container engine
 	log                                  io.Writer
-	idle                                 time.Duration
-	now                                  func() time.Time
-	changed                              func() // readiness or instance count changed
+	// output is where an instance's output goes, by stream (stdout, stderr; "" for
+	// the runtime's lines about the revision); default: log.
+	output  func(instance, stream string) io.Writer
+	idle    time.Duration
+	now     func() time.Time
+	changed func() // readiness or instance count changed
 }
 
 type poolState int
@@ -71,14 +77,30 @@ const (
 	poolFailed                    // the first instance could not start: the revision cannot run
 )
 
-// member is one instance: its process once started, and a channel that stops it.
+// member is one instance: its ID, the instance once started, and a channel that stops
+// it.
 type member struct {
-	proc     *process
+	id       string
+	inst     instance
 	stop     chan struct{}
 	stopOnce sync.Once
 }
 
 func (m *member) halt() { m.stopOnce.Do(func() { close(m.stop) }) }
+
+// stopContext is a context that ends when the member is halted, and a function to
+// release it.
+func (m *member) stopContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-m.stop:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
+}
 
 type waiter struct{ ch chan grant }
 
@@ -193,7 +215,7 @@ func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		out, u := *req, *req.URL
-		u.Host = m.proc.addr
+		u.Host = m.inst.address()
 		out.URL = &u
 		if body != nil {
 			out.Body = body
@@ -367,28 +389,39 @@ func (p *pool) startLocked() {
 	if p.closed {
 		return
 	}
-	m := &member{stop: make(chan struct{})}
+	m := &member{id: newInstanceID(), stop: make(chan struct{})}
 	p.members = append(p.members, m)
 	p.loads = append(p.loads, load{})
 	p.wg.Add(1)
 	go p.run(m)
 }
 
-// run starts one instance, makes it available once it listens, and stops it when it is
-// halted; an instance that exits on its own is a crash and is replaced as demand needs.
+// run starts one instance, makes it available once it passes its startup and
+// readiness probes, probes it while it runs, and stops it when it is halted; an instance
+// that exits on its own, or fails its liveness probe, is replaced as demand needs.
 func (p *pool) run(m *member) {
 	defer p.wg.Done()
 	began := time.Now()
-	proc, err := startProcess(containerSpec{
-		service: p.cfg.service, revision: p.cfg.revision, region: p.cfg.region, container: p.cfg.spec.Containers[0],
-		executable: p.cfg.executable, log: p.cfg.log,
+	c := p.cfg.spec.Containers[0]
+	port := int64(api.DefaultContainerPort)
+	if len(c.Ports) == 1 && c.Ports[0].ContainerPort > 0 {
+		port = c.Ports[0].ContainerPort
+	}
+	ctx, cancel := m.stopContext()
+	inst, err := startInstance(ctx, containerSpec{
+		id: m.id, service: p.cfg.service, revision: p.cfg.revision, region: p.cfg.region, container: c,
+		executable: p.cfg.executable, engine: p.cfg.engine, stdout: p.output(m.id, "stdout"), stderr: p.output(m.id, "stderr"),
 	})
+	cancel()
 	if err == nil {
 		p.mu.Lock()
-		m.proc = proc
+		m.inst = inst
 		p.mu.Unlock()
-		if err = proc.waitListening(m.stop); err != nil {
-			proc.stop()
+		if err = waitStarted(inst, c.StartupProbe, port, m.stop); err == nil && c.ReadinessProbe != nil {
+			err = p.waitReady(m, inst, c.ReadinessProbe, port)
+		}
+		if err != nil {
+			inst.stop()
 		}
 	}
 	if err != nil {
@@ -400,7 +433,7 @@ func (p *pool) run(m *member) {
 	case <-m.stop: // halted while it started (the pool closed or the revision failed)
 		p.removeLocked(m)
 		p.mu.Unlock()
-		proc.stop()
+		inst.stop()
 		return
 	default:
 	}
@@ -408,28 +441,151 @@ func (p *pool) run(m *member) {
 		p.loads[i].ready, p.loads[i].lastActive = true, p.cfg.now()
 		p.startTime = (p.startTime*time.Duration(p.starts) + time.Since(began)) / time.Duration(p.starts+1)
 		p.starts++
-		p.state = poolReady
+		p.state, p.waiting = poolReady, ""
 		p.dispatchLocked()
 	}
 	p.mu.Unlock()
-	fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: instance listening on %s\n", p.cfg.region, p.cfg.service, p.cfg.revision, proc.addr)
+	p.logf("instance %s listening on %s", m.id, inst.address())
 	p.cfg.changed()
+	p.watch(m, inst, c, port)
+}
 
-	select {
-	case <-m.stop:
-		p.mu.Lock()
-		p.removeLocked(m)
-		p.mu.Unlock()
-		proc.stop()
-	case <-proc.exited:
-		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: instance %s exited (%v); replacing it as needed\n", p.cfg.region, p.cfg.service, p.cfg.revision, proc.addr, proc.cmd.ProcessState)
-		p.mu.Lock()
-		p.removeLocked(m)
-		if len(p.waiters) > 0 {
-			p.scaleUpLocked() // requests wait; minScale is restored by the reaper
+// watch runs the instance's readiness and liveness probes until it is halted or exits.
+func (p *pool) watch(m *member, inst instance, c api.Container, port int64) {
+	var readiness, liveness *api.Probe
+	var readyTick, liveTick <-chan time.Time
+	var ready, alive probeCounter
+	if c.ReadinessProbe != nil {
+		pr := c.ReadinessProbe.WithDefaults()
+		readiness, ready = &pr, probeCounter{success: pr.SuccessThreshold, failure: pr.FailureThreshold, passing: true}
+		t := time.NewTicker(time.Duration(pr.PeriodSeconds) * time.Second)
+		defer t.Stop()
+		readyTick = t.C
+	}
+	if c.LivenessProbe != nil {
+		pr := c.LivenessProbe.WithDefaults()
+		liveness, alive = &pr, probeCounter{success: 1, failure: pr.FailureThreshold, passing: true}
+		t := time.NewTicker(time.Duration(pr.PeriodSeconds) * time.Second)
+		defer t.Stop()
+		liveTick = t.C
+	}
+	ctx, cancel := m.stopContext()
+	defer cancel()
+	for {
+		select {
+		case <-m.stop:
+			p.mu.Lock()
+			p.removeLocked(m)
+			p.mu.Unlock()
+			inst.stop()
+			return
+		case <-inst.done():
+			p.logf("instance %s exited (%s); replacing it as needed", m.id, inst.exitReport())
+			p.drop(m)
+			return
+		case <-readyTick:
+			err := check(ctx, probeTarget(inst, readiness, port), readiness)
+			if ready.observe(err == nil) {
+				if err != nil {
+					p.logf("instance %s is not ready: the readiness probe failed %d times (%v)", m.id, readiness.FailureThreshold, err)
+				} else {
+					p.logf("instance %s is ready again", m.id)
+				}
+				p.setReady(m, ready.passing)
+			}
+		case <-liveTick:
+			err := check(ctx, probeTarget(inst, liveness, port), liveness)
+			if alive.observe(err == nil) && !alive.passing {
+				p.logf("instance %s failed its liveness probe %d times (%v); restarting it", m.id, liveness.FailureThreshold, err)
+				p.drop(m)
+				inst.stop()
+				return
+			}
 		}
-		p.mu.Unlock()
-		p.cfg.changed()
+	}
+}
+
+// waitReady probes a started instance's readiness until it passes (successThreshold
+// successes in a row), noting for the revision's status why it is not ready yet. It
+// fails when the instance exits, is halted, or does not pass within the startup limit.
+func (p *pool) waitReady(m *member, inst instance, probe *api.Probe, port int64) error {
+	pr := probe.WithDefaults()
+	counter := probeCounter{success: pr.SuccessThreshold, failure: 1}
+	ctx, cancel := m.stopContext()
+	defer cancel()
+	deadline := time.NewTimer(startupLimit)
+	defer deadline.Stop()
+	wait := time.Duration(pr.InitialDelaySeconds) * time.Second
+	var last error
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-inst.done():
+			t.Stop()
+			return fmt.Errorf("The user-provided container exited before it passed its readiness probe (%s).", inst.exitReport())
+		case <-m.stop:
+			t.Stop()
+			return fmt.Errorf("the revision is being stopped")
+		case <-deadline.C:
+			t.Stop()
+			return fmt.Errorf("The user-provided container did not pass its readiness probe within %s (last: %v).", startupLimit, last)
+		case <-t.C:
+		}
+		wait = time.Duration(pr.PeriodSeconds) * time.Second
+		last = check(ctx, probeTarget(inst, &pr, port), &pr)
+		if counter.observe(last == nil) && counter.passing {
+			return nil
+		}
+		if last != nil {
+			p.mu.Lock()
+			if p.state == poolStarting {
+				p.waiting = "Waiting for the readiness probe: " + last.Error()
+			}
+			p.mu.Unlock()
+			p.cfg.changed()
+		}
+	}
+}
+
+// setReady takes an instance out of the routable ones, or puts it back.
+func (p *pool) setReady(m *member, ready bool) {
+	p.mu.Lock()
+	if i := p.indexLocked(m); i >= 0 {
+		p.loads[i].ready = ready
+		if ready {
+			p.dispatchLocked()
+		}
+	}
+	p.mu.Unlock()
+	p.cfg.changed()
+}
+
+// drop removes an instance that ended (it exited, or failed its liveness probe) and
+// starts another if requests wait; minScale is restored by the reaper.
+func (p *pool) drop(m *member) {
+	p.mu.Lock()
+	p.removeLocked(m)
+	if len(p.waiters) > 0 {
+		p.scaleUpLocked()
+	}
+	p.mu.Unlock()
+	p.cfg.changed()
+}
+
+// output is where an instance's output goes.
+func (p *pool) output(id, stream string) io.Writer {
+	if p.cfg.output != nil {
+		return p.cfg.output(id, stream)
+	}
+	return p.cfg.log
+}
+
+// logf writes a line about the revision to the runtime's log and the service's.
+func (p *pool) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %s\n", p.cfg.region, p.cfg.service, p.cfg.revision, msg)
+	if p.cfg.output != nil {
+		io.WriteString(p.cfg.output("", ""), msg+"\n")
 	}
 }
 
@@ -438,14 +594,22 @@ func (p *pool) startFailed(m *member, err error) {
 	p.removeLocked(m)
 	closed := p.closed
 	var permanent *imageError
-	if p.state == poolStarting && !p.closed && !errors.As(err, &permanent) && p.failedStarts < 2 {
+	var probe *startupProbeError
+	reason := "ContainerMissing"
+	switch {
+	case errors.As(err, &permanent):
+		reason = permanent.reason
+	case errors.As(err, &probe):
+		reason = "HealthCheckContainerError"
+	}
+	if p.state == poolStarting && !p.closed && permanent == nil && p.failedStarts < 2 {
 		// A first start can fail for a passing reason (its port taken between choosing
 		// and listening); try twice more before declaring the revision failed.
 		p.failedStarts++
 		p.startLocked()
 	} else if p.state == poolStarting && !p.closed {
 		// The revision never ran: it cannot serve until a new revision replaces it.
-		p.state, p.failure = poolFailed, err.Error()
+		p.state, p.failure, p.reason = poolFailed, err.Error(), reason
 		for _, o := range p.members {
 			o.halt()
 		}
@@ -455,7 +619,7 @@ func (p *pool) startFailed(m *member, err error) {
 	// later) while requests wait, up to their pending limit.
 	p.mu.Unlock()
 	if !closed {
-		fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %v\n", p.cfg.region, p.cfg.service, p.cfg.revision, err)
+		p.logf("%v", err)
 	}
 	p.cfg.changed()
 }
@@ -493,15 +657,15 @@ func (p *pool) reap() {
 
 // poolStatus is what the runtime reports of a pool.
 type poolStatus struct {
-	state            poolState
-	failure          string
-	ready, instances int
+	state                    poolState
+	failure, reason, waiting string
+	ready, instances         int
 }
 
 func (p *pool) status() poolStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := poolStatus{state: p.state, failure: p.failure, instances: len(p.members)}
+	s := poolStatus{state: p.state, failure: p.failure, reason: p.reason, waiting: p.waiting, instances: len(p.members)}
 	for _, l := range p.loads {
 		if l.ready {
 			s.ready++

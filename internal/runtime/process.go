@@ -1,12 +1,16 @@
 package runtime
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,9 +26,24 @@ const (
 	termGrace    = 10 * time.Second
 )
 
-// process is one running container: the revision's command, or a built-in image run as
-// `meridian builtin NAME`, listening on PORT on loopback.
+// instance is one running container of a revision: a process on this host (a built-in
+// image, or a command where no container engine runs images) or an engine's container.
+type instance interface {
+	address() string // host:port that requests go to
+	name() string    // the instance's ID in logs
+	done() <-chan struct{}
+	exitReport() string // how it ended, once done
+	// listenerIsOurs reports whether what accepts connections on address is the
+	// instance (another program can take a free host port first).
+	listenerIsOurs() (owned, known bool)
+	stop() // SIGTERM, then SIGKILL after the grace period; returns once it is gone
+	halted() bool
+}
+
+// process is one running container as a process group on this host, listening on PORT
+// on loopback.
 type process struct {
+	id      string
 	stopped atomic.Bool // set before the runtime stops it; an exit without it is a crash
 	addr    string      // 127.0.0.1:PORT
 	cmd     *exec.Cmd
@@ -33,32 +52,64 @@ type process struct {
 
 // containerSpec is what starting a revision's container needs.
 type containerSpec struct {
+	id                        string // the instance's
 	service, revision, region string
 	container                 api.Container
-	executable                string // the meridian binary, for built-in images
-	log                       io.Writer
+	executable                string  // the meridian binary, for built-in images
+	engine                    *Engine // runs images that are not built in; nil: none here
+	stdout, stderr            io.Writer
 }
 
 // imageError says why a container cannot run at all (an unknown image); retrying does
-// not help.
-type imageError struct{ msg string }
+// not help. Reason is the revision's condition reason.
+type imageError struct{ msg, reason string }
 
 func (e *imageError) Error() string { return e.msg }
 
-// startProcess runs the container with Cloud Run's environment and returns once the
-// process is started (not yet listening).
+// startInstance starts the revision's container: built-in images as processes, other
+// images with the container engine, or, where there is none, the container's command
+// as a process. It returns once the instance runs (not yet listening).
+func startInstance(ctx context.Context, cs containerSpec) (instance, error) {
+	_, builtin := builtinProgram(cs.container.Image)
+	switch {
+	case builtin:
+	case cs.engine != nil:
+		return startContainer(ctx, cs.engine, cs)
+	case len(cs.container.Command) == 0:
+		return nil, &imageError{fmt.Sprintf("Image '%s' cannot be run here: it is not built in, no container engine (Docker or podman) answers on this host, and the container gives no command to run as a process.", cs.container.Image), "ContainerMissing"}
+	}
+	return startProcess(cs)
+}
+
+// contractEnv is the container's environment: its own variables, then Cloud Run's.
+func contractEnv(cs containerSpec, port int) map[string]string {
+	env := map[string]string{}
+	for _, e := range cs.container.Env {
+		env[e.Name] = e.Value
+	}
+	env["PORT"], env["K_SERVICE"], env["K_REVISION"], env["K_CONFIGURATION"] = strconv.Itoa(port), cs.service, cs.revision, cs.service
+	env[RegionEnv] = cs.region
+	return env
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// startProcess runs the container as a process group with Cloud Run's environment
+// and returns once the process is started (not yet listening).
 func startProcess(cs containerSpec) (*process, error) {
 	c := cs.container
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{}
-	for _, e := range c.Env {
-		env[e.Name] = e.Value
-	}
-	env["PORT"], env["K_SERVICE"], env["K_REVISION"], env["K_CONFIGURATION"] = strconv.Itoa(port), cs.service, cs.revision, cs.service
-	env[RegionEnv] = cs.region
+	env := contractEnv(cs, port)
 	var argv []string
 	switch prog, builtin := builtinProgram(c.Image); {
 	case len(c.Command) > 0:
@@ -66,25 +117,25 @@ func startProcess(cs containerSpec) (*process, error) {
 	case builtin:
 		argv = []string{cs.executable, "builtin", prog}
 	default:
-		return nil, &imageError{fmt.Sprintf("Image '%s' cannot be run here: it is not built in and the container gives no command.", c.Image)}
+		return nil, &imageError{fmt.Sprintf("Image '%s' cannot be run here: it is not built in and the container gives no command.", c.Image), "ContainerMissing"}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.WorkingDir
 	// A container sees its own environment, not the runtime's: PATH and HOME to find
 	// and run programs, then the container's variables and the contract's.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for _, k := range sortedKeys(env) {
+		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
-	cmd.Stdout, cmd.Stderr = cs.log, cs.log
+	cmd.Stdout, cmd.Stderr = cs.stdout, cs.stderr
 	// Its own process group, so stopping it stops every process it started (a shell
 	// that does not exec its server), and output pipes cannot hold Wait forever.
 	cmd.SysProcAttr = containerProcAttr()
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
-		return nil, &imageError{fmt.Sprintf("The container command %q cannot be started: %v", argv[0], err)}
+		return nil, &imageError{fmt.Sprintf("The container command %q cannot be started: %v", argv[0], err), "ContainerMissing"}
 	}
-	p := &process{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	p := &process{id: cs.id, addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(p.exited)
@@ -92,34 +143,15 @@ func startProcess(cs containerSpec) (*process, error) {
 	return p, nil
 }
 
-// waitListening polls the process's port until the container listens on it, the process
-// exits, the startup limit passes, or cancel closes.
-func (p *process) waitListening(cancel <-chan struct{}) error {
-	deadline := time.NewTimer(startupLimit)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
-			c.Close()
-			port, _ := strconv.Atoi(p.port())
-			if owned, known := listenerOwner(p.cmd.Process.Pid, port); owned || !known {
-				return nil
-			}
-			// Another program took the port first: the container cannot bind it, and
-			// requests sent there would reach that program. Start again elsewhere.
-			return fmt.Errorf("port %s was taken by another program before the container could listen on it", p.port())
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("The user-provided container failed to start and listen on the port defined provided by the PORT=%s environment variable: it exited (%v).", p.port(), p.cmd.ProcessState)
-		case <-deadline.C:
-			return fmt.Errorf("The user-provided container failed to start and listen on the port defined provided by the PORT=%s environment variable within %s.", p.port(), startupLimit)
-		case <-cancel:
-			return fmt.Errorf("the revision is being stopped")
-		case <-tick.C:
-		}
-	}
+func (p *process) address() string       { return p.addr }
+func (p *process) name() string          { return p.id }
+func (p *process) done() <-chan struct{} { return p.exited }
+func (p *process) exitReport() string    { return fmt.Sprint(p.cmd.ProcessState) }
+func (p *process) halted() bool          { return p.stopped.Load() }
+
+func (p *process) listenerIsOurs() (owned, known bool) {
+	port, _ := strconv.Atoi(p.port())
+	return listenerOwner(p.cmd.Process.Pid, port)
 }
 
 func (p *process) port() string {
@@ -214,4 +246,11 @@ func instanceTransport(h2c bool) *http.Transport {
 		t.Protocols.SetUnencryptedHTTP2(true)
 	}
 	return t
+}
+
+// newInstanceID is an instance's ID: 12 random hex digits.
+func newInstanceID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -66,7 +66,10 @@ type Config struct {
 	// edges on other hosts reach this one (default 127.0.0.1, for one machine).
 	// Instances themselves listen on loopback behind them.
 	Address string
-	Log     io.Writer
+	// Engine runs images that are not built in (FindEngine); nil runs a container's
+	// command as a process on this host instead.
+	Engine *Engine
+	Log    io.Writer
 }
 
 // Runtime runs services. Its goroutines are owned by Run and stop with its context.
@@ -84,6 +87,7 @@ type Runtime struct {
 	stopping bool
 	id       string          // this runtime, in its claims
 	claimed  map[string]bool // regions this runtime runs, as last claimed
+	logs     *logbook        // what instances write, kept per service
 }
 
 // New creates a runtime; Run starts it.
@@ -99,7 +103,8 @@ func New(st *store.Store, cfg Config) *Runtime {
 	}
 	return &Runtime{store: st, cfg: cfg, routers: map[string]*serviceRouter{}, pools: map[string]*pool{},
 		last: map[string]Endpoint{}, changed: make(chan struct{}, 1), claimed: map[string]bool{},
-		id: fmt.Sprintf("%s/%d/%d", hostname(), os.Getpid(), time.Now().UnixNano())}
+		id:   fmt.Sprintf("%s/%d/%d", hostname(), os.Getpid(), time.Now().UnixNano()),
+		logs: newLogbook(st, cfg.Log, fmt.Sprintf("%s.%d", hostname(), os.Getpid()))}
 }
 
 // Run reconciles the services of its region with running instances until ctx is done,
@@ -110,6 +115,26 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	rt.lease = lease
+	logCtx, stopLogs := context.WithCancel(context.Background())
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		rt.logs.run(logCtx)
+	}()
+	defer func() {
+		// After every instance stopped: what they wrote last is kept.
+		stopLogs()
+		<-logsDone
+	}()
+	if e := rt.cfg.Engine; e != nil {
+		// Containers a runtime on this host left behind when it died.
+		orphans, err := e.RemoveOrphans(ctx)
+		if err != nil {
+			fmt.Fprintf(rt.cfg.Log, "runtime: looking for containers left by an earlier runtime: %v\n", err)
+		} else if len(orphans) > 0 {
+			fmt.Fprintf(rt.cfg.Log, "runtime: removed %d containers left by an earlier runtime: %s\n", len(orphans), strings.Join(orphans, ", "))
+		}
+	}
 	defer func() {
 		// Withdraw the endpoints and the claims first (they go with the lease), so edges
 		// and a standby runtime move on while in-flight requests drain.
@@ -506,6 +531,8 @@ func serviceConditions(latest string, st poolStatus, exists, routed bool) []api.
 		config = cond("ConfigurationsReady", "Unknown", "RevisionMissing", fmt.Sprintf("Revision '%s' is not stored yet.", latest))
 	case st.state == poolFailed:
 		config = cond("ConfigurationsReady", "False", "RevisionFailed", fmt.Sprintf("Revision '%s' is not ready and cannot serve traffic. %s", latest, st.failure))
+	case st.state == poolStarting && st.waiting != "":
+		config = cond("ConfigurationsReady", "Unknown", "Deploying", fmt.Sprintf("Revision '%s' is starting. %s", latest, st.waiting))
 	case st.state == poolStarting:
 		config = cond("ConfigurationsReady", "Unknown", "Deploying", fmt.Sprintf("Revision '%s' is starting.", latest))
 	default:
@@ -532,16 +559,16 @@ func revisionConditions(st poolStatus) []api.Condition {
 	switch st.state {
 	case poolFailed:
 		return []api.Condition{
-			{Type: "Ready", Status: "False", Reason: "ContainerMissing", Message: st.failure},
-			{Type: "ContainerHealthy", Status: "False", Reason: "ContainerMissing", Message: st.failure},
+			{Type: "Ready", Status: "False", Reason: st.reason, Message: st.failure},
+			{Type: "ContainerHealthy", Status: "False", Reason: st.reason, Message: st.failure},
 			{Type: "ResourcesAvailable", Status: "True"},
 		}
 	case poolReady:
 		return []api.Condition{{Type: "Ready", Status: "True"}, {Type: "ContainerHealthy", Status: "True"}, {Type: "ResourcesAvailable", Status: "True"}}
 	}
 	return []api.Condition{
-		{Type: "Ready", Status: "Unknown", Reason: "Deploying"},
-		{Type: "ContainerHealthy", Status: "Unknown", Reason: "Deploying"},
+		{Type: "Ready", Status: "Unknown", Reason: "Deploying", Message: st.waiting},
+		{Type: "ContainerHealthy", Status: "Unknown", Reason: "Deploying", Message: st.waiting},
 		{Type: "ResourcesAvailable", Status: "Unknown", Reason: "Deploying"},
 	}
 }
@@ -557,7 +584,10 @@ func (rt *Runtime) ensurePool(s stored[*api.KnativeService], r stored[*api.Knati
 	p := newPool(poolConfig{
 		region: r.region, namespace: r.namespace, service: s.name, revision: r.name,
 		spec: r.obj.Spec, annotations: r.obj.Metadata.Annotations,
-		executable: rt.cfg.Executable, log: rt.cfg.Log, idle: rt.cfg.IdleTimeout,
+		executable: rt.cfg.Executable, engine: rt.cfg.Engine, log: rt.cfg.Log, idle: rt.cfg.IdleTimeout,
+		output: func(instance, stream string) io.Writer {
+			return rt.logs.output(r.namespace, r.region, s.name, r.name, instance, stream)
+		},
 		now: time.Now, changed: rt.notify,
 	})
 	rt.pools[key] = p
@@ -630,6 +660,15 @@ func (rt *Runtime) stopAll() {
 	}
 	rt.mu.Unlock()
 	rt.wg.Wait()
+	if e := rt.cfg.Engine; e != nil {
+		// Every instance was stopped and removed; any container of this process the
+		// engine still lists (a removal that failed) goes now.
+		ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
+		defer cancel()
+		if names, err := e.ownedContainers(ctx); err == nil && len(names) > 0 {
+			e.run(ctx, append([]string{"rm", "-f"}, names...)...)
+		}
+	}
 }
 
 // publish writes a service's endpoint under the runtime's lease when it changed.

@@ -157,6 +157,13 @@ type harness struct {
 
 func newHarness(t *testing.T, idle time.Duration) *harness {
 	t.Helper()
+	return newHarnessWith(t, Config{IdleTimeout: idle})
+}
+
+// newHarnessWith runs a us-central1 runtime configured by cfg (its region, executable
+// and store are the harness's).
+func newHarnessWith(t *testing.T, cfg Config) *harness {
+	t.Helper()
 	st := testutil.Store(t)
 	h := &harness{t: t, st: st, api: httptest.NewServer(controlplane.New(st, controlplane.Config{}).Handler())}
 	t.Cleanup(h.api.Close)
@@ -165,7 +172,8 @@ func newHarness(t *testing.T, idle time.Duration) *harness {
 		t.Fatal(err)
 	}
 	h.exe = exe
-	h.rt = New(st, Config{Region: "us-central1", Executable: exe, IdleTimeout: idle})
+	cfg.Region, cfg.Executable = "us-central1", exe
+	h.rt = New(st, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.rt.Run(ctx) }()
@@ -263,7 +271,7 @@ func TestServiceLifecycle(t *testing.T) {
 	// Killing the instance's process: it is replaced, and requests keep succeeding.
 	p := h.pool(rev1)
 	p.mu.Lock()
-	proc := p.members[0].proc
+	proc := p.members[0].inst.(*process)
 	p.mu.Unlock()
 	if err := proc.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -553,7 +561,7 @@ func TestStopKillsTheWholeContainer(t *testing.T) {
 	waitFor(t, h.st, key, "the service", func(s *api.KnativeService, e *Endpoint) bool { return e != nil && e.Revision != "" })
 	p := h.pool("shell-a")
 	p.mu.Lock()
-	addr := p.members[0].proc.addr
+	addr := p.members[0].inst.address()
 	p.mu.Unlock()
 	if code, _, _ := get(t, "http://"+addr+"/"); code != 200 {
 		t.Fatalf("the server behind the shell does not answer: %d", code)
