@@ -32,6 +32,7 @@ var gcloudAPIs = []struct{ name, path string }{
 	{"run", "/"},
 	{"cloudresourcemanager", "/"},
 	{"serviceusage", "/"},
+	{"logging", "/"}, // run services logs read: /v2/entries:list
 }
 
 func (a *app) gcloudConfigCommand() *cobra.Command {

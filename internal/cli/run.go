@@ -21,6 +21,7 @@ func (a *app) runCommand() *cobra.Command {
 		a.runListCommand(),
 		a.runReplaceCommand(),
 		a.runUpdateTrafficCommand(),
+		a.group("logs", "Read the logs of a Cloud Run service.", a.runLogsCommand()),
 	)
 	root := a.group("run", "Manage Cloud Run services, as `gcloud run` does.",
 		a.runDeployCommand(),

@@ -81,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 	s.handleGlobalEndpoints(mux)
 	s.handleRegions(mux)
 	mux.HandleFunc("GET /meridian/v1/ca.pem", s.serveCARoot)
+	mux.HandleFunc("POST /v2/entries:list", s.serveEntriesList)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{404, "notFound", "The requested URL " + r.URL.Path + " was not found on this server."})

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"sync"
@@ -108,6 +109,28 @@ func TestContainerImage(t *testing.T) {
 		if code, body, _ := get(t, ep.URL+"/"); code != 200 {
 			t.Fatalf("request %d after the kill: %d %s", i, code, body)
 		}
+	}
+
+	// What the containers wrote, with their instance IDs, through Cloud Logging's API.
+	var logs struct {
+		Entries []struct {
+			TextPayload string            `json:"textPayload"`
+			Labels      map[string]string `json:"labels"`
+		} `json:"entries"`
+	}
+	h.until("the containers' output in the logs", func() bool {
+		resp, err := testClient.Post(h.api.URL+"/v2/entries:list", "application/json", strings.NewReader(
+			`{"resourceNames":["projects/default"],"filter":"resource.labels.service_name = ctr AND textPayload:served","orderBy":"timestamp asc"}`))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		logs.Entries = nil
+		json.NewDecoder(resp.Body).Decode(&logs)
+		return len(logs.Entries) >= 4
+	})
+	if e := logs.Entries[0]; e.TextPayload != "served /" || len(e.Labels["instanceId"]) != 12 {
+		t.Errorf("the first request's log line: %+v", e)
 	}
 
 	// Delete: every container goes.

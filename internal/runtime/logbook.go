@@ -39,6 +39,9 @@ type keptBatches struct {
 	total int
 }
 
+// logTimeFormat is RFC 3339 with all nine digits of fraction, so times sort as strings.
+const logTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
 const (
 	logKeepPerService = 1000
 	logQueueLimit     = 10000
@@ -100,7 +103,7 @@ func (w *lineWriter) emit() {
 	w.buf = w.buf[:0]
 	fmt.Fprintf(w.lb.mirror, "%s: %s\n", w.label, text)
 	l := w.line
-	l.Time, l.Text = time.Now().UTC().Format(time.RFC3339Nano), text
+	l.Time, l.Text = time.Now().UTC().Format(logTimeFormat), text
 	w.lb.add(w.prefix, l)
 }
 
