@@ -31,6 +31,7 @@ compute = http://127.0.0.1:9611/compute/v1/
 run = http://127.0.0.1:9611/
 cloudresourcemanager = http://127.0.0.1:9611/
 serviceusage = http://127.0.0.1:9611/
+logging = http://127.0.0.1:9611/
 
 [proxy]
 type = http
