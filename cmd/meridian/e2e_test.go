@@ -173,7 +173,7 @@ func (s *server) stop(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
-		t.Errorf("serve did not stop within 30s of SIGINT")
+		t.Errorf("serve did not stop within 30s of SIGINT; it logged:\n%s", s.stderr.String())
 	}
 }
 

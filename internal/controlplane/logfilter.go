@@ -204,14 +204,16 @@ func (p *logParser) keyword(word string) bool {
 func (p *logParser) and(depth int) (logFilter, error) {
 	var terms logAnd
 	for {
-		if p.keyword("AND") {
-			if len(terms) == 0 {
-				return nil, errors.New("AND needs a term on each side in the filter.")
-			}
+		and := p.keyword("AND")
+		if and {
 			p.i++
 		}
 		t, ok := p.peek()
-		if !ok || (!t.quoted && t.text == ")") {
+		end := !ok || (!t.quoted && t.text == ")")
+		if and && (len(terms) == 0 || end) {
+			return nil, errors.New("AND needs a term on each side in the filter.")
+		}
+		if end {
 			break
 		}
 		f, err := p.or(depth)

@@ -112,7 +112,7 @@ func (s *Server) serveEntriesList(w http.ResponseWriter, r *http.Request) {
 			}
 			for i, l := range lines {
 				e := logEntry(project, region, service, l, fmt.Sprintf("%x-%d", kv.ModRevision, i))
-				if filter == nil || filter.match(e.fields()) {
+				if filter.match(e.fields()) {
 					entries = append(entries, e)
 				}
 			}

@@ -46,7 +46,7 @@ func TestLogFilter(t *testing.T) {
 			t.Errorf("%q matched %v, want %v", filter, got, want)
 		}
 	}
-	for _, bad := range []string{`(a = b`, `a = `, `a = b)`, `timestamp >= yesterday`, `severity >= LOUD`, `a =~ "("`, `"open`, `a !! b`, `AND a = b`, strings.Repeat("(", 100) + "a" + strings.Repeat(")", 100)} {
+	for _, bad := range []string{`(a = b`, `a = `, `a = b)`, `timestamp >= yesterday`, `severity >= LOUD`, `a =~ "("`, `"open`, `a !! b`, `AND a = b`, `a = b AND`, `(a = b AND)`, strings.Repeat("(", 100) + "a" + strings.Repeat(")", 100)} {
 		if _, err := parseLogFilter(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

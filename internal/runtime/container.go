@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -34,17 +36,14 @@ func containerName(revision, id string) string { return "meridian-" + revision +
 // be had is an imageError.
 func startContainer(ctx context.Context, e *Engine, cs containerSpec) (*container, error) {
 	c := cs.container
-	port := api.DefaultContainerPort
-	if len(c.Ports) == 1 && c.Ports[0].ContainerPort > 0 {
-		port = int(c.Ports[0].ContainerPort)
-	}
+	port := int(containerPort(c))
 	env := contractEnv(cs, port)
 	name := containerName(cs.revision, cs.id)
 	args := []string{"create", "--pull", "missing", "--rm", "--name", name,
 		"--label", labelManaged + "=true", "--label", labelOwner + "=" + ownerID(),
 		"--label", labelService + "=" + cs.region + "/" + cs.service,
 		"--stop-timeout", strconv.Itoa(int(termGrace / time.Second))}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		args = append(args, "--env", k+"="+env[k])
 	}
 	if c.WorkingDir != "" {
@@ -65,6 +64,10 @@ func startContainer(ctx context.Context, e *Engine, cs containerSpec) (*containe
 	positional = append(positional, expandAll(c.Args, env)...)
 	args = append(append(args, "--", c.Image), positional...)
 	if _, err := e.run(ctx, args...); err != nil {
+		if ctx.Err() != nil {
+			// Halted while the engine created it: it may exist, never started.
+			e.run(context.Background(), "rm", "-f", name)
+		}
 		if imageMissing(err) {
 			return nil, &imageError{fmt.Sprintf("Image '%s' not found: %v", c.Image, err), "ImagePullBackOff"}
 		}
@@ -160,9 +163,11 @@ func (c *container) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), termGrace+engineTimeout)
 	defer cancel()
 	c.engine.run(ctx, "stop", "--time", strconv.Itoa(int(termGrace/time.Second)), c.cname)
+	// The engine has stopped it: the attached client ends with it, or is ended (it can
+	// miss the end of a container the engine removes at once).
 	select {
 	case <-c.exited:
-	case <-time.After(engineTimeout):
+	case <-time.After(2 * time.Second):
 		c.cmd.Process.Kill()
 		<-c.exited
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,14 +59,16 @@ func newLogbook(st *store.Store, mirror io.Writer, writer string) *logbook {
 // own lines about a revision) of a service.
 func (lb *logbook) output(project, region, service, revision, instance, stream string) io.Writer {
 	return &lineWriter{lb: lb, prefix: api.ServiceLogsPrefix(project, region, service), line: api.LogLine{Revision: revision, Instance: instance, Stream: stream},
-		label: region + "/" + service + " " + instanceLabel(instance)}
+		label: mirrorLabel(region, service, revision, instance)}
 }
 
-func instanceLabel(instance string) string {
+// mirrorLabel starts a service's line in the runtime's log: "runtime: REGION/SERVICE
+// revision R" for the runtime's own lines, "REGION/SERVICE INSTANCE" for an instance's.
+func mirrorLabel(region, service, revision, instance string) string {
 	if instance == "" {
-		return "runtime"
+		return "runtime: " + region + "/" + service + " revision " + revision
 	}
-	return instance
+	return region + "/" + service + " " + instance
 }
 
 // lineWriter splits a stream into lines. One goroutine writes each stream.
@@ -80,7 +83,7 @@ type lineWriter struct {
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		i := strings.IndexByte(string(p), '\n')
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			w.buf = append(w.buf, p...)
 			if len(w.buf) >= logLineLimit {

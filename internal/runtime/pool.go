@@ -403,10 +403,7 @@ func (p *pool) run(m *member) {
 	defer p.wg.Done()
 	began := time.Now()
 	c := p.cfg.spec.Containers[0]
-	port := int64(api.DefaultContainerPort)
-	if len(c.Ports) == 1 && c.Ports[0].ContainerPort > 0 {
-		port = c.Ports[0].ContainerPort
-	}
+	port := containerPort(c)
 	ctx, cancel := m.stopContext()
 	inst, err := startInstance(ctx, containerSpec{
 		id: m.id, service: p.cfg.service, revision: p.cfg.revision, region: p.cfg.region, container: c,
@@ -580,13 +577,15 @@ func (p *pool) output(id, stream string) io.Writer {
 	return p.cfg.log
 }
 
-// logf writes a line about the revision to the runtime's log and the service's.
+// logf writes a line about the revision to the service's log, which the runtime's log
+// mirrors (or, without one, to the runtime's log).
 func (p *pool) logf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %s\n", p.cfg.region, p.cfg.service, p.cfg.revision, msg)
 	if p.cfg.output != nil {
 		io.WriteString(p.cfg.output("", ""), msg+"\n")
+		return
 	}
+	fmt.Fprintf(p.cfg.log, "runtime: %s/%s revision %s: %s\n", p.cfg.region, p.cfg.service, p.cfg.revision, msg)
 }
 
 func (p *pool) startFailed(m *member, err error) {

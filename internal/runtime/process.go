@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -81,6 +82,15 @@ func startInstance(ctx context.Context, cs containerSpec) (instance, error) {
 	return startProcess(cs)
 }
 
+// containerPort is the port the container listens on: its declared port, or Cloud
+// Run's 8080.
+func containerPort(c api.Container) int64 {
+	if len(c.Ports) == 1 && c.Ports[0].ContainerPort > 0 {
+		return c.Ports[0].ContainerPort
+	}
+	return api.DefaultContainerPort
+}
+
 // contractEnv is the container's environment: its own variables, then Cloud Run's.
 func contractEnv(cs containerSpec, port int) map[string]string {
 	env := map[string]string{}
@@ -92,15 +102,6 @@ func contractEnv(cs containerSpec, port int) map[string]string {
 	return env
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // startProcess runs the container as a process group with Cloud Run's environment
 // and returns once the process is started (not yet listening).
 func startProcess(cs containerSpec) (*process, error) {
@@ -110,21 +111,18 @@ func startProcess(cs containerSpec) (*process, error) {
 		return nil, err
 	}
 	env := contractEnv(cs, port)
-	var argv []string
-	switch prog, builtin := builtinProgram(c.Image); {
-	case len(c.Command) > 0:
+	// startInstance has checked there is a command, or the image is built in.
+	prog, _ := builtinProgram(c.Image)
+	argv := []string{cs.executable, "builtin", prog}
+	if len(c.Command) > 0 {
 		argv = append(expandAll(c.Command, env), expandAll(c.Args, env)...)
-	case builtin:
-		argv = []string{cs.executable, "builtin", prog}
-	default:
-		return nil, &imageError{fmt.Sprintf("Image '%s' cannot be run here: it is not built in and the container gives no command.", c.Image), "ContainerMissing"}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.WorkingDir
 	// A container sees its own environment, not the runtime's: PATH and HOME to find
 	// and run programs, then the container's variables and the contract's.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	cmd.Stdout, cmd.Stderr = cs.stdout, cs.stderr
