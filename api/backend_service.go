@@ -368,6 +368,7 @@ func (b *BackendService) References() []Ref {
 		out = append(out, ref(fmt.Sprintf("resource.backends[%d].group", i), &b.Backends[i].Group, "networkEndpointGroups")...)
 	}
 	out = append(out, refs("resource.healthChecks", b.HealthChecks, "healthChecks")...)
+	out = append(out, ref("resource.securityPolicy", &b.SecurityPolicy, "securityPolicies")...)
 	return out
 }
 

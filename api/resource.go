@@ -65,8 +65,10 @@ var (
 	_ Resource = (*ForwardingRule)(nil)
 	_ Resource = (*HealthCheck)(nil)
 	_ Resource = (*SslPolicy)(nil)
+	_ Resource = (*SecurityPolicy)(nil)
 
 	_ Fingerprinted = (*BackendService)(nil)
+	_ Fingerprinted = (*SecurityPolicy)(nil)
 	_ Fingerprinted = (*UrlMap)(nil)
 	_ Fingerprinted = (*TargetHttpsProxy)(nil)
 	_ Fingerprinted = (*TargetHttpProxy)(nil)

@@ -14,6 +14,7 @@ func (a *app) computeCommand() *cobra.Command {
 		a.healthChecksCommand(),
 		a.negCommand(),
 		a.operationsCommand(),
+		a.securityPoliciesCommand(),
 		a.signURLCommand(),
 		a.sslCertificatesCommand(),
 		a.sslPoliciesCommand(),

@@ -58,6 +58,15 @@ func (s *Server) action(ctx context.Context, k *kind, rt route, r *http.Request)
 		return s.setField(ctx, k, rt, body, &req, reqID, "setQuicOverride", func(res api.Resource) {
 			res.(*api.TargetHttpsProxy).QuicOverride = req.QuicOverride
 		})
+	case "backendServices.setSecurityPolicy":
+		var req struct {
+			SecurityPolicy string `json:"securityPolicy"`
+		}
+		return s.setField(ctx, k, rt, body, &req, reqID, "setSecurityPolicy", func(res api.Resource) {
+			res.(*api.BackendService).SecurityPolicy = req.SecurityPolicy
+		})
+	case "securityPolicies.addRule", "securityPolicies.getRule", "securityPolicies.patchRule", "securityPolicies.removeRule":
+		return s.securityPolicyAction(ctx, k, rt, r.URL.Query(), body)
 	case "forwardingRules.setTarget":
 		var req struct {
 			Target string `json:"target"`

@@ -35,6 +35,8 @@ func computeKinds() map[string]*kind {
 			new: func() api.Resource { return &api.ForwardingRule{} }},
 		{collection: "sslPolicies", kind: "compute#sslPolicy", noun: "SSL policy", global: true, patch: true,
 			new: func() api.Resource { return &api.SslPolicy{} }},
+		{collection: "securityPolicies", kind: "compute#securityPolicy", noun: "security policy", global: true, patch: true,
+			new: func() api.Resource { return &api.SecurityPolicy{} }},
 		{collection: "healthChecks", kind: "compute#healthCheck", noun: "health check", global: true, patch: true, update: true,
 			new: func() api.Resource { return &api.HealthCheck{} }},
 	}

@@ -125,7 +125,7 @@ func (s *Server) tryInsert(ctx context.Context, k *kind, rt route, body []byte, 
 	if err != nil {
 		return nil, err
 	}
-	if err := runURLMapTests(res); err != nil {
+	if err := deepCheck(res); err != nil {
 		return nil, err
 	}
 	change.Conditions = append(change.Conditions, store.Condition{Key: resKey(path.String()), Want: store.Absent})
@@ -284,7 +284,7 @@ func (s *Server) replace(ctx context.Context, k *kind, rt route, cur, next api.R
 	if err != nil {
 		return nil, err
 	}
-	if err := runURLMapTests(next); err != nil {
+	if err := deepCheck(next); err != nil {
 		return nil, err
 	}
 	keep := map[string]bool{}
@@ -454,6 +454,15 @@ func (s *Server) resolveRefs(ctx context.Context, res api.Resource, rt route) ([
 		}
 	}
 	return targets, s.crossCheck(ctx, res)
+}
+
+// deepCheck runs the checks that need more than the api package: a URL map's tests
+// and a security policy's expressions.
+func deepCheck(res api.Resource) error {
+	if err := runURLMapTests(res); err != nil {
+		return err
+	}
+	return checkSecurityPolicy(res)
 }
 
 // runURLMapTests runs a URL map's tests[] once its references are canonical: as in

@@ -281,3 +281,47 @@ func TestEveryCommandAgainstTheAPI(t *testing.T) {
 		t.Errorf("backend services left: %q", out)
 	}
 }
+
+// TestSecurityPolicyCommands runs gcloud's Cloud Armor commands against the API.
+func TestSecurityPolicyCommands(t *testing.T) {
+	m := newMeridian(t)
+	m.ok("compute", "backend-services", "create", "web", "--global", "--load-balancing-scheme=EXTERNAL_MANAGED")
+
+	m.ok("compute", "security-policies", "create", "edge-policy", "--description=refuses bad traffic")
+	m.ok("compute", "security-policies", "update", "edge-policy", "--description=refuses bad traffic, kindly")
+	m.ok("compute", "security-policies", "rules", "create", "1000", "--security-policy=edge-policy",
+		"--expression=request.path.startsWith('/admin/')", "--action=deny-403", "--description=no admin")
+	m.ok("compute", "security-policies", "rules", "create", "1100", "--security-policy=edge-policy",
+		"--src-ip-ranges=198.51.100.7,203.0.113.0/24", "--action=deny-404", "--preview")
+	m.ok("compute", "security-policies", "rules", "create", "1200", "--security-policy=edge-policy",
+		"--src-ip-ranges=*", "--action=throttle", "--rate-limit-threshold-count=10", "--rate-limit-threshold-interval-sec=60",
+		"--conform-action=allow", "--exceed-action=deny-429", "--enforce-on-key=ip")
+	m.fails("Error parsing Cloud Armor rule matcher expression", "compute", "security-policies", "rules", "create", "1300",
+		"--security-policy=edge-policy", "--expression=request.path.startsWith(", "--action=deny-403")
+	m.fails("Cannot have rules with the same priorities", "compute", "security-policies", "rules", "create", "1000",
+		"--security-policy=edge-policy", "--src-ip-ranges=*", "--action=allow")
+	m.fails("priority must be a valid non-negative integer", "compute", "security-policies", "rules", "describe", "first", "--security-policy=edge-policy")
+	if out := m.ok("compute", "security-policies", "rules", "describe", "1200", "--security-policy=edge-policy", "--format=value(action,rateLimitOptions.enforceOnKey,rateLimitOptions.rateLimitThreshold.count)"); strings.Join(strings.Fields(out), " ") != "throttle IP 10" {
+		t.Errorf("throttle rule: %q", out)
+	}
+	// Changing a throttle to a deny drops its rate limit options (gcloud's updateMask).
+	m.ok("compute", "security-policies", "rules", "update", "1200", "--security-policy=edge-policy", "--action=deny-502")
+	if out := m.ok("compute", "security-policies", "rules", "describe", "1200", "--security-policy=edge-policy", "--format=json"); strings.Contains(out, "rateLimitOptions") || !strings.Contains(out, `"deny(502)"`) {
+		t.Errorf("updated rule:\n%s", out)
+	}
+	m.ok("compute", "security-policies", "rules", "delete", "1200", "--security-policy=edge-policy", "--quiet")
+	if out := m.ok("compute", "security-policies", "describe", "edge-policy", "--format=value(rules[].priority)"); strings.Join(strings.FieldsFunc(out, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '\n' }), " ") != "1000 1100 2147483647" {
+		t.Errorf("priorities: %q", out)
+	}
+	if out := m.ok("compute", "security-policies", "list", "--format=value(name,description)"); !strings.Contains(out, "edge-policy") || !strings.Contains(out, "kindly") {
+		t.Errorf("list: %q", out)
+	}
+
+	m.ok("compute", "backend-services", "update", "web", "--global", "--security-policy=edge-policy")
+	if out := m.ok("compute", "backend-services", "describe", "web", "--global", "--format=value(securityPolicy.basename())"); strings.TrimSpace(out) != "edge-policy" {
+		t.Errorf("backend service's policy: %q", out)
+	}
+	m.fails("is already being used by", "compute", "security-policies", "delete", "edge-policy", "--quiet")
+	m.ok("compute", "backend-services", "update", "web", "--global", "--security-policy=")
+	m.ok("compute", "security-policies", "delete", "edge-policy", "--quiet")
+}
