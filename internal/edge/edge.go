@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"meridian/api"
+	"meridian/internal/armor"
 	"meridian/internal/cdn"
 	"meridian/internal/cdn/storage"
 	"meridian/internal/certs"
@@ -104,6 +105,10 @@ type Edge struct {
 	group   *cluster.Group
 	peerURL string
 
+	// limits are the security policies' rate limit counters, kept across
+	// configuration changes
+	limits *armor.Limits
+
 	// config is the copy of etcd's resources and endpoints the snapshot is compiled from
 	config configCopy
 	// challenges are the ACME challenge answers the edge serves
@@ -126,7 +131,7 @@ func New(st *store.Store, cfg Config) *Edge {
 		cfg.ProbeInterval = 2 * time.Second
 	}
 	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable(),
-		group: cluster.New(st, cluster.NewID(cfg.Location))}
+		group: cluster.New(st, cluster.NewID(cfg.Location)), limits: armor.NewLimits()}
 	for name, p := range cfg.Locations {
 		if err := e.locations.Add(name, p); err != nil {
 			fmt.Fprintf(cfg.Log, "edge: location %s: %v\n", name, err)
@@ -278,6 +283,7 @@ func (e *Edge) apply(rev int64) {
 		fmt.Fprintf(e.cfg.Log, "edge: %s\n", p)
 	}
 	e.snap.Store(snap)
+	e.limits.Retain(slices.Collect(maps.Values(snap.Policies)))
 	e.reconcile(snap)
 	e.follows(snap)
 }

@@ -698,9 +698,10 @@ type fastHit struct {
 	age         int64  // seconds
 	cacheStatus string
 	// where it was routed, for its request log entry (made once it is written)
-	l     *snapshot.Listener
-	svc   *snapshot.BackendService
-	start time.Time
+	l      *snapshot.Listener
+	svc    *snapshot.BackendService
+	start  time.Time
+	policy policyVerdict
 }
 
 // fastVerdict is what the fast path does with a request.
@@ -733,6 +734,14 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if svc == nil || !svc.Resource.EnableCDN || len(svc.Resource.SignedURLKeys) > 0 {
 		return fastHit{}, handOff, rt.ref()
 	}
+	if svc.Armor != nil {
+		// The security policy decides before the cache is asked; a refusal is
+		// answered here, by the general handler, on this connection.
+		rt.policy = p.checkPolicy(svc, r, scheme)
+		if rt.policy.decision.Blocked() {
+			return fastHit{}, serveHere, rt.ref()
+		}
+	}
 	route := p.cdnRoute(r, svc, &res, scheme)
 	e, age, plain, ok := p.edge.cache.FreshLookup(r, route)
 	switch {
@@ -756,7 +765,7 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	if r.Method != http.MethodHead {
 		hit.body = e.Body
 	}
-	hit.l, hit.svc = l, svc
+	hit.l, hit.svc, hit.policy = l, svc, rt.policy
 	return hit, writeHit, nil
 }
 
@@ -770,6 +779,7 @@ func (p *proxy) logHit(hit *fastHit, r *http.Request, written int64) {
 	entry.BackendService = api.LastSegment(hit.svc.Path)
 	entry.CacheLookup, entry.CacheHit, entry.CacheID, entry.CacheStatus = true, true, p.edge.cache.Name(), "hit"
 	entry.Status, entry.ResponseSize, entry.StatusDetails = http.StatusOK, written, "response_from_cache"
+	logPolicy(&entry, &hit.policy.decision)
 	p.record(&entry, hit.svc.Log, r, hit.start, 0)
 }
 

@@ -208,6 +208,8 @@ type routed struct {
 	scheme string
 	// the request it was made for
 	method, target, host string
+	// the security policy's verdict, when the fast path checked it
+	policy policyVerdict
 }
 
 // ref is a copy of the value to hand on (only requests that are handed on pay for
@@ -299,6 +301,13 @@ func (p *proxy) serve(w *recorder, r *http.Request, addr string, entry *observe.
 	if svc == nil {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "No backend service is configured for this route.")
 		return snapshot.LogPolicy{}
+	}
+	verdict := rt.policy
+	if verdict.svc != svc {
+		verdict = p.checkPolicy(svc, r, scheme)
+	}
+	if verdict.enforce(w, r, entry) {
+		return svc.Log // refused before the cache and the backends
 	}
 	if svc.Resource.EnableCDN && p.edge.cache != nil {
 		p.serveCached(w, r, svc, res, scheme, addr, entry)

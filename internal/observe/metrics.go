@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +22,7 @@ type Metrics struct {
 	cacheFill     *prometheus.CounterVec
 	peerFill      *prometheus.CounterVec
 	uncachedBytes *prometheus.CounterVec
+	policyRules   *prometheus.CounterVec
 }
 
 // NewMetrics registers the edge's metrics in a registry of their own.
@@ -42,6 +44,8 @@ func NewMetrics() *Metrics {
 		cacheFill:     vec("cdn_cache_fill_bytes_total", "Bytes fetched from the origin into the cache.", "backend_service"),
 		peerFill:      vec("cdn_cache_to_cache_fill_bytes_total", "Bytes fetched into the cache from another cache of the group.", "backend_service"),
 		uncachedBytes: vec("cdn_uncached_bytes_total", "Response bytes served without the cache.", "backend_service"),
+		policyRules: vec("security_policy_requests_total", "Requests a security policy's rule matched, by policy, rule priority, "+
+			"configured action, outcome (ACCEPT, DENY, REDIRECT) and whether the rule is a preview.", "policy", "priority", "action", "outcome", "preview"),
 	}
 }
 
@@ -53,6 +57,12 @@ func (m *Metrics) Observe(e *Entry) {
 	}
 	bs := e.BackendService
 	m.requests.WithLabelValues(bs, statusCode(e.Status)).Inc()
+	if p := &e.EnforcedPolicy; p.Name != "" {
+		m.policyRules.WithLabelValues(p.Name, strconv.Itoa(int(p.Priority)), p.ConfiguredAction, p.Outcome, "false").Inc()
+	}
+	if p := &e.PreviewPolicy; p.Name != "" {
+		m.policyRules.WithLabelValues(p.Name, strconv.Itoa(int(p.Priority)), p.ConfiguredAction, p.Outcome, "true").Inc()
+	}
 	if e.CacheLookup {
 		m.cacheLookups.WithLabelValues(bs).Inc()
 		if e.CacheHit {

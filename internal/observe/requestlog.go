@@ -219,6 +219,18 @@ type Entry struct {
 	CacheFillFromPeer                     bool // the fill came from another cache (cache-to-cache)
 	CacheID, CacheDecision                string
 	CacheStatus                           string // {cdn_cache_status}, for metrics
+	// The backend service's security policy: the rule that decided, and the first
+	// preview rule that matched before it (Name empty: none).
+	EnforcedPolicy, PreviewPolicy PolicyMatch
+}
+
+// PolicyMatch is a security policy rule's part in a request, as the load balancer's
+// request log names it (enforcedSecurityPolicy, previewSecurityPolicy).
+type PolicyMatch struct {
+	Name                           string
+	Priority                       int32
+	ConfiguredAction, Outcome      string
+	RateLimitKey, RateLimitOutcome string // for throttle and rate_based_ban rules
 }
 
 // AppendEntry appends e as one line of JSON in Cloud Logging's shape for load balancer
@@ -286,6 +298,8 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	b = appendField(b, `,"statusDetails":`, e.StatusDetails)
 	b = appendField(b, `,"cacheId":`, e.CacheID)
 	b = appendField(b, `,"cacheDecision":`, e.CacheDecision)
+	b = appendPolicy(b, `,"enforcedSecurityPolicy":`, &e.EnforcedPolicy)
+	b = appendPolicy(b, `,"previewSecurityPolicy":`, &e.PreviewPolicy)
 	if e.TLSVersion != "" || e.TLSCipher != "" {
 		b = append(b, `,"tls":{`...)
 		sep := ""
@@ -301,6 +315,34 @@ func AppendEntry(b []byte, e *Entry) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "}}\n"...)
+}
+
+// appendPolicy appends a security policy's match after its key, if there was one.
+func appendPolicy(b []byte, key string, p *PolicyMatch) []byte {
+	if p.Name == "" {
+		return b
+	}
+	b = append(b, key...)
+	b = append(b, `{"name":`...)
+	b = appendString(b, p.Name)
+	b = append(b, `,"priority":`...)
+	b = strconv.AppendInt(b, int64(p.Priority), 10)
+	b = append(b, `,"configuredAction":`...)
+	b = appendString(b, p.ConfiguredAction)
+	b = append(b, `,"outcome":`...)
+	b = appendString(b, p.Outcome)
+	if p.RateLimitOutcome != "" {
+		b = append(b, `,"rateLimitAction":{`...)
+		if p.RateLimitKey != "" {
+			b = append(b, `"key":`...)
+			b = appendString(b, p.RateLimitKey)
+			b = append(b, ',')
+		}
+		b = append(b, `"outcome":`...)
+		b = appendString(b, p.RateLimitOutcome)
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 // appendServerIP appends the serverIp field: ServerIP, or LocalAddr's IP.

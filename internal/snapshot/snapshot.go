@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"meridian/api"
+	"meridian/internal/armor"
 	"meridian/internal/router"
 )
 
@@ -30,6 +31,8 @@ type Snapshot struct {
 	// URLMaps lists, by URL map path, the backend services each served URL map can
 	// route to (invalidation rules apply to their cached content).
 	URLMaps map[string][]string
+	// Policies are the security policies the served backend services name, by path.
+	Policies map[string]*armor.Policy
 	// Problems explains what could not be served, for the edge's log.
 	Problems []string
 }
@@ -108,6 +111,8 @@ type BackendService struct {
 	HealthCheck *api.HealthCheck
 	// Log is its logConfig as the edge applies it.
 	Log LogPolicy
+	// Armor is its security policy, compiled; nil when it has none.
+	Armor *armor.Policy
 }
 
 // LogPolicy is a backend service's logConfig: the fraction of its requests logged
@@ -212,7 +217,7 @@ func (b *Backend) ServerlessTarget(host, path string) (target string, ok bool, w
 // ("projects/p/global/urlMaps/m") with their JSON as stored, and the service endpoints
 // region runtimes publish.
 func Compile(revision int64, resources map[string][]byte, endpoints ServiceEndpoints) *Snapshot {
-	c := &compiler{res: resources, endpoints: endpoints, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}, URLMaps: map[string][]string{}}}
+	c := &compiler{res: resources, endpoints: endpoints, snap: &Snapshot{Revision: revision, Listeners: map[string]*Listener{}, Services: map[string]*BackendService{}, URLMaps: map[string][]string{}, Policies: map[string]*armor.Policy{}}}
 	paths := make([]string, 0, len(resources))
 	for p := range resources {
 		paths = append(paths, p)
@@ -386,6 +391,25 @@ func (c *compiler) urlMap(path string) (*router.Table, error) {
 	return router.Compile(&um)
 }
 
+// securityPolicy compiles a security policy once per snapshot. A policy that does not
+// compile keeps its backend service (and the forwarding rules that reach it) from
+// being served: an edge does not serve a service unprotected.
+func (c *compiler) securityPolicy(path string) (*armor.Policy, error) {
+	if p, done := c.snap.Policies[path]; done {
+		return p, nil
+	}
+	var sp api.SecurityPolicy
+	if err := c.load(path, &sp); err != nil {
+		return nil, err
+	}
+	p, err := armor.Compile(&sp)
+	if err != nil {
+		return nil, err
+	}
+	c.snap.Policies[path] = p
+	return p, nil
+}
+
 func (c *compiler) backendService(path string) error {
 	if _, done := c.snap.Services[path]; done {
 		return nil
@@ -395,6 +419,13 @@ func (c *compiler) backendService(path string) error {
 		return err
 	}
 	svc := &BackendService{Path: path, Resource: &bs, Log: logPolicy(bs.LogConfig)}
+	if bs.SecurityPolicy != "" {
+		p, err := c.securityPolicy(bs.SecurityPolicy)
+		if err != nil {
+			return err
+		}
+		svc.Armor = p
+	}
 	if len(bs.HealthChecks) > 0 {
 		if hp, err := api.ParseResourcePath(bs.HealthChecks[0], ""); err == nil {
 			var hc api.HealthCheck
