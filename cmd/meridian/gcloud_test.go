@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +196,51 @@ gcloud compute ssl-policies update strict --profile=COMPATIBLE --min-tls-version
 		sh(`set -e
 gcloud compute target-https-proxies update https-proxy --clear-ssl-policy
 gcloud compute ssl-policies delete strict --quiet`)
+	})
+
+	t.Run("security policy", func(t *testing.T) {
+		status := func(path string) int {
+			resp, err := client.Get("https://your-domain.com" + path)
+			if err != nil {
+				return 0
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		sh(`set -e
+gcloud compute security-policies create edge-policy --description="refuses bad traffic"
+gcloud compute security-policies rules create 1000 --security-policy=edge-policy --expression="request.path.startsWith('/admin/')" --action=deny-403
+gcloud compute backend-services update cloudrun-backend --global --security-policy=edge-policy`)
+		waitTrue(t, "/admin/ refused by the policy gcloud made", func() bool { return status("/admin/x") == 403 })
+		if code := status("/"); code != 200 {
+			t.Errorf("/ under the policy: %d", code)
+		}
+		out, err := runFails(t, env, work, `gcloud compute security-policies rules create 1100 --security-policy=edge-policy --expression="request.path.startsWith(" --action=deny-404`)
+		if err == nil || !strings.Contains(out, "Invalid value for field 'resource.match.expr'") || !strings.Contains(out, "Error parsing Cloud Armor rule matcher expression: Syntax error") {
+			t.Errorf("a malformed expression: err=%v\n%s", err, out)
+		}
+		sh("gcloud compute security-policies rules update 1000 --security-policy=edge-policy --action=deny-404")
+		waitTrue(t, "the rule's new action", func() bool { return status("/admin/x") == 404 })
+		var rule []map[string]any // gcloud prints the rule in a list
+		gjson("gcloud compute security-policies rules describe 1000 --security-policy=edge-policy", &rule)
+		if len(rule) != 1 || rule[0]["action"] != "deny(404)" {
+			t.Errorf("rules describe: %v", rule)
+		}
+		var policies []map[string]any
+		gjson("gcloud compute security-policies list", &policies)
+		if len(policies) != 1 || policies[0]["name"] != "edge-policy" || len(policies[0]["rules"].([]any)) != 2 {
+			t.Errorf("security-policies list: %v", policies)
+		}
+		out, err = runFails(t, env, work, "gcloud compute security-policies delete edge-policy --quiet")
+		if err == nil || !strings.Contains(out, "is already being used by 'projects/default/global/backendServices/cloudrun-backend'") {
+			t.Errorf("deleting a policy in use: err=%v\n%s", err, out)
+		}
+		sh(`set -e
+gcloud compute security-policies rules delete 1000 --security-policy=edge-policy --quiet
+gcloud compute backend-services update cloudrun-backend --global --security-policy=""
+gcloud compute security-policies delete edge-policy --quiet`)
+		waitTrue(t, "/admin/ reaches the service again", func() bool { return status("/admin/x") == 200 })
 	})
 
 	t.Run("lists", func(t *testing.T) {

@@ -189,7 +189,7 @@ func compileExpr(expr string) (*program, error) {
 	}
 	checked, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("%s", strings.TrimSpace(iss.Err().Error()))
+		return nil, describeIssue(iss.Errors()[0])
 	}
 	if !checked.OutputType().IsExactType(types.BoolType) {
 		return nil, fmt.Errorf("the expression must evaluate to a boolean, not %s", checked.OutputType())
@@ -208,6 +208,15 @@ func compileExpr(expr string) (*program, error) {
 		return nil, err
 	}
 	return &program{prg: prg}, nil
+}
+
+// describeIssue is CEL's first complaint on one line, with the column it points at.
+func describeIssue(e *cel.Error) error {
+	msg := strings.TrimSuffix(e.Message, " (in container '')")
+	if loc := e.Location; loc != nil && loc.Column() >= 0 {
+		return fmt.Errorf("%s (at column %d)", msg, loc.Column()+1)
+	}
+	return fmt.Errorf("%s", msg)
 }
 
 // CheckExpression reports whether an expression is one Cloud Armor's language accepts,
