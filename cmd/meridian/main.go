@@ -21,6 +21,7 @@ import (
 
 	"meridian/internal/certs"
 	"meridian/internal/demo"
+	"meridian/internal/edge"
 	"meridian/internal/roles"
 	"meridian/internal/runtime"
 	"meridian/internal/store"
@@ -185,6 +186,8 @@ func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")
 	cmd.Flags().StringVar(&cfg.ListenAddress, "listen-address", "", "serve every forwarding rule on this IP address instead of its own (an edge with an address of its own, reached by DNS rather than anycast)")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
+	cmd.Flags().DurationVar(&cfg.RequestHeaderTimeout, "request-header-timeout", edge.DefaultRequestHeaderTimeout, "how long a client may take to send a request's header block (from the connection's accept for its first request, TLS handshake included); a slower one is cut")
+	cmd.Flags().IntVar(&cfg.MaxConnsPerClient, "max-connections-per-client", edge.DefaultMaxConnsPerClient, "open connections one client address may hold; more are closed as they are accepted (negative: no limit)")
 	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")
 	cfg.RequestLog = os.Stdout
 }

@@ -79,7 +79,22 @@ type Config struct {
 	// Parent is the peer URL (another edge's --peer-listen) of the parent tier: misses
 	// the cache group cannot answer are asked there before the origin.
 	Parent string
+	// RequestHeaderTimeout bounds the arrival of a request's header block: from the
+	// connection's accept for its first request (TLS handshake included), from its
+	// first byte for later ones (default 10 s, Envoy's edge guidance). Between
+	// requests a connection may idle for its target proxy's httpKeepAliveTimeoutSec.
+	RequestHeaderTimeout time.Duration
+	// MaxConnsPerClient bounds the open connections of one client address across the
+	// edge's TCP listeners; more are closed as they are accepted (default 256;
+	// negative: no bound).
+	MaxConnsPerClient int
 }
+
+// Defaults of the edge's protections.
+const (
+	DefaultRequestHeaderTimeout = 10 * time.Second
+	DefaultMaxConnsPerClient    = 256
+)
 
 // Edge serves the forwarding rules of the store it watches.
 type Edge struct {
@@ -108,6 +123,8 @@ type Edge struct {
 	// limits are the security policies' rate limit counters, kept across
 	// configuration changes
 	limits *armor.Limits
+	// clients counts open connections per client address
+	clients *clientConns
 
 	// config is the copy of etcd's resources and endpoints the snapshot is compiled from
 	config configCopy
@@ -130,8 +147,15 @@ func New(st *store.Store, cfg Config) *Edge {
 	if cfg.ProbeInterval <= 0 {
 		cfg.ProbeInterval = 2 * time.Second
 	}
+	if cfg.RequestHeaderTimeout <= 0 {
+		cfg.RequestHeaderTimeout = DefaultRequestHeaderTimeout
+	}
+	if cfg.MaxConnsPerClient == 0 {
+		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	e := &Edge{store: st, cfg: cfg, listeners: map[string]*listener{}, lb: lb.New(cfg.Now), locations: geo.NewTable(),
-		group: cluster.New(st, cluster.NewID(cfg.Location)), limits: armor.NewLimits()}
+		group: cluster.New(st, cluster.NewID(cfg.Location)), limits: armor.NewLimits(),
+		clients: newClientConns(cfg.MaxConnsPerClient, cfg.Metrics)}
 	for name, p := range cfg.Locations {
 		if err := e.locations.Add(name, p); err != nil {
 			fmt.Fprintf(cfg.Log, "edge: location %s: %v\n", name, err)
@@ -495,10 +519,17 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 	}
 	l.srv = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: e.cfg.RequestHeaderTimeout,
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       keepAlive,
-		ErrorLog:          log.New(e.cfg.Log, "edge: "+addr+": ", 0),
+		// net/http has every connection from the fast path: it gives back the count
+		// of those it closes (or hands to a handler, as an upgrade does).
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				e.clients.release(c.RemoteAddr())
+			}
+		},
+		ErrorLog: log.New(e.cfg.Log, "edge: "+addr+": ", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if rc, ok := c.(*replayConn); ok {
 				c = rc.Conn // handed over by the fast path
@@ -524,6 +555,7 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		idle = 10 * time.Minute
 	}
 	l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
+		clients:  e.clients,
 		classify: func(r *http.Request) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr) },
 		logHit:   e.proxy.logHit,
 		handoff:  newHandoffListener(ln.Addr())}

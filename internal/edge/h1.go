@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -43,11 +44,15 @@ type h1Server struct {
 	logHit   func(hit *fastHit, r *http.Request, written int64)
 	handoff  *handoffListener
 	idle     time.Duration
-	// readHeader bounds the arrival of a request's header block once it has begun
+	// readHeader bounds the arrival of a request's header block: from the accept for
+	// a connection's first request (its TLS handshake included), from the first byte
+	// for later ones; a block that does not arrive in time closes the connection
 	readHeader time.Duration
-	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
-	hits       atomic.Int64 // responses the fast path served, for tests
-	date       httpDate     // the Date of responses without one
+	// clients bounds the connections of one client address (nil: no bound)
+	clients *clientConns
+	errLog  *log.Logger  // where a handler's panic is reported, as net/http does
+	hits    atomic.Int64 // responses the fast path served, for tests
+	date    httpDate     // the Date of responses without one
 	// tlsConfig makes it an HTTPS listener's: it runs the handshake, keeps HTTP/1.1
 	// connections and hands HTTP/2 ones to net/http; altSvcs is what its hits
 	// advertise in Alt-Svc (HTTP/3), when set.
@@ -66,6 +71,9 @@ type h1Conn struct {
 	tls  *tls.ConnectionState // the handshake's outcome on a TLS listener
 	ctx  context.Context      // the values net/http would give the request's context
 	addr string               // RemoteAddr
+	// accepted is when the connection was accepted: its first request's header block
+	// is due readHeader later
+	accepted time.Time
 }
 
 // headerBufferSize bounds the request header block the fast path reads; a larger one
@@ -94,7 +102,11 @@ func (s *h1Server) serve() error {
 			return err
 		}
 		delay = 0
-		hc := &h1Conn{conn: c, rw: c, addr: c.RemoteAddr().String()}
+		if !s.clients.acquire(c.RemoteAddr()) {
+			c.Close() // this address has as many connections open as it may
+			continue
+		}
+		hc := &h1Conn{conn: c, rw: c, addr: c.RemoteAddr().String(), accepted: time.Now()}
 		hc.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr())
 		s.mu.Lock()
 		if s.closing {
@@ -144,21 +156,27 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		s.mu.Unlock()
 		if !handedOff {
 			c.rw.Close()
+			s.clients.release(c.conn.RemoteAddr())
 		}
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
+	// The handshake and the first request's header block are due readHeader after
+	// the accept: a client that connects and then sends nothing, or sends slowly, is
+	// not held for the keep-alive timeout.
+	firstDue := c.accepted.Add(s.readHeader)
+	c.conn.SetReadDeadline(firstDue)
 	if s.tlsConfig != nil {
 		bc := newBatchConn(c.conn)
 		tc := tls.Server(bc, s.tlsConfig)
-		c.conn.SetDeadline(time.Now().Add(s.readHeader)) // the handshake, as net/http bounds it
+		c.conn.SetWriteDeadline(firstDue) // the handshake's writes too, as net/http bounds them
 		if err := tc.Handshake(); err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.errLog.Printf("http: TLS handshake error from %s: %v", c.addr, err)
 			}
 			return
 		}
-		c.conn.SetDeadline(time.Time{})
+		c.conn.SetWriteDeadline(time.Time{})
 		st := tc.ConnectionState()
 		c.rw, c.tls = tc, &st
 		if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
@@ -173,20 +191,22 @@ func (s *h1Server) serveConn(c *h1Conn) {
 	}
 	c.ctx = context.WithValue(c.ctx, connKey{}, c.rw)
 	br.Reset(c.rw)
-	for {
+	for first := true; ; first = false {
 		if !s.setIdle(c, true) {
 			return
 		}
-		if br.Buffered() == 0 {
-			// Idle until a request starts; then its header block must arrive within
-			// the read-header timeout, as net/http bounds it.
-			c.rw.SetReadDeadline(time.Now().Add(s.idle))
-			if _, err := br.Peek(1); err != nil {
-				return
+		if !first {
+			if br.Buffered() == 0 {
+				// Idle until a request starts; then its header block must arrive
+				// within the read-header timeout.
+				c.rw.SetReadDeadline(time.Now().Add(s.idle))
+				if _, err := br.Peek(1); err != nil {
+					return
+				}
 			}
-		}
-		if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
-			c.rw.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
+			if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
+				c.rw.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
+			}
 		}
 		n, err := headerLength(br)
 		if err != nil && !errors.Is(err, errNotFast) {
@@ -281,10 +301,10 @@ func headerLength(br *bufio.Reader) (int, error) {
 				return 0, errNotFast
 			}
 			if _, err := br.Peek(scanned + 1); err != nil {
-				if br.Buffered() > 0 {
+				if br.Buffered() > 0 && !errors.Is(err, os.ErrDeadlineExceeded) {
 					return 0, errNotFast // a partial request, then EOF: net/http answers it
 				}
-				return 0, err
+				return 0, err // nothing, or a header block that did not arrive in time
 			}
 		}
 		b, _ := br.Peek(br.Buffered())

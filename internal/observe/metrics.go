@@ -23,6 +23,7 @@ type Metrics struct {
 	peerFill      *prometheus.CounterVec
 	uncachedBytes *prometheus.CounterVec
 	policyRules   *prometheus.CounterVec
+	refusedConns  *prometheus.CounterVec
 }
 
 // NewMetrics registers the edge's metrics in a registry of their own.
@@ -46,6 +47,7 @@ func NewMetrics() *Metrics {
 		uncachedBytes: vec("cdn_uncached_bytes_total", "Response bytes served without the cache.", "backend_service"),
 		policyRules: vec("security_policy_requests_total", "Requests a security policy's rule matched, by policy, rule priority, "+
 			"configured action, outcome (ACCEPT, DENY, REDIRECT) and whether the rule is a preview.", "policy", "priority", "action", "outcome", "preview"),
+		refusedConns: vec("connections_refused_total", "Client connections closed as they were accepted, by reason (per_client_limit).", "reason"),
 	}
 }
 
@@ -84,6 +86,13 @@ func (m *Metrics) Observe(e *Entry) {
 		m.cacheEgress.WithLabelValues(bs).Add(float64(e.ResponseSize))
 	default:
 		m.uncachedBytes.WithLabelValues(bs).Add(float64(e.ResponseSize))
+	}
+}
+
+// RefuseConnection counts a client connection the edge closed unserved.
+func (m *Metrics) RefuseConnection(reason string) {
+	if m != nil {
+		m.refusedConns.WithLabelValues(reason).Inc()
 	}
 }
 

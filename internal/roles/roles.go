@@ -101,6 +101,10 @@ type EdgeConfig struct {
 	PeerListen string
 	// Parent is the parent tier's peer URL ("": none).
 	Parent string
+	// RequestHeaderTimeout and MaxConnsPerClient are the edge's protections (0: the
+	// defaults, 10 s and 256).
+	RequestHeaderTimeout time.Duration
+	MaxConnsPerClient    int
 	// Locations adds named coordinates ("home-lab=52.37,4.90;office=40.71,-74.0") to the
 	// built-in table of GCP regions and metros, for edges and regions placed elsewhere.
 	Locations string
@@ -271,7 +275,8 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 	} else if c.ListenAddress != "" {
 		c.ListenAddress = ip.String()
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent}
+	cfg := edge.Config{Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent,
+		RequestHeaderTimeout: c.RequestHeaderTimeout, MaxConnsPerClient: c.MaxConnsPerClient}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
 	}
