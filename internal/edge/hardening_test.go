@@ -3,11 +3,13 @@ package edge
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,4 +135,74 @@ func dialTLS(t *testing.T, addr string) *tls.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestMalformedAndSmugglingRequests: the requests that desynchronise a front end from
+// its origin, or use it as an open proxy, are refused before any backend, or framed
+// by the edge alone: the origin sees each request as the edge read it.
+func TestMalformedAndSmugglingRequests(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	var seen []string
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, fmt.Sprintf("%s %s %q", r.Method, r.RequestURI, b))
+		mu.Unlock()
+		io.WriteString(w, "from the origin")
+	}))
+	defer origin.Close()
+	httpHarness(t, h, origin, map[string]any{}, map[string]any{"defaultService": "global/backendServices/web"})
+	addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+	cases := []struct {
+		name, raw string
+		statuses  string   // the responses on the connection
+		origin    []string // what the origin saw
+	}{
+		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "[400]", nil},
+		{"an unknown transfer coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", "[501]", nil},
+		{"chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", "[501]", nil},
+		{"a space before the colon", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello", "[400]", nil},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "[400]", nil},
+		{"no Host", "GET / HTTP/1.1\r\n\r\n", "[400]", nil},
+		{"a 70 KiB header block", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", "[431]", nil},
+		{"CONNECT", "CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n", "[405]", nil},
+		// Content-Length and Transfer-Encoding: the chunked coding frames the body, and
+		// what follows it is the client's next request (RFC 9112 6.3), on both sides.
+		{"Content-Length with chunked", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n",
+			"[200 200]", []string{`POST / ""`, `GET /next ""`}},
+		// An absolute URI names no upstream: the URL map's backend answers.
+		{"an absolute URI", "GET http://elsewhere.example/x HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n", "[200]", []string{`GET /x ""`}},
+	}
+	for _, c := range cases {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, c.raw)
+		br := bufio.NewReader(conn)
+		var statuses []int
+		for want := len(strings.Fields(c.statuses)); ; {
+			if len(statuses) == want {
+				// One more would be extra: wait for it briefly, not for the idle timeout.
+				conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				break
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses = append(statuses, resp.StatusCode)
+		}
+		conn.Close()
+		mu.Lock()
+		got := seen
+		seen = nil
+		mu.Unlock()
+		if fmt.Sprint(statuses) != c.statuses || fmt.Sprint(got) != fmt.Sprint(c.origin) {
+			t.Errorf("%s: answered %v, origin saw %q; want %s and %q", c.name, statuses, got, c.statuses, c.origin)
+		}
+	}
 }

@@ -137,6 +137,7 @@ const (
 	detailServerlessRoute = "serverless_neg_routing_failed"
 	detailTimeout         = "backend_timeout"
 	detailClientGone      = "client_disconnected_before_any_response"
+	detailConnect405      = "connect_method_not_supported"
 )
 
 func (p *proxy) handler(addr string) http.Handler {
@@ -277,6 +278,12 @@ func setListener(e *observe.Entry, l *snapshot.Listener) {
 // returned: a hit's goroutine starts on a small stack, and large frames on its path
 // make it grow (and be copied) once more.
 func (p *proxy) serve(w *recorder, r *http.Request, addr string, entry *observe.Entry) snapshot.LogPolicy {
+	if r.Method == http.MethodConnect {
+		// An edge is no tunnel: CONNECT (HTTP/1.1's, or HTTP/2's) reaches no backend.
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		errorResponse(w, http.StatusMethodNotAllowed, detailConnect405, "The load balancer does not tunnel connections (CONNECT).")
+		return snapshot.LogPolicy{}
+	}
 	rt, ok := p.route(r, addr)
 	if !ok {
 		errorResponse(w, http.StatusServiceUnavailable, detailPickBackend, "This forwarding rule is being removed.")
