@@ -163,13 +163,13 @@ func Decide(req Request, resp Response, p *api.CdnPolicy, keyHeaders []string) D
 			}
 			dec.ClientCacheControl = "public, max-age=" + deltaString(client)
 		case api.UseOriginHeaders:
-			ttl, ok, reason := originTTL(d, h, resp, lifetime, explicit, true)
+			ttl, ok, reason := originTTL(h, lifetime, explicit)
 			if !ok {
 				return no(reason)
 			}
 			dec.TTL, dec.Reason = ttl, reason
 		default: // CACHE_ALL_STATIC
-			if ttl, ok, reason := originTTL(d, h, resp, lifetime, explicit, false); ok {
+			if ttl, ok, reason := originTTL(h, lifetime, explicit); ok {
 				dec.TTL, dec.Reason = min(ttl, seconds(p.MaxTTL, 24*time.Hour)), reason
 				if p.ClientTTL != nil && explicit {
 					dec.ClientCacheControl = clampClientMaxAge(h, seconds(p.ClientTTL, 0))
@@ -208,32 +208,15 @@ func Decide(req Request, resp Response, p *api.CdnPolicy, keyHeaders []string) D
 	return dec
 }
 
-// heuristicStatus are the status codes RFC 9110 15.1 defines as heuristically
-// cacheable (of those Cloud CDN stores).
-var heuristicStatus = map[int]bool{200: true, 203: true, 204: true, 300: true, 301: true, 308: true, 404: true, 405: true, 410: true, 501: true}
-
-// originTTL is the TTL the origin's headers give: an explicit lifetime, or a
-// heuristic one (RFC 9111 4.2.2: 10% of the time since Last-Modified, at most a day).
-// Heuristics apply to a response the origin marks public, and, when anyTyped (the
-// USE_ORIGIN_HEADERS mode, where the origin's headers alone decide, as in RFC 9111),
-// to any response of a heuristically cacheable status.
-func originTTL(d Directives, h http.Header, resp Response, lifetime time.Duration, explicit, anyTyped bool) (time.Duration, bool, string) {
+// originTTL is the TTL the origin's headers give: an explicit lifetime (s-maxage,
+// max-age, Expires). Cloud CDN has no heuristic freshness (RFC 9111 4.2.2): a response
+// without explicit freshness is not cached on its Last-Modified.
+func originTTL(h http.Header, lifetime time.Duration, explicit bool) (time.Duration, bool, string) {
 	if explicit {
 		if lifetime == 0 && h.Get("ETag") == "" && h.Get("Last-Modified") == "" {
 			return 0, false, "RESPONSE_ALREADY_EXPIRED" // stale at once and cannot be validated
 		}
 		return lifetime, true, "RESPONSE_HAS_EXPLICIT_FRESHNESS"
-	}
-	if d.Has("public") || anyTyped && heuristicStatus[resp.Status] {
-		if lm, ok := ParseHTTPDate(h.Get("Last-Modified")); ok {
-			date, ok := ParseHTTPDate(h.Get("Date"))
-			if !ok {
-				date = resp.ResponseTime
-			}
-			if since := date.Sub(lm); since > 0 {
-				return min(since/10, 24*time.Hour), true, "HEURISTIC_FRESHNESS"
-			}
-		}
 	}
 	return 0, false, "RESPONSE_HAS_NO_EXPLICIT_FRESHNESS"
 }

@@ -14,7 +14,7 @@ var httpDateLayouts = []string{
 }
 
 // ParseHTTPDate parses an HTTP-date strictly: a value is valid only when it is exactly
-// one of the three formats (letter case aside), so "2:01:18" or doubled spaces are
+// one of the three formats (letter case and a wrong day name aside), so "2:01:18" or doubled spaces are
 // invalid, which for Expires means already expired (RFC 9111 5.3). time.Parse alone is
 // more lenient than the grammar.
 func ParseHTTPDate(s string) (time.Time, bool) {
@@ -23,12 +23,22 @@ func ParseHTTPDate(s string) (time.Time, bool) {
 			continue
 		}
 		t, err := time.Parse(layout, normaliseCase(s))
-		if err != nil || !strings.EqualFold(t.Format(layout), s) {
+		if err != nil || !strings.EqualFold(afterWeekday(t.Format(layout)), afterWeekday(s)) {
 			continue
 		}
 		return t, true
 	}
 	return time.Time{}, false
+}
+
+// afterWeekday is a date without its day name, which the date itself determines: a
+// wrong one (as in "Thu Aug  8 02:01:18 2050", a Monday) is ignored, as time.Parse
+// ignores it, rather than making the date invalid.
+func afterWeekday(s string) string {
+	if i := strings.IndexAny(s, ", "); i >= 0 {
+		return s[i:]
+	}
+	return s
 }
 
 // normaliseCase capitalises day and month names and upper-cases GMT, so that a date in

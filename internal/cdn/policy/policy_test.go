@@ -246,26 +246,25 @@ func TestCloudCDN_UseOriginHeadersNeedsFreshness(t *testing.T) {
 	}
 }
 
-func TestRFC9111_4_2_2_HeuristicFreshness(t *testing.T) {
+// TestCloudCDN_NoHeuristicFreshness: Cloud CDN caches on explicit freshness (or its
+// cache mode's default TTL), never on RFC 9111 4.2.2's heuristic from Last-Modified:
+// USE_ORIGIN_HEADERS forwards "successful responses without these directives".
+func TestCloudCDN_NoHeuristicFreshness(t *testing.T) {
 	lm := t0.Add(-100 * time.Hour).Format(http.TimeFormat)
-	h := hdr("Cache-Control", "public", "Last-Modified", lm)
-	if d := decide(origin(), nil, 200, h); !d.Store || d.TTL != 10*time.Hour || d.Reason != "HEURISTIC_FRESHNESS" {
-		t.Errorf("heuristic: %+v", d)
-	}
-	// USE_ORIGIN_HEADERS: any heuristically cacheable status with Last-Modified.
-	for status, want := range map[int]bool{200: true, 404: true, 501: true, 302: false, 307: false} {
-		if d := decide(origin(), nil, status, hdr("Last-Modified", lm)); d.Store != want {
-			t.Errorf("%d with Last-Modified: stored=%v, want %v", status, d.Store, want)
+	for status := range map[int]bool{200: true, 404: true, 501: true, 302: true} {
+		if d := decide(origin(), nil, status, hdr("Last-Modified", lm)); d.Store {
+			t.Errorf("USE_ORIGIN_HEADERS stored a %d on Last-Modified alone: %+v", status, d)
 		}
 	}
-	// CACHE_ALL_STATIC keeps Cloud CDN's rule: HTML needs headers (public, here).
-	static := &api.CdnPolicy{CacheMode: api.CacheAllStatic, MaxTTL: i64(86400)}
-	if d := decide(static, nil, 200, hdr("Last-Modified", lm, "Content-Type", "text/html")); d.Store {
-		t.Errorf("CACHE_ALL_STATIC stored HTML on Last-Modified alone: %+v", d)
+	if d := decide(origin(), nil, 200, hdr("Cache-Control", "public", "Last-Modified", lm)); d.Store || d.Reason != "RESPONSE_HAS_NO_EXPLICIT_FRESHNESS" {
+		t.Errorf("USE_ORIGIN_HEADERS stored a public response on Last-Modified alone: %+v", d)
 	}
-	// A Last-Modified in the future, or none, gives nothing.
-	if d := decide(origin(), nil, 200, hdr("Last-Modified", t0.Add(time.Hour).Format(http.TimeFormat))); d.Store {
-		t.Errorf("future Last-Modified: %+v", d)
+	static := &api.CdnPolicy{CacheMode: api.CacheAllStatic, MaxTTL: i64(86400)}
+	if d := decide(static, nil, 200, hdr("Cache-Control", "public", "Last-Modified", lm, "Content-Type", "text/html")); d.Store {
+		t.Errorf("CACHE_ALL_STATIC stored public HTML on Last-Modified alone: %+v", d)
+	}
+	if d := decide(static, nil, 200, hdr("Last-Modified", lm, "Content-Type", "image/png")); !d.Store || d.Reason != "CACHE_ALL_STATIC_DEFAULT_TTL" {
+		t.Errorf("CACHE_ALL_STATIC: a static type gets the default TTL: %+v", d)
 	}
 }
 
@@ -276,6 +275,10 @@ func TestRFC9110_5_6_7_StrictHTTPDate(t *testing.T) {
 		"Sun Nov  6 08:49:37 1994":        true,
 		"Thu, 18 Aug 2050 02:01:18 gMT":   true, // letter case aside
 		"thu, 18 aug 2050 02:01:18 GMT":   true,
+		"Mon, 18 Aug 2050 02:01:18 GMT":   true, // a wrong day name aside (the 18th is a Thursday)
+		"Thu Aug  8 02:01:18 2050":        true, // asctime, the 8th being a Monday
+		"Thu Aug 8 02:01:18 2050":         false,
+		"Xyz, 18 Aug 2050 02:01:18 GMT":   false,
 		"Thu, 18  Aug  2050 02:01:18 GMT": false,
 		"Thu, 18 Aug 2050 2:01:18 GMT":    false,
 		"Thu, 18 Aug 2050 02:01:18 UTC":   false,
