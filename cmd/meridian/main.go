@@ -186,6 +186,7 @@ func edgeFlags(cmd *cobra.Command, cfg *roles.EdgeConfig) {
 	cmd.Flags().StringVar(&cfg.Locations, "locations", "", "your own places, for edges and regions the built-in table does not know: name=lat,lon;name=lat,lon")
 	cmd.Flags().StringVar(&cfg.ListenAddress, "listen-address", "", "serve every forwarding rule on this IP address instead of its own (an edge with an address of its own, reached by DNS rather than anycast)")
 	cmd.Flags().StringVar(&cfg.PortMap, "port-map", "", "listen on other ports than forwarding rules name, e.g. 443:8443,80:8080 to run unprivileged")
+	cmd.Flags().StringVar(&cfg.ClientRegions, "client-regions", "", "a file of CIDR,COUNTRY lines (ISO 3166-1 alpha-2, e.g. exported from a GeoIP database) giving clients their country, for security policies' origin.region_code and the {client_region} header variable")
 	cmd.Flags().DurationVar(&cfg.RequestHeaderTimeout, "request-header-timeout", edge.DefaultRequestHeaderTimeout, "how long a client may take to send a request's header block (from the connection's accept for its first request, TLS handshake included); a slower one is cut")
 	cmd.Flags().IntVar(&cfg.MaxConnsPerClient, "max-connections-per-client", edge.DefaultMaxConnsPerClient, "open connections one client address may hold; more are closed as they are accepted (negative: no limit)")
 	cmd.Flags().Var(&requestLogFlag{cfg: cfg}, "request-log", "where request log lines go: stdout, stderr, off or a file (default stdout)")

@@ -21,8 +21,10 @@ type Request struct {
 	Header                            http.Header
 	// IP is the client's address as the edge saw it (the connection's peer).
 	IP netip.Addr
-	// RegionCode is the client's ISO 3166-1 alpha-2 country, "" when not known.
+	// RegionCode is the client's ISO 3166-1 alpha-2 country, "" when not known; when
+	// it is "" and Locate is set, Locate finds it, only if an expression asks.
 	RegionCode string
+	Locate     func(netip.Addr) string
 }
 
 // Policy is a compiled security policy, immutable; one per stored policy in an

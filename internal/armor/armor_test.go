@@ -161,6 +161,29 @@ func TestRedirectAndHeaders(t *testing.T) {
 	}
 }
 
+func TestRegionCode(t *testing.T) {
+	p := compile(t, newRule(10, "deny(403)", expr(`origin.region_code == 'AU'`)))
+	located := 0
+	r := get("/", "192.0.2.1")
+	r.Locate = func(a netip.Addr) string {
+		located++
+		return map[string]string{"192.0.2.1": "AU"}[a.String()]
+	}
+	if d := p.Evaluate(r, NewLimits(), t0); d.Status != 403 || located != 1 {
+		t.Errorf("a client in AU: %+v (located %d times)", d, located)
+	}
+	r = get("/", "198.51.100.1")
+	r.Locate = func(netip.Addr) string { return "" }
+	if d := p.Evaluate(r, NewLimits(), t0); d.Blocked() {
+		t.Errorf("a client of unknown country: %+v", d)
+	}
+	// A policy that does not read the country does not look it up.
+	q := compile(t, newRule(10, "deny(403)", expr(`request.path == '/x'`)))
+	r = get("/", "192.0.2.1")
+	r.Locate = func(netip.Addr) string { t.Error("looked up"); return "" }
+	q.Evaluate(r, NewLimits(), t0)
+}
+
 func TestPreviewRulesAreReportedNotEnforced(t *testing.T) {
 	preview := newRule(100, "deny(403)", srcIPs("203.0.113.0/24"))
 	preview.Preview = true

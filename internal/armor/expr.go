@@ -267,6 +267,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		}
 		return r.IP.String(), true
 	case attrRegionCode:
+		if r.RegionCode == "" && r.Locate != nil {
+			r.RegionCode = r.Locate(r.IP)
+		}
 		return r.RegionCode, true
 	}
 	return nil, false

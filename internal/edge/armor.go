@@ -32,7 +32,7 @@ func (p *proxy) checkPolicy(svc *snapshot.BackendService, r *http.Request, schem
 	}
 	req := armor.Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Scheme: scheme, Host: r.Host,
-		Header: r.Header, IP: clientAddr(r.RemoteAddr),
+		Header: r.Header, IP: clientAddr(r.RemoteAddr), Locate: p.edge.cfg.ClientRegions.Lookup,
 	}
 	now := time.Now()
 	if p.edge.cfg.Now != nil {

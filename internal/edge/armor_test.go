@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"meridian/internal/geo"
 	"meridian/internal/observe"
 )
 
@@ -22,7 +23,11 @@ import (
 // decided.
 func TestSecurityPolicyAtTheEdge(t *testing.T) {
 	metrics := observe.NewMetrics()
-	h := newHarnessWith(t, func(c *Config) { c.Metrics = metrics })
+	regions, err := geo.ParseClientRegions(strings.NewReader("127.0.0.9,AU\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, func(c *Config) { c.Metrics, c.ClientRegions = metrics, regions })
 	var mu sync.Mutex
 	seen := map[string]int{}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +54,8 @@ func TestSecurityPolicyAtTheEdge(t *testing.T) {
 			"match": map[string]any{"expr": map[string]any{"expression": "request.path.startsWith('/admin/')"}}},
 		map[string]any{"priority": 1100, "action": "deny(404)",
 			"match": map[string]any{"versionedExpr": "SRC_IPS_V1", "config": map[string]any{"srcIpRanges": []string{"127.0.0.3/32"}}}},
+		map[string]any{"priority": 1150, "action": "deny(403)",
+			"match": map[string]any{"expr": map[string]any{"expression": "origin.region_code == 'AU'"}}},
 		map[string]any{"priority": 1200, "action": "throttle",
 			"match":            map[string]any{"expr": map[string]any{"expression": "request.path.startsWith('/api/')"}},
 			"rateLimitOptions": map[string]any{"rateLimitThreshold": map[string]any{"count": 10, "intervalSec": 60}, "conformAction": "allow", "exceedAction": "deny(429)", "enforceOnKey": "IP"}},
@@ -104,6 +111,10 @@ func TestSecurityPolicyAtTheEdge(t *testing.T) {
 	}
 	if code := mallory("/other"); code != 404 || originSaw("/other") != 0 {
 		t.Errorf("/other from 127.0.0.3: %d, origin asked %d times", code, originSaw("/other"))
+	}
+	// The country of --client-regions.
+	if code := from("127.0.0.9")("/page"); code != 403 {
+		t.Errorf("/page from a client in AU: %d, want 403", code)
 	}
 	// A preview rule blocks nothing.
 	if code := previewed("/page"); code != 200 {

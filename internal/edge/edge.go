@@ -79,6 +79,9 @@ type Config struct {
 	// Parent is the peer URL (another edge's --peer-listen) of the parent tier: misses
 	// the cache group cannot answer are asked there before the origin.
 	Parent string
+	// ClientRegions gives client addresses their country, for security policies'
+	// origin.region_code and the {client_region} header variable (nil: unknown).
+	ClientRegions *geo.ClientRegions
 	// RequestHeaderTimeout bounds the arrival of a request's header block: from the
 	// connection's accept for its first request (TLS handshake included), from its
 	// first byte for later ones (default 10 s, Envoy's edge guidance). Between

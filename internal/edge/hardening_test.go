@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"meridian/internal/geo"
 	"meridian/internal/observe"
 )
 
@@ -204,5 +205,25 @@ func TestMalformedAndSmugglingRequests(t *testing.T) {
 		if fmt.Sprint(statuses) != c.statuses || fmt.Sprint(got) != fmt.Sprint(c.origin) {
 			t.Errorf("%s: answered %v, origin saw %q; want %s and %q", c.name, statuses, got, c.statuses, c.origin)
 		}
+	}
+}
+
+// TestClientRegionVariable: {client_region} is the client's country from
+// --client-regions, and empty without a table or for an address it does not hold.
+func TestClientRegionVariable(t *testing.T) {
+	regions, err := geo.ParseClientRegions(strings.NewReader("192.0.2.0/24,AU\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	for remote, want := range map[string]string{"192.0.2.7:4000": "country=AU", "198.51.100.1:4000": "country="} {
+		r.RemoteAddr = remote
+		if got := expandVariables("country={client_region}", r, regions); got != want {
+			t.Errorf("%s: %q, want %q", remote, got, want)
+		}
+	}
+	r.RemoteAddr = "192.0.2.7:4000"
+	if got := expandVariables("country={client_region}", r, nil); got != "country=" {
+		t.Errorf("without a table: %q", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"meridian/api"
+	"meridian/internal/geo"
 )
 
 // applyHeaderActions applies URL map header actions, outermost first, to a request's
@@ -33,20 +34,20 @@ func applyHeaderActions(h http.Header, actions []*api.HttpHeaderAction, request 
 
 // applyCustomHeaders sets a backend service's customRequestHeaders or
 // customResponseHeaders ("Name: value"), expanding GCP's variables ([HDR]).
-func applyCustomHeaders(h http.Header, custom []string, r *http.Request) {
+func applyCustomHeaders(h http.Header, custom []string, r *http.Request, regions *geo.ClientRegions) {
 	for _, line := range custom {
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
-		h.Add(strings.TrimSpace(name), expandVariables(strings.TrimSpace(value), r))
+		h.Add(strings.TrimSpace(name), expandVariables(strings.TrimSpace(value), r, regions))
 	}
 }
 
 // expandVariables replaces {variable} with its value for this request. Variables with
-// no value here (client geography, RTT) expand to nothing, as GCP does when a value is
+// no value here (client geography without --client-regions, RTT) expand to nothing, as GCP does when a value is
 // unknown; the CDN's {cdn_cache_status} and {cdn_cache_id} come with the CDN.
-func expandVariables(v string, r *http.Request) string {
+func expandVariables(v string, r *http.Request, regions *geo.ClientRegions) string {
 	if !strings.Contains(v, "{") {
 		return v
 	}
@@ -55,6 +56,9 @@ func expandVariables(v string, r *http.Request) string {
 		"client_ip_address":     ip,
 		"client_port":           port,
 		"origin_request_header": r.Header.Get("Origin"),
+	}
+	if strings.Contains(v, "{client_region}") {
+		vars["client_region"] = regions.Lookup(clientAddr(r.RemoteAddr)) // "" without a table
 	}
 	if rtt, ok := clientRTT(r); ok {
 		vars["client_rtt_msec"] = strconv.Itoa(rtt)

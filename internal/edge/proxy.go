@@ -468,14 +468,14 @@ func (p *proxy) newReverseProxy() *httputil.ReverseProxy {
 			pr.Out.Header.Set("X-Forwarded-Proto", fw.scheme)
 			pr.Out.Header.Add("Via", "1.1 meridian")
 			applyHeaderActions(pr.Out.Header, fw.res.HeaderActions, true)
-			applyCustomHeaders(pr.Out.Header, fw.svc.Resource.CustomRequestHeaders, fw.client)
+			applyCustomHeaders(pr.Out.Header, fw.svc.Resource.CustomRequestHeaders, fw.client, p.edge.cfg.ClientRegions)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			fw := forwardingOf(resp.Request)
 			resp.Header.Add("Via", "1.1 meridian")
 			if !fw.fill {
 				applyHeaderActions(resp.Header, fw.res.HeaderActions, false)
-				applyCustomHeaders(resp.Header, fw.svc.Resource.CustomResponseHeaders, fw.client)
+				applyCustomHeaders(resp.Header, fw.svc.Resource.CustomResponseHeaders, fw.client, p.edge.cfg.ClientRegions)
 			}
 			return nil
 		},
@@ -542,7 +542,7 @@ func (p *proxy) cdnRoute(r *http.Request, svc *snapshot.BackendService, res *rou
 		Decorate: func(h http.Header, status string) {
 			applyHeaderActions(h, res.HeaderActions, false)
 			vr := r.WithContext(context.WithValue(r.Context(), cdnVarsKey{}, cdnVars{status: status, id: p.edge.cache.Name()}))
-			applyCustomHeaders(h, bs.CustomResponseHeaders, vr)
+			applyCustomHeaders(h, bs.CustomResponseHeaders, vr, p.edge.cfg.ClientRegions)
 		},
 	}
 }

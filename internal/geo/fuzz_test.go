@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,30 @@ func FuzzParseLocations(f *testing.F) {
 			}
 			if d := Distance(p, Point{}); !(d >= 0 && d <= 20016) {
 				t.Fatalf("Distance(%v, 0,0) = %v", p, d)
+			}
+		}
+	})
+}
+
+func FuzzParseClientRegions(f *testing.F) {
+	for _, seed := range []string{
+		"", "# comment\n192.0.2.0/24,AU\n2001:db8::/32,nz\n198.51.100.7,US\n",
+		"10.0.0.0/8,XX\n10.1.0.0/16,YY", "1.2.3.4/33,US", "x,US", "1.2.3.0/24,USA", "::ffff:1.2.3.0/120,US",
+		"1.2.3.0/24", ",", "\n\n\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		table, err := ParseClientRegions(strings.NewReader(s))
+		if err != nil {
+			if table != nil {
+				t.Fatalf("a table with an error")
+			}
+			return
+		}
+		for _, a := range []string{"192.0.2.9", "::1", "10.1.2.3", "2001:db8::1"} {
+			if code := table.Lookup(netip.MustParseAddr(a)); code != "" && len(code) != 2 {
+				t.Fatalf("Lookup(%s) = %q", a, code)
 			}
 		}
 	})

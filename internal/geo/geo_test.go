@@ -3,6 +3,7 @@ package geo
 import (
 	"errors"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -477,6 +478,28 @@ func TestClip(t *testing.T) {
 	for _, r := range strings.TrimSuffix(c, "…") {
 		if r != 'é' {
 			t.Fatalf("clip split a rune: %q", c)
+		}
+	}
+}
+
+func TestClientRegions(t *testing.T) {
+	table, err := ParseClientRegions(strings.NewReader("# country table\n10.0.0.0/8, au\n10.1.0.0/16,NZ\n2001:db8::/32,DE\n198.51.100.7,US\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]string{"10.2.3.4": "AU", "10.1.2.3": "NZ", "::ffff:10.1.2.3": "NZ", "2001:db8::5": "DE",
+		"198.51.100.7": "US", "198.51.100.8": "", "192.0.2.1": ""} {
+		if got := table.Lookup(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Lookup(%s) = %q, want %q", addr, got, want)
+		}
+	}
+	var none *ClientRegions
+	if none.Lookup(netip.MustParseAddr("10.0.0.1")) != "" {
+		t.Error("no table gave a country")
+	}
+	for _, bad := range []string{"10.0.0.0/8", "10.0.0.0/8,Australia", "nowhere,AU", "10.0.0.0/40,AU"} {
+		if _, err := ParseClientRegions(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }

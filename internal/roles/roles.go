@@ -101,6 +101,9 @@ type EdgeConfig struct {
 	PeerListen string
 	// Parent is the parent tier's peer URL ("": none).
 	Parent string
+	// ClientRegions is a file of "CIDR,COUNTRY" lines giving client addresses their
+	// country (security policies' origin.region_code, {client_region}); "": none.
+	ClientRegions string
 	// RequestHeaderTimeout and MaxConnsPerClient are the edge's protections (0: the
 	// defaults, 10 s and 256).
 	RequestHeaderTimeout time.Duration
@@ -275,7 +278,19 @@ func (c EdgeConfig) compile() (edge.Config, error) {
 	} else if c.ListenAddress != "" {
 		c.ListenAddress = ip.String()
 	}
-	cfg := edge.Config{Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent,
+	var regions *geo.ClientRegions
+	if c.ClientRegions != "" {
+		f, err := os.Open(c.ClientRegions)
+		if err != nil {
+			return edge.Config{}, fmt.Errorf("--client-regions: %w", err)
+		}
+		regions, err = geo.ParseClientRegions(f)
+		f.Close()
+		if err != nil {
+			return edge.Config{}, fmt.Errorf("--client-regions %s: %w", c.ClientRegions, err)
+		}
+	}
+	cfg := edge.Config{ClientRegions: regions, Location: c.Location, PortMap: pm, ListenAddress: c.ListenAddress, Log: c.Log, Locations: locs, CacheSize: c.CacheSize, CacheDir: c.CacheDir, CacheDirSize: c.CacheDirSize, PeerListen: c.PeerListen, Parent: c.Parent,
 		RequestHeaderTimeout: c.RequestHeaderTimeout, MaxConnsPerClient: c.MaxConnsPerClient}
 	if c.AdminListen != "" {
 		cfg.Metrics = observe.NewMetrics()
