@@ -287,6 +287,10 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 `, originPort))
 	ip := describe("compute addresses describe global-ip --global")["address"].(string)
 	client := lbClient(t, run("meridian ca-cert --data-dir="+dataDir), ip, httpsPort)
+	// Meanwhile, a client that sends its request a byte a second, as serve's defaults
+	// meet it: cut within 15 s of connecting (the header timeout is 10 s).
+	slowCut := make(chan error, 1)
+	go func() { slowCut <- trickle(ip, httpsPort, 15*time.Second) }()
 	fetch := func(path, want string) (*http.Response, string) {
 		t.Helper()
 		return fetchUntil(t, client, "https://your-domain.com"+path, want)
@@ -357,6 +361,39 @@ meridian compute url-maps add-path-matcher cloudrun-url-map --path-matcher-name=
 	if err == nil || !strings.Contains(string(dup), "already exists") {
 		t.Errorf("duplicate create: err=%v output=%s", err, dup)
 	}
+	if err := <-slowCut; err != nil {
+		t.Error(err)
+	}
+}
+
+// trickle connects over TLS to ip:port and sends a request's header block one byte a
+// second; it reports an error unless the server cuts the connection within limit of
+// the connect, without answering.
+func trickle(ip string, port int, limit time.Duration) error {
+	start := time.Now()
+	c, err := tls.Dial("tcp", net.JoinHostPort(ip, strconv.Itoa(port)), &tls.Config{InsecureSkipVerify: true, ServerName: "your-domain.com", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		return fmt.Errorf("slow client: %v", err)
+	}
+	defer c.Close()
+	go func() {
+		for _, b := range []byte("GET / HTTP/1.1\r\nHost: your-domain.com\r\nUser-Agent: slow\r\n\r\n") {
+			if _, err := c.Write([]byte{b}); err != nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	c.SetReadDeadline(start.Add(limit + 5*time.Second))
+	n, err := c.Read(make([]byte, 1))
+	held := time.Since(start)
+	switch {
+	case n > 0:
+		return fmt.Errorf("the edge answered a request sent a byte a second")
+	case held > limit:
+		return fmt.Errorf("a client sending a byte a second was held %v (read: %v)", held.Round(time.Millisecond), err)
+	}
+	return nil
 }
 
 // lbClient is an HTTPS client of a forwarding rule at ip:port that trusts the
