@@ -111,6 +111,7 @@ const (
 	// expression's length (Cloud Armor documents five subexpressions, not a length).
 	MaxSrcIPRanges     = 10
 	MaxExpressionBytes = 2048
+	MaxRuleDescription = 64
 )
 
 // RateLimitIntervals are the intervals, in seconds, a rate limit threshold may count
@@ -201,6 +202,9 @@ func (p *SecurityPolicy) Validate() error {
 func (r *SecurityPolicyRule) Validate(field string) error {
 	if r.Priority < 0 {
 		return Invalid(field+".priority", r.Priority, "Must be between 0 and 2147483647.")
+	}
+	if len(r.Description) > MaxRuleDescription {
+		return Invalid(field+".description", r.Description, fmt.Sprintf("A rule's description is at most %d characters.", MaxRuleDescription))
 	}
 	if err := r.validateMatch(field + ".match"); err != nil {
 		return err

@@ -186,8 +186,9 @@ type Decision struct {
 // Blocked reports whether the request is answered by the policy.
 func (d Decision) Blocked() bool { return d.Status != 0 }
 
-// Evaluate decides a request at time now, counting it in limits' rate limits.
-func (p *Policy) Evaluate(req *Request, limits *Limits, now time.Time) Decision {
+// Evaluate decides a request to a backend service (scope: its path) at time now,
+// counting it in limits' rate limits for that backend service.
+func (p *Policy) Evaluate(req *Request, scope string, limits *Limits, now time.Time) Decision {
 	a := activation{req: req}
 	var d Decision
 	for i := range p.rules {
@@ -195,7 +196,7 @@ func (p *Policy) Evaluate(req *Request, limits *Limits, now time.Time) Decision 
 		if !r.matches(req, &a) {
 			continue
 		}
-		m, status, location := r.apply(p.Name, req, limits, now)
+		m, status, location := r.apply(p.Name, req, scope, limits, now)
 		if r.preview {
 			if d.Preview == nil {
 				d.Preview = &m
@@ -215,7 +216,7 @@ func (p *Policy) Evaluate(req *Request, limits *Limits, now time.Time) Decision 
 }
 
 // apply works out what a matching rule does with a request.
-func (r *rule) apply(policy string, req *Request, limits *Limits, now time.Time) (Match, int, string) {
+func (r *rule) apply(policy string, req *Request, scope string, limits *Limits, now time.Time) (Match, int, string) {
 	m := Match{Policy: policy, Priority: r.priority, ConfiguredAction: r.configured, Outcome: OutcomeAccept}
 	switch {
 	case r.status != 0:
@@ -227,7 +228,7 @@ func (r *rule) apply(policy string, req *Request, limits *Limits, now time.Time)
 	case r.rate != nil:
 		key := r.rate.key(req)
 		m.RateLimitKey = key
-		m.RateLimitOutcome = limits.count(r.rate, key, now)
+		m.RateLimitOutcome = limits.count(r.rate, scope, key, now)
 		if m.RateLimitOutcome == RateConform {
 			return m, 0, ""
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/cel-go/common/types"
+
 	"meridian/api"
 )
 
@@ -128,7 +130,7 @@ func TestRulesByPriorityFirstMatchWins(t *testing.T) {
 		{"/index.html", "::ffff:198.51.100.7", 404, 2000, "DENY"}, // a mapped address is the IPv4 one
 	}
 	for _, c := range cases {
-		d := p.Evaluate(get(c.path, c.ip), limits, t0)
+		d := p.Evaluate(get(c.path, c.ip), "bs", limits, t0)
 		if d.Status != c.status || d.Enforced.Priority != c.priority || d.Enforced.ConfiguredAction != c.action || d.Enforced.Policy != "edge-policy" {
 			t.Errorf("%s from %s: status %d by rule %d (%s), want %d by %d (%s)", c.path, c.ip, d.Status, d.Enforced.Priority, d.Enforced.ConfiguredAction, c.status, c.priority, c.action)
 		}
@@ -144,18 +146,18 @@ func TestRedirectAndHeaders(t *testing.T) {
 	tag := newRule(20, "allow", expr(`request.headers['user-agent'].contains('bot')`))
 	tag.HeaderAction = &api.RuleHeaderAction{RequestHeadersToAdds: []api.RuleHeader{{HeaderName: "X-Bot", HeaderValue: "1"}}}
 	p := compile(t, redirect, tag)
-	d := p.Evaluate(get("/old", "192.0.2.1"), NewLimits(), t0)
+	d := p.Evaluate(get("/old", "192.0.2.1"), "bs", NewLimits(), t0)
 	if d.Status != http.StatusFound || d.Location != "https://example.com/new" || d.Enforced.Outcome != OutcomeRedirect || d.Enforced.ConfiguredAction != "EXTERNAL_302" {
 		t.Errorf("redirect: %+v", d)
 	}
 	r := get("/x", "192.0.2.1")
 	r.Header.Set("User-Agent", "a-bot/1")
-	d = p.Evaluate(r, NewLimits(), t0)
+	d = p.Evaluate(r, "bs", NewLimits(), t0)
 	if d.Blocked() || len(d.AddHeaders) != 1 || d.AddHeaders[0] != [2]string{"X-Bot", "1"} {
 		t.Errorf("header action: %+v", d)
 	}
 	// A rule reading a header the request lacks does not match (and does not fail).
-	d = p.Evaluate(get("/x", "192.0.2.1"), NewLimits(), t0)
+	d = p.Evaluate(get("/x", "192.0.2.1"), "bs", NewLimits(), t0)
 	if d.Blocked() || d.Enforced.Priority != api.DefaultRulePriority || d.AddHeaders != nil {
 		t.Errorf("without the header: %+v", d)
 	}
@@ -169,35 +171,35 @@ func TestRegionCode(t *testing.T) {
 		located++
 		return map[string]string{"192.0.2.1": "AU"}[a.String()]
 	}
-	if d := p.Evaluate(r, NewLimits(), t0); d.Status != 403 || located != 1 {
+	if d := p.Evaluate(r, "bs", NewLimits(), t0); d.Status != 403 || located != 1 {
 		t.Errorf("a client in AU: %+v (located %d times)", d, located)
 	}
 	r = get("/", "198.51.100.1")
 	r.Locate = func(netip.Addr) string { return "" }
-	if d := p.Evaluate(r, NewLimits(), t0); d.Blocked() {
+	if d := p.Evaluate(r, "bs", NewLimits(), t0); d.Blocked() {
 		t.Errorf("a client of unknown country: %+v", d)
 	}
 	// A policy that does not read the country does not look it up.
 	q := compile(t, newRule(10, "deny(403)", expr(`request.path == '/x'`)))
 	r = get("/", "192.0.2.1")
 	r.Locate = func(netip.Addr) string { t.Error("looked up"); return "" }
-	q.Evaluate(r, NewLimits(), t0)
+	q.Evaluate(r, "bs", NewLimits(), t0)
 }
 
 func TestPreviewRulesAreReportedNotEnforced(t *testing.T) {
 	preview := newRule(100, "deny(403)", srcIPs("203.0.113.0/24"))
 	preview.Preview = true
 	p := compile(t, preview, newRule(200, "deny(404)", expr(`request.path == '/secret'`)))
-	d := p.Evaluate(get("/page", "203.0.113.9"), NewLimits(), t0)
+	d := p.Evaluate(get("/page", "203.0.113.9"), "bs", NewLimits(), t0)
 	if d.Blocked() || d.Preview == nil || d.Preview.Priority != 100 || d.Preview.Outcome != OutcomeDeny || d.Enforced.Priority != api.DefaultRulePriority {
 		t.Errorf("preview match: %+v (preview %+v)", d, d.Preview)
 	}
 	// evaluation goes on after a preview match
-	d = p.Evaluate(get("/secret", "203.0.113.9"), NewLimits(), t0)
+	d = p.Evaluate(get("/secret", "203.0.113.9"), "bs", NewLimits(), t0)
 	if d.Status != 404 || d.Preview == nil || d.Enforced.Priority != 200 {
 		t.Errorf("preview then enforced: %+v", d)
 	}
-	d = p.Evaluate(get("/page", "192.0.2.1"), NewLimits(), t0)
+	d = p.Evaluate(get("/page", "192.0.2.1"), "bs", NewLimits(), t0)
 	if d.Preview != nil {
 		t.Errorf("no preview rule matched, yet Preview = %+v", d.Preview)
 	}
@@ -217,7 +219,7 @@ func TestThrottlePerIP(t *testing.T) {
 	limits := NewLimits()
 	passed := 0
 	for i := range 25 {
-		d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(time.Duration(i)*10*time.Millisecond))
+		d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(time.Duration(i)*10*time.Millisecond))
 		switch {
 		case !d.Blocked():
 			passed++
@@ -232,21 +234,21 @@ func TestThrottlePerIP(t *testing.T) {
 		t.Errorf("%d of 25 quick requests passed a throttle of 10 a minute, want 10", passed)
 	}
 	// Another address has its own count.
-	if d := p.Evaluate(get("/", "192.0.2.2"), limits, t0.Add(time.Second)); d.Blocked() {
+	if d := p.Evaluate(get("/", "192.0.2.2"), "bs", limits, t0.Add(time.Second)); d.Blocked() {
 		t.Errorf("another address was throttled: %+v", d)
 	}
 	// The sliding window: half an interval into the next, half the previous count
 	// still weighs; a whole interval later, nothing does.
-	if d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(61*time.Second)); d.Blocked() {
+	if d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(61*time.Second)); d.Blocked() {
 		// 60 s + 1 s: prev 10 × (59/60) ≈ 9.8 → 9 counted: one more passes
 		t.Errorf("a second after the interval: %+v", d)
 	}
-	if d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(62*time.Second)); !d.Blocked() {
+	if d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(62*time.Second)); !d.Blocked() {
 		t.Errorf("the window still counts the last interval: %+v", d)
 	}
 	passed = 0
 	for i := range 25 {
-		if d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(121*time.Second+time.Duration(i)*time.Millisecond)); !d.Blocked() {
+		if d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(121*time.Second+time.Duration(i)*time.Millisecond)); !d.Blocked() {
 			passed++
 		}
 	}
@@ -259,7 +261,7 @@ func TestThrottleKeys(t *testing.T) {
 	limits := NewLimits()
 	all := compile(t, throttle(100, 2, 10, api.EnforceOnKeyAll))
 	for i, want := range []bool{false, false, true} {
-		d := all.Evaluate(get("/", fmt.Sprintf("192.0.2.%d", i+1)), limits, t0)
+		d := all.Evaluate(get("/", fmt.Sprintf("192.0.2.%d", i+1)), "bs", limits, t0)
 		if d.Blocked() != want || d.Enforced.RateLimitKey != "" {
 			t.Errorf("ALL, request %d: %+v", i, d)
 		}
@@ -278,17 +280,17 @@ func TestThrottleKeys(t *testing.T) {
 		key, ip string
 		blocked bool
 	}{{"a", "192.0.2.1", false}, {"a", "192.0.2.2", true}, {"b", "192.0.2.1", false}, {"", "192.0.2.1", false}, {"", "192.0.2.3", true}} {
-		if d := hp.Evaluate(req(c.key, c.ip), limits, t0); d.Blocked() != c.blocked || d.Enforced.RateLimitKey != c.key {
+		if d := hp.Evaluate(req(c.key, c.ip), "bs", limits, t0); d.Blocked() != c.blocked || d.Enforced.RateLimitKey != c.key {
 			t.Errorf("HTTP_HEADER case %d: %+v", i, d)
 		}
 	}
 	xp := compile(t, throttle(100, 1, 10, api.EnforceOnKeyXFFIP))
 	r := get("/", "192.0.2.1")
 	r.Header.Set("X-Forwarded-For", "203.0.113.5, 10.0.0.1")
-	if d := xp.Evaluate(r, limits, t0); d.Blocked() || d.Enforced.RateLimitKey != "203.0.113.5" {
+	if d := xp.Evaluate(r, "bs", limits, t0); d.Blocked() || d.Enforced.RateLimitKey != "203.0.113.5" {
 		t.Errorf("XFF_IP: %+v", d)
 	}
-	if d := xp.Evaluate(get("/", "192.0.2.1"), limits, t0); d.Blocked() || d.Enforced.RateLimitKey != "192.0.2.1" {
+	if d := xp.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0); d.Blocked() || d.Enforced.RateLimitKey != "192.0.2.1" {
 		t.Errorf("XFF_IP without the header keys on the peer: %+v", d)
 	}
 }
@@ -302,16 +304,16 @@ func TestRateBasedBan(t *testing.T) {
 	limits := NewLimits()
 	var got []int
 	for i := range 5 {
-		got = append(got, p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(time.Duration(i)*time.Millisecond)).Status)
+		got = append(got, p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(time.Duration(i)*time.Millisecond)).Status)
 	}
 	if fmt.Sprint(got) != "[0 0 0 403 403]" {
 		t.Errorf("statuses %v, want three passed then 403s", got)
 	}
 	// Banned for 60 s from the first excess, though the rate window has moved on.
-	if d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(30*time.Second)); d.Status != 403 || d.Enforced.RateLimitOutcome != BanExceed {
+	if d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(30*time.Second)); d.Status != 403 || d.Enforced.RateLimitOutcome != BanExceed {
 		t.Errorf("30 s later: %+v", d)
 	}
-	if d := p.Evaluate(get("/", "192.0.2.1"), limits, t0.Add(61*time.Second)); d.Blocked() {
+	if d := p.Evaluate(get("/", "192.0.2.1"), "bs", limits, t0.Add(61*time.Second)); d.Blocked() {
 		t.Errorf("after the ban: %+v", d)
 	}
 
@@ -325,7 +327,7 @@ func TestRateBasedBan(t *testing.T) {
 	got = got[:0]
 	var outcomes []string
 	for i := range 7 {
-		d := p.Evaluate(get("/", "192.0.2.9"), limits, t0.Add(time.Duration(i)*time.Millisecond))
+		d := p.Evaluate(get("/", "192.0.2.9"), "bs", limits, t0.Add(time.Duration(i)*time.Millisecond))
 		got = append(got, d.Status)
 		outcomes = append(outcomes, d.Enforced.RateLimitOutcome)
 	}
@@ -333,7 +335,7 @@ func TestRateBasedBan(t *testing.T) {
 		t.Errorf("statuses %v, outcomes %v", got, outcomes)
 	}
 	// 15 s later the rate window would let it through, the ban does not.
-	if d := p.Evaluate(get("/", "192.0.2.9"), limits, t0.Add(15*time.Second)); d.Enforced.RateLimitOutcome != BanExceed {
+	if d := p.Evaluate(get("/", "192.0.2.9"), "bs", limits, t0.Add(15*time.Second)); d.Enforced.RateLimitOutcome != BanExceed {
 		t.Errorf("banned key after the rate window: %+v", d)
 	}
 }
@@ -343,24 +345,39 @@ func TestLimitsAreBoundedPerRule(t *testing.T) {
 	byHeader.RateLimitOptions.EnforceOnKeyName = "X-Key"
 	p := compile(t, byHeader)
 	limits := NewLimits()
+	// A steady client, then a flood of invented keys, all within one interval.
+	steady := get("/", "192.0.2.1")
+	steady.Header.Set("X-Key", "steady")
+	if d := p.Evaluate(steady, "bs", limits, t0); d.Blocked() {
+		t.Fatal("the steady client's first request was refused")
+	}
 	for i := range maxKeysPerRule + 50 {
 		r := get("/", "192.0.2.1")
 		r.Header.Set("X-Key", fmt.Sprint(i))
-		p.Evaluate(r, limits, t0)
+		at := t0.Add(time.Duration(i) * time.Microsecond) // 0.1 s in all: one interval
+		p.Evaluate(r, "bs", limits, at)
+		if i%1000 == 0 {
+			p.Evaluate(steady, "bs", limits, at) // it keeps sending
+		}
 	}
-	rc := limits.rule(p.rules[0].rate.id)
-	if n := len(rc.keys); n > maxKeysPerRule+1 {
-		t.Fatalf("%d keys kept, want at most %d", n, maxKeysPerRule+1)
+	rc := limits.rule(p.rules[0].rate.id, "bs")
+	if n := len(rc.keys); n > maxKeysPerRule {
+		t.Fatalf("%d keys kept, want at most %d", n, maxKeysPerRule)
 	}
-	// Keys invented past the bound share one counter: the second is refused.
-	r := get("/", "192.0.2.1")
-	r.Header.Set("X-Key", "fresh")
-	if d := p.Evaluate(r, limits, t0); !d.Blocked() {
-		t.Errorf("a new key past the bound was not counted with the overflow: %+v", d)
+	// A new key past the bound counts on its own (it does not share anyone's count),
+	// and the steady client, seen recently, still has its count: refused.
+	fresh := get("/", "192.0.2.1")
+	fresh.Header.Set("X-Key", "fresh")
+	if d := p.Evaluate(fresh, "bs", limits, t0.Add(time.Second)); d.Blocked() {
+		t.Errorf("a new key past the bound was refused: %+v", d)
 	}
-	// Two intervals later, idle keys are forgotten and new keys count on their own.
-	r.Header.Set("X-Key", "later")
-	if d := p.Evaluate(r, limits, t0.Add(25*time.Second)); d.Blocked() {
+	if d := p.Evaluate(steady, "bs", limits, t0.Add(time.Second)); !d.Blocked() {
+		t.Errorf("the steady client's count was forgotten in the flood")
+	}
+	// Two intervals later, idle keys are forgotten.
+	later := get("/", "192.0.2.1")
+	later.Header.Set("X-Key", "later")
+	if d := p.Evaluate(later, "bs", limits, t0.Add(25*time.Second)); d.Blocked() {
 		t.Errorf("after idle keys expired: %+v", d)
 	}
 	if n := len(rc.keys); n > 10 {
@@ -369,6 +386,47 @@ func TestLimitsAreBoundedPerRule(t *testing.T) {
 	limits.Retain(nil)
 	if len(limits.rules) != 0 {
 		t.Errorf("Retain(nil) kept %d rules' counters", len(limits.rules))
+	}
+}
+
+func TestLimitsPerBackendServiceAndClockSteps(t *testing.T) {
+	p := compile(t, throttle(100, 1, 60, api.EnforceOnKeyIP))
+	limits := NewLimits()
+	if a, b := p.Evaluate(get("/", "192.0.2.1"), "web", limits, t0), p.Evaluate(get("/", "192.0.2.1"), "api", limits, t0); a.Blocked() || b.Blocked() {
+		t.Error("one policy on two backend services shared a count")
+	}
+	if d := p.Evaluate(get("/", "192.0.2.1"), "web", limits, t0); !d.Blocked() {
+		t.Error("the second request to one backend service passed a threshold of 1")
+	}
+	// The wall clock steps back an hour: the window starts again rather than
+	// weighing the previous one more than whole.
+	if d := p.Evaluate(get("/", "192.0.2.1"), "web", limits, t0.Add(-time.Hour)); d.Blocked() {
+		t.Errorf("after a clock step back: %+v", d)
+	}
+}
+
+func TestDecodingFunctions(t *testing.T) {
+	for in, want := range map[string]string{
+		"q=%3Cscript%3E":       "q=<script>",
+		"q=%3Cscript%3E&x=%ZZ": "q=<script>&x=%ZZ", // an invalid sequence hides nothing
+		"q=%3Cscript%3E%":      "q=<script>%",
+		"a+b%2Bc":              "a b+c",
+		"plain":                "plain",
+		"%e2%82%ac":            "€",
+		"%ff":                  "\uFFFD",
+	} {
+		if got := string(urlDecode(in).(types.String)); got != want {
+			t.Errorf("urlDecode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"YWRtaW4=": "admin", "YWRtaW4": "admin", "Pz8_": "???", "admin!": ""} {
+		if got := string(base64Decode(in).(types.String)); got != want {
+			t.Errorf("base64Decode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	p := compile(t, newRule(10, "deny(403)", expr(`request.query.urlDecode().contains('<script>')`)))
+	if d := p.Evaluate(get("/?q=%3Cscript%3E&x=%ZZ", "192.0.2.1"), "bs", NewLimits(), t0); !d.Blocked() {
+		t.Error("a stray % let an encoded <script> through")
 	}
 }
 
@@ -386,7 +444,7 @@ func BenchmarkEvaluateExpression(b *testing.B) {
 	limits := NewLimits()
 	b.ReportAllocs()
 	for b.Loop() {
-		if p.Evaluate(r, limits, t0).Blocked() {
+		if p.Evaluate(r, "bs", limits, t0).Blocked() {
 			b.Fatal("blocked")
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,9 +36,9 @@ const (
 // joined by &&, || and !) in one rule's expression.
 const maxSubexpressions = 5
 
-// costLimit bounds one expression's evaluation (CEL's cost units: about one per
-// operation and per byte a string function scans), so no expression holds a request.
-const costLimit = 100_000
+// An expression's evaluation is bounded without a cost limit: at most five
+// subexpressions, RE2's regular expressions run in linear time, and a request's
+// header block is at most 64 KiB.
 
 var (
 	envOnce sync.Once
@@ -151,21 +150,54 @@ func parseRange(s string) (netip.Prefix, error) {
 	return api.ParseSrcIPRange(s)
 }
 
+// urlDecode decodes %XX sequences and '+' as Cloud Armor does; a sequence that is not
+// one stays as it is, and the valid ones around it are still decoded (a stray '%'
+// must not hide an encoded attack from a rule).
 func urlDecode(s string) ref.Val {
-	// Cloud Armor decodes %xx and '+'; an undecodable string stays as it is.
-	if d, err := url.QueryUnescape(s); err == nil {
-		return types.String(d)
-	}
-	return types.String(s)
+	return types.String(decodePercent(s))
 }
 
+func decodePercent(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0:
+			b = append(b, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// base64Decode decodes standard or URL-safe base64, padded or not, as Cloud Armor
+// does ('_' and '-' read as '/' and '+'); what does not decode is "".
 func base64Decode(s string) ref.Val {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+	s = strings.NewReplacer("_", "/", "-", "+").Replace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
 		if d, err := enc.DecodeString(s); err == nil {
 			return types.String(strings.ToValidUTF8(string(d), "\uFFFD"))
 		}
 	}
-	return types.String(s)
+	return types.String("")
 }
 
 // ipRangeLiteral finds inIpRange's constant range arguments, to check them when the
@@ -203,7 +235,7 @@ func compileExpr(expr string) (*program, error) {
 			return nil, fmt.Errorf("inIpRange: %q is not an IP address or CIDR range", r)
 		}
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit))
+	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,10 @@ const (
 	RateConform    = "RATE_LIMIT_THRESHOLD_CONFORM"
 	RateExceed     = "RATE_LIMIT_THRESHOLD_EXCEED"
 	BanExceed      = "BAN_THRESHOLD_EXCEED"
-	overflowKey    = "\x00overflow"
 	maxKeysPerRule = 100_000
+	// evictionSample is how many keys a full rule looks at to forget the one seen
+	// longest ago.
+	evictionSample = 16
 	maxKeyBytes    = 128
 )
 
@@ -90,10 +92,11 @@ func xffIP(r *Request) string {
 	return r.IP.Unmap().String()
 }
 
-// Limits holds rate limits' counters, per rule and key. One edge keeps one, across
-// configuration changes: a rule whose threshold, key or ban settings are unchanged
-// keeps counting. Counts are per edge, as each Cloud Armor enforcement point counts
-// its own.
+// Limits holds rate limits' counters, per rule, backend service and key. One edge
+// keeps one, across configuration changes: a rule whose threshold, key or ban settings
+// are unchanged keeps counting. Counts are per edge, as each Cloud Armor enforcement
+// point counts its own, and per backend service, as Cloud Armor's thresholds apply to
+// each backend service the policy protects.
 type Limits struct {
 	mu    sync.Mutex
 	rules map[string]*ruleCounters
@@ -103,6 +106,7 @@ type Limits struct {
 func NewLimits() *Limits { return &Limits{rules: map[string]*ruleCounters{}} }
 
 type ruleCounters struct {
+	rule      string // the rule's id, for Retain
 	mu        sync.Mutex
 	keys      map[string]*counter
 	lastSweep time.Time
@@ -129,7 +133,7 @@ func (w *window) estimate(now time.Time, interval time.Duration) float64 {
 		w.start = now.Truncate(interval)
 	}
 	switch elapsed := now.Sub(w.start); {
-	case elapsed >= 2*interval:
+	case elapsed < 0 || elapsed >= 2*interval: // the clock stepped back, or a long pause
 		w.start, w.cur, w.prev = now.Truncate(interval), 0, 0
 	case elapsed >= interval:
 		w.start, w.prev, w.cur = w.start.Add(interval), w.cur, 0
@@ -138,9 +142,10 @@ func (w *window) estimate(now time.Time, interval time.Duration) float64 {
 	return float64(w.prev)*covered + float64(w.cur)
 }
 
-// count counts one request of a key under a rate rule and says how it stands.
-func (l *Limits) count(rr *rateRule, key string, now time.Time) string {
-	rc := l.rule(rr.id)
+// count counts one request of a key under a rate rule for a backend service (scope)
+// and says how it stands.
+func (l *Limits) count(rr *rateRule, scope, key string, now time.Time) string {
+	rc := l.rule(rr.id, scope)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	c := rc.counter(key, now, rr)
@@ -167,21 +172,22 @@ func (l *Limits) count(rr *rateRule, key string, now time.Time) string {
 	return RateExceed
 }
 
-func (l *Limits) rule(id string) *ruleCounters {
+func (l *Limits) rule(id, scope string) *ruleCounters {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rc := l.rules[id]
+	rc := l.rules[id+"\x00"+scope]
 	if rc == nil {
-		rc = &ruleCounters{keys: map[string]*counter{}}
-		l.rules[id] = rc
+		rc = &ruleCounters{rule: id, keys: map[string]*counter{}}
+		l.rules[id+"\x00"+scope] = rc
 	}
 	return rc
 }
 
 // counter finds a key's counter. Keys are bounded per rule: past the bound, keys idle
-// for two intervals (and not banned) are forgotten, and if that frees nothing every
-// new key shares one counter, so a client that invents keys (a header's value) is
-// limited as one.
+// for two intervals (and not banned) are forgotten, and if that frees nothing the key
+// seen longest ago among a sample is, preferring one not banned. A client that
+// invents keys (a header's value) then churns through its own keys; clients that keep
+// sending keep their counts.
 func (rc *ruleCounters) counter(key string, now time.Time, rr *rateRule) *counter {
 	if c := rc.keys[key]; c != nil {
 		return c
@@ -197,15 +203,30 @@ func (rc *ruleCounters) counter(key string, now time.Time, rr *rateRule) *counte
 			}
 		}
 		if len(rc.keys) >= maxKeysPerRule {
-			key = overflowKey
-			if c := rc.keys[key]; c != nil {
-				return c
-			}
+			rc.evictOne(now)
 		}
 	}
 	c := &counter{}
 	rc.keys[key] = c
 	return c
+}
+
+// evictOne forgets the key seen longest ago of a sample of the rule's keys (Go's map
+// iteration starts at a random place), one not banned if the sample has one.
+func (rc *ruleCounters) evictOne(now time.Time) {
+	var victim string
+	var oldest time.Time
+	victimBanned, n := true, 0
+	for k, c := range rc.keys {
+		banned := now.Before(c.bannedUntil)
+		if victim == "" || victimBanned && !banned || banned == victimBanned && c.seen.Before(oldest) {
+			victim, oldest, victimBanned = k, c.seen, banned
+		}
+		if n++; n == evictionSample {
+			break
+		}
+	}
+	delete(rc.keys, victim)
 }
 
 // Retain forgets the counters of rules not among the policies given (after a
@@ -221,9 +242,9 @@ func (l *Limits) Retain(policies []*Policy) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for id := range l.rules {
-		if !keep[id] {
-			delete(l.rules, id)
+	for k, rc := range l.rules {
+		if !keep[rc.rule] {
+			delete(l.rules, k)
 		}
 	}
 }

@@ -69,8 +69,13 @@ func (s *Server) securityPolicyAction(ctx context.Context, k *kind, rt route, q 
 			if err != nil {
 				return err
 			}
-			if next.Priority != priority && p.Rule(next.Priority) != nil {
+			switch {
+			case next.Priority != priority && priority == api.DefaultRulePriority:
+				return api.Invalid("resource.priority", next.Priority, "The default rule stays at priority 2147483647; change its action instead.")
+			case next.Priority != priority && p.Rule(next.Priority) != nil:
 				return api.Invalid("resource.priority", next.Priority, "Cannot have rules with the same priorities.")
+			case cur.Action == api.ActionRateBasedBan && next.Action == api.ActionThrottle:
+				return api.Invalid("resource.action", next.Action, "A rate_based_ban rule cannot become a throttle rule.")
 			}
 			if err := checkRule(next, "resource"); err != nil {
 				return err
@@ -117,9 +122,10 @@ func errNoRule(priority int32) error {
 	return api.Invalid("priority", priority, fmt.Sprintf("The security policy does not contain a rule at priority %d.", priority))
 }
 
-// patchRule applies patchRule's body to a rule: the fields it carries replace the
-// rule's (a match as a whole), and the fields updateMask names that it does not
-// carry are cleared.
+// patchRule applies patchRule's body to a rule: the fields it carries are merged
+// into the rule's (objects field by field, a match replaced whole, as gcloud sends
+// only the flags given), and the fields updateMask names that it does not carry are
+// cleared. The priority stays unless the body gives one.
 func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, updateMask string) (*api.SecurityPolicyRule, error) {
 	data, err := json.Marshal(cur)
 	if err != nil {
@@ -130,7 +136,7 @@ func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, up
 		return nil, err
 	}
 	for _, path := range strings.Split(updateMask, ",") {
-		if path = strings.TrimSpace(path); path != "" {
+		if path = strings.TrimSpace(path); path != "" && path != "priority" {
 			clearPath(fields, strings.Split(path, "."), patch)
 		}
 	}
@@ -139,7 +145,14 @@ func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, up
 		if err := json.Unmarshal(v, &val); err != nil {
 			return nil, err
 		}
-		fields[k] = val
+		switch {
+		case k == "priority" && val == nil:
+			// null keeps the rule where it is
+		case k == "match":
+			fields[k] = val
+		default:
+			fields[k] = mergeJSON(fields[k], val)
+		}
 	}
 	merged, err := json.Marshal(fields)
 	if err != nil {
@@ -150,6 +163,24 @@ func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, up
 		return nil, err
 	}
 	return next, nil
+}
+
+// mergeJSON merges a patch value into a current one: objects key by key, anything
+// else replaced (null clears).
+func mergeJSON(cur, patch any) any {
+	po, ok1 := patch.(map[string]any)
+	co, ok2 := cur.(map[string]any)
+	if !ok1 || !ok2 {
+		return patch
+	}
+	for k, v := range po {
+		if v == nil {
+			delete(co, k)
+			continue
+		}
+		co[k] = mergeJSON(co[k], v)
+	}
+	return co
 }
 
 // clearPath removes an updateMask path (snake_case, dotted) from a rule's fields

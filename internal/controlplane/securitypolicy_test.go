@@ -86,6 +86,25 @@ func TestSecurityPolicyRules(t *testing.T) {
 		t.Errorf("after updateMask=description: %v", r)
 	}
 	c.wantError("POST", sp+"edge-policy/patchRule?priority=1000", `{"priority":900}`, 400, "invalid")
+	// gcloud sends only the flags given: objects merge, the rest of the rule stays
+	c.must("POST", sp+"edge-policy/patchRule?priority=1000", `{"priority":1000,"rateLimitOptions":{"rateLimitThreshold":{"count":20}}}`)
+	r = c.must("GET", sp+"edge-policy/getRule?priority=1000", nil)
+	if th := r["rateLimitOptions"].(map[string]any)["rateLimitThreshold"].(map[string]any); th["count"] != float64(20) || th["intervalSec"] != float64(60) {
+		t.Errorf("after a partial rateLimitOptions: %v", r["rateLimitOptions"])
+	}
+	// a missing or null priority, or updateMask=priority, leaves the rule where it is
+	c.must("POST", sp+"edge-policy/patchRule?priority=1000&updateMask=priority", `{"priority":null,"description":"stays"}`)
+	if r := c.must("GET", sp+"edge-policy/getRule?priority=1000", nil); r["description"] != "stays" {
+		t.Errorf("after a null priority: %v", r)
+	}
+	c.must("POST", sp+"edge-policy/addRule", `{"action":"rate_based_ban","priority":1300,"match":{"expr":{"expression":"true"}},
+		"rateLimitOptions":{"rateLimitThreshold":{"count":10,"intervalSec":60},"conformAction":"allow","exceedAction":"deny(403)","banDurationSec":600}}`)
+	c.wantError("POST", sp+"edge-policy/patchRule?priority=1300", `{"action":"throttle","rateLimitOptions":{"banDurationSec":null}}`, 400, "invalid")
+	c.must("POST", sp+"edge-policy/removeRule?priority=1300", nil)
+	// the default rule does not move
+	c.wantError("POST", sp+"edge-policy/patchRule?priority=2147483647", `{"priority":7}`, 400, "invalid")
+	c.wantError("POST", sp+"edge-policy/addRule", `{"action":"allow","priority":5,"description":"`+strings.Repeat("d", 65)+`",
+		"match":{"versionedExpr":"SRC_IPS_V1","config":{"srcIpRanges":["*"]}}}`, 400, "invalid")
 	c.wantError("POST", sp+"edge-policy/patchRule?priority=1000", `{"match":{"expr":{"expression":"request.path.matches('(')"}}}`, 400, "invalid")
 
 	// removeRule; the default rule stays

@@ -31,14 +31,16 @@ func (p *proxy) checkPolicy(svc *snapshot.BackendService, r *http.Request, schem
 		return policyVerdict{svc: svc}
 	}
 	req := armor.Request{
-		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Scheme: scheme, Host: r.Host,
+		// The path as sent, not decoded: Cloud Armor's request.path is not normalised
+		// (a rule decodes it with .urlDecode()).
+		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Scheme: scheme, Host: r.Host,
 		Header: r.Header, IP: clientAddr(r.RemoteAddr), Locate: p.edge.cfg.ClientRegions.Lookup,
 	}
 	now := time.Now()
 	if p.edge.cfg.Now != nil {
 		now = p.edge.cfg.Now()
 	}
-	return policyVerdict{svc: svc, decision: svc.Armor.Evaluate(&req, p.edge.limits, now)}
+	return policyVerdict{svc: svc, decision: svc.Armor.Evaluate(&req, svc.Path, p.edge.limits, now)}
 }
 
 // clientAddr is the address of a request's peer.

@@ -525,10 +525,11 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 		ReadHeaderTimeout: e.cfg.RequestHeaderTimeout,
 		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       keepAlive,
-		// net/http has every connection from the fast path: it gives back the count
-		// of those it closes (or hands to a handler, as an upgrade does).
+		// net/http has every connection from the fast path: HTTP/1.1 ones give their
+		// place among their client's back when they close (replayConn.Close, also after
+		// an upgrade took them over); HTTP/2 ones when net/http is done with them.
 		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateClosed || st == http.StateHijacked {
+			if _, replayed := c.(*replayConn); !replayed && st == http.StateClosed {
 				e.clients.release(c.RemoteAddr())
 			}
 		},

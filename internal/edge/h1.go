@@ -112,6 +112,7 @@ func (s *h1Server) serve() error {
 		if s.closing {
 			s.mu.Unlock()
 			c.Close()
+			s.clients.release(c.RemoteAddr())
 			return nil
 		}
 		s.conns[hc] = true
@@ -191,6 +192,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 	}
 	c.ctx = context.WithValue(c.ctx, connKey{}, c.rw)
 	br.Reset(c.rw)
+	due := firstDue // when the request's header block must have arrived
 	for first := true; ; first = false {
 		if !s.setIdle(c, true) {
 			return
@@ -204,8 +206,9 @@ func (s *h1Server) serveConn(c *h1Conn) {
 					return
 				}
 			}
+			due = time.Now().Add(s.readHeader)
 			if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
-				c.rw.SetReadDeadline(time.Now().Add(s.readHeader)) // the block is still arriving
+				c.rw.SetReadDeadline(due) // the block is still arriving
 			}
 		}
 		n, err := headerLength(br)
@@ -221,7 +224,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			req = parseRequest(raw)
 		}
 		if req == nil || !fastEligible(req) {
-			handedOff = s.handOff(c, br, nil)
+			handedOff = s.handOff(c, br, nil, due)
 			return
 		}
 		req.RemoteAddr, req.TLS = c.addr, c.tls
@@ -238,7 +241,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			}
 			continue
 		case handOff:
-			handedOff = s.handOff(c, br, rt)
+			handedOff = s.handOff(c, br, rt, due)
 			return
 		}
 		br.Discard(n)
@@ -255,10 +258,18 @@ func (s *h1Server) serveConn(c *h1Conn) {
 }
 
 // handOff gives the connection to net/http with what has been read but not served.
-func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed) bool {
+// The request's header block stays due when it was (net/http would give it its own
+// timeout again), and the connection's place among its client's is given back when
+// net/http, or a handler that took it over, closes it.
+func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed, due time.Time) bool {
 	buffered, _ := br.Peek(br.Buffered())
 	c.rw.SetReadDeadline(time.Time{})
-	rc := &replayConn{Conn: c.rw, buf: bytes.Clone(buffered), routed: rt, tls: c.tls}
+	rc := &replayConn{Conn: c.rw, buf: bytes.Clone(buffered), routed: rt, tls: c.tls, headerDue: due}
+	rc.clampDeadline.Store(true)
+	if s.clients != nil {
+		addr := c.conn.RemoteAddr()
+		rc.release = func() { s.clients.release(addr) }
+	}
 	return s.handoff.give(rc)
 }
 
@@ -381,6 +392,30 @@ type replayConn struct {
 	// took: net/http, which sees no *tls.Conn, gives its requests no TLS state, and
 	// proxy.handler restores it from the connection's context (tlsStateKey).
 	tls *tls.ConnectionState
+	// headerDue is when the replayed request's header block is due: net/http's first
+	// read deadline (its header timeout) is clamped to it.
+	headerDue     time.Time
+	clampDeadline atomic.Bool
+	// release runs once, when the connection closes.
+	release func()
+	closed  sync.Once
+}
+
+func (c *replayConn) SetReadDeadline(t time.Time) error {
+	if c.clampDeadline.CompareAndSwap(true, false) && !c.headerDue.IsZero() && (t.IsZero() || t.After(c.headerDue)) {
+		t = c.headerDue
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *replayConn) Close() error {
+	err := c.Conn.Close()
+	c.closed.Do(func() {
+		if c.release != nil {
+			c.release()
+		}
+	})
+	return err
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {

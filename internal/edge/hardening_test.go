@@ -227,3 +227,41 @@ func TestClientRegionVariable(t *testing.T) {
 		t.Errorf("without a table: %q", got)
 	}
 }
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	deadlines []time.Time
+	closes    int
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
+
+func (c *deadlineConn) Close() error { c.closes++; return nil }
+
+// TestHandedOffHeaderStaysDue: a connection handed to net/http in the middle of a
+// request's header block (one too large for the fast path) keeps the block's due time:
+// net/http's own header deadline is clamped to it, once; later deadlines (idle, a
+// body's) are net/http's. Its client's count is given back once, however often it is
+// closed.
+func TestHandedOffHeaderStaysDue(t *testing.T) {
+	due := time.Date(2026, 12, 7, 10, 0, 10, 0, time.UTC)
+	inner := &deadlineConn{}
+	released := 0
+	rc := &replayConn{Conn: inner, headerDue: due, release: func() { released++ }}
+	rc.clampDeadline.Store(true)
+	rc.SetReadDeadline(due.Add(10 * time.Second)) // net/http's header timeout, from now
+	rc.SetReadDeadline(time.Time{})               // after the header: no deadline
+	rc.SetReadDeadline(due.Add(time.Hour))        // idle, before the next request
+	if want := []time.Time{due, {}, due.Add(time.Hour)}; fmt.Sprint(inner.deadlines) != fmt.Sprint(want) {
+		t.Errorf("deadlines %v, want %v", inner.deadlines, want)
+	}
+	rc.Close()
+	rc.Close()
+	if released != 1 || inner.closes != 2 {
+		t.Errorf("released %d times, closed %d", released, inner.closes)
+	}
+}
