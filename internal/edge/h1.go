@@ -49,10 +49,11 @@ type h1Server struct {
 	// for later ones; a block that does not arrive in time closes the connection
 	readHeader time.Duration
 	// clients bounds the connections of one client address (nil: no bound)
-	clients *clientConns
-	errLog  *log.Logger  // where a handler's panic is reported, as net/http does
-	hits    atomic.Int64 // responses the fast path served, for tests
-	date    httpDate     // the Date of responses without one
+	clients  *clientConns
+	errLog   *log.Logger  // where a handler's panic is reported, as net/http does
+	hits     atomic.Int64 // responses the fast path served, for tests
+	handoffs atomic.Int64 // connections handed to net/http, for tests
+	date     httpDate     // the Date of responses without one
 	// tlsConfig makes it an HTTPS listener's: it runs the handshake, keeps HTTP/1.1
 	// connections and hands HTTP/2 ones to net/http; altSvcs is what its hits
 	// advertise in Alt-Svc (HTTP/3), when set.
@@ -241,8 +242,19 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			}
 			continue
 		case handOff:
-			handedOff = s.handOff(c, br, rt, due)
-			return
+			if rt == nil {
+				handedOff = s.handOff(c, br, rt, due)
+				return
+			}
+			// A miss, or a GET or HEAD the cache does not answer: the general handler
+			// answers it here too, so that the connection's next hits still take the
+			// fast path (handed to net/http, it would stay there), watching for the
+			// client to leave meanwhile as net/http does.
+			br.Discard(n)
+			if !s.serveWatched(c, br, req, rt) {
+				return
+			}
+			continue
 		}
 		br.Discard(n)
 		w := newH1Writer(c.rw, req, &s.date)
@@ -257,11 +269,40 @@ func (s *h1Server) serveConn(c *h1Conn) {
 	}
 }
 
+// serveWatched answers a request with the general handler on the fast path's
+// connection while a reader watches the connection: if the client closes it before
+// the answer is done, the request's context is cancelled (an origin fetch for it
+// stops; the request log says the client left). Bytes the watcher reads (a pipelined
+// request) stay in br for the next turn. It reports whether the connection goes on.
+func (s *h1Server) serveWatched(c *h1Conn, br *bufio.Reader, req *http.Request, rt *routed) bool {
+	ctx, cancel := context.WithCancel(withRouted(req.Context(), rt))
+	defer cancel()
+	req = req.WithContext(ctx)
+	c.rw.SetReadDeadline(time.Time{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if _, err := br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			cancel() // the client closed or reset the connection
+		}
+	}()
+	w := newH1Writer(c.rw, req, &s.date)
+	s.handler.ServeHTTP(w, req)
+	err := w.finish()
+	c.rw.SetReadDeadline(aLongTimeAgo) // stop the watcher
+	<-watched
+	return err == nil && !w.closeAfter && ctx.Err() == nil
+}
+
+// aLongTimeAgo is a deadline in the past: it makes a pending read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
 // handOff gives the connection to net/http with what has been read but not served.
 // The request's header block stays due when it was (net/http would give it its own
 // timeout again), and the connection's place among its client's is given back when
 // net/http, or a handler that took it over, closes it.
 func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed, due time.Time) bool {
+	s.handoffs.Add(1)
 	buffered, _ := br.Peek(br.Buffered())
 	c.rw.SetReadDeadline(time.Time{})
 	rc := &replayConn{Conn: c.rw, buf: bytes.Clone(buffered), routed: rt, tls: c.tls, headerDue: due}

@@ -68,6 +68,12 @@ func newFastHarness(t *testing.T) *fastHarness {
 	return f
 }
 
+func (f *fastHarness) handoffs() int64 {
+	f.h.edge.mu.Lock()
+	defer f.h.edge.mu.Unlock()
+	return f.h.edge.listeners["127.0.0.1:80"].fast.handoffs.Load()
+}
+
 func (f *fastHarness) fastHits() int64 {
 	f.h.edge.mu.Lock()
 	defer f.h.edge.mu.Unlock()
@@ -106,9 +112,9 @@ func exchange(t *testing.T, addr, raw string, methods ...string) ([]*http.Respon
 	return resps, bodies, c
 }
 
-// TestFastPathPipelinedHits: pipelined hits on one connection are answered in order by
-// the fast path: a GET, a HEAD, a conditional GET (304) and a 100 KiB GET, then a miss
-// hands the connection (with the request after it) to net/http, which keeps serving it.
+// TestFastPathPipelinedHits: pipelined requests on one connection are answered in order
+// by the fast path: a GET, a HEAD, a conditional GET (304) and a 100 KiB GET hit, a
+// miss answered by the general handler on the same connection, and a hit after it.
 func TestFastPathPipelinedHits(t *testing.T) {
 	f := newFastHarness(t)
 	before, fetches := f.fastHits(), f.fetches.Load()
@@ -140,8 +146,11 @@ func TestFastPathPipelinedHits(t *testing.T) {
 	if resps[2].Header.Get("ETag") != `"1"` {
 		t.Errorf("304 lacks the ETag: %v", resps[2].Header)
 	}
-	if n := f.fastHits() - before; n != 4 {
-		t.Errorf("the fast path served %d responses, want the 4 hits before the miss", n)
+	if n := f.fastHits() - before; n != 5 {
+		t.Errorf("the fast path served %d hits, want the 4 before the miss and the one after it", n)
+	}
+	if n := f.handoffs(); n != 0 {
+		t.Errorf("%d connections were handed to net/http; the miss is answered on the fast path too", n)
 	}
 	if n := f.fetches.Load() - fetches; n != 1 {
 		t.Errorf("origin saw %d requests, want the one miss", n)
