@@ -385,6 +385,9 @@ var parserPool = sync.Pool{New: func() any {
 
 // parseRequest parses a request header block with net/http's own parser.
 func parseRequest(raw []byte) *http.Request {
+	if req := parseFast(raw); req != nil {
+		return req
+	}
 	p := parserPool.Get().(*requestParser)
 	defer parserPool.Put(p)
 	p.rd.Reset(raw)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -246,6 +247,47 @@ func TestFastPathShutdown(t *testing.T) {
 			t.Errorf("a closed listener answered: %q", b.String())
 		}
 	}
+}
+
+// FuzzParseFast: the fast path's own parser makes, of any header block it takes, the
+// request http.ReadRequest makes of it.
+func FuzzParseFast(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a/b%20c?x=1&y=%2F HTTP/1.1\nHost: example.com:8080\nUser-Agent: x/1\n\n",
+		"HEAD /x HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"1\"\r\nAccept: a\r\naccept: b\r\nConnection: keep-alive, close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\nx-lower-case: v  \t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost : a\r\n\r\n", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "GET * HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+		"GET /\x80 HTTP/1.1\r\nHost: \xff\r\n\r\n", "GET / HTTP/1.1\r\nX: \x7f\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := parseFast(data)
+		if got == nil {
+			return
+		}
+		want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+		if err != nil {
+			t.Fatalf("parseFast took %q, http.ReadRequest refuses it: %v", data, err)
+		}
+		if rest, _ := io.ReadAll(want.Body); len(rest) != 0 {
+			t.Fatalf("http.ReadRequest read a body of %q", data)
+		}
+		switch {
+		case got.Method != want.Method || got.RequestURI != want.RequestURI || got.Proto != want.Proto ||
+			got.ProtoMajor != want.ProtoMajor || got.ProtoMinor != want.ProtoMinor:
+			t.Fatalf("request line of %q: %s %s %s, want %s %s %s", data, got.Method, got.RequestURI, got.Proto, want.Method, want.RequestURI, want.Proto)
+		case got.URL.String() != want.URL.String() || got.URL.Path != want.URL.Path || got.URL.RawPath != want.URL.RawPath || got.URL.RawQuery != want.URL.RawQuery:
+			t.Fatalf("URL of %q: %#v, want %#v", data, got.URL, want.URL)
+		case got.Host != want.Host || got.Close != want.Close || got.ContentLength != want.ContentLength || len(want.TransferEncoding) != 0:
+			t.Fatalf("%q: host %q close %v length %d, want %q %v %d", data, got.Host, got.Close, got.ContentLength, want.Host, want.Close, want.ContentLength)
+		case fmt.Sprint(got.Header) != fmt.Sprint(want.Header):
+			t.Fatalf("header of %q:\n%v\nwant\n%v", data, got.Header, want.Header)
+		}
+	})
 }
 
 // FuzzFastPathParse: the fast path's framing and parsing of untrusted bytes never
@@ -538,4 +580,32 @@ func TestFastPathOverTLS(t *testing.T) {
 	if resp := get(client(true)); resp.ProtoMajor != 2 || fastHits() != before {
 		t.Errorf("an HTTP/2 client got %s (fast hits %d → %d)", resp.Proto, before, fastHits())
 	}
+}
+
+// BenchmarkParseRequest: a browser's GET, read by the fast path's parser and by
+// http.ReadRequest.
+func BenchmarkParseRequest(b *testing.B) {
+	raw := []byte("GET /static/app.js?v=3 HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n" +
+		"Accept: */*\r\nAccept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\nReferer: https://www.example.com/\r\n" +
+		"Cookie: a=1; b=2\r\n\r\n")
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if parseFast(raw) == nil {
+				b.Fatal("not parsed")
+			}
+		}
+	})
+	b.Run("net/http", func(b *testing.B) {
+		var rd bytes.Reader
+		br := bufio.NewReaderSize(&rd, headerBufferSize) // reused, as parseRequest's pool does
+		b.ReportAllocs()
+		for b.Loop() {
+			rd.Reset(raw)
+			br.Reset(&rd)
+			if _, err := http.ReadRequest(br); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

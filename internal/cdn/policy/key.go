@@ -20,6 +20,7 @@ func Key(scheme, host, path, rawQuery string, h http.Header, kp *api.CacheKeyPol
 		kp = &api.CacheKeyPolicy{}
 	}
 	var b strings.Builder
+	b.Grow(len(scheme) + 3 + len(host) + len(path) + 1 + len(rawQuery)) // one allocation for the usual key
 	if on(kp.IncludeProtocol) {
 		b.WriteString(strings.ToLower(scheme))
 		b.WriteString("://")
