@@ -240,7 +240,7 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	b = append(b, `{"logName":"projects/`...)
 	b = appendEscaped(b, e.Project)
 	b = append(b, `/logs/requests","timestamp":"`...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendTimestamp(b, e.Time)
 	b = append(b, `","severity":"`...)
 	b = append(b, severity(e.Status)...)
 	b = append(b, `","resource":{"type":"http_load_balancer","labels":{"backend_service_name":`...)
@@ -281,7 +281,7 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	b = appendServerIP(b, e)
 	b = appendField(b, `,"referer":`, e.Referer)
 	b = append(b, `,"latency":"`...)
-	b = strconv.AppendFloat(b, e.Latency.Seconds(), 'f', 6, 64)
+	b = appendSeconds(b, e.Latency)
 	b = append(b, `s"`...)
 	b = appendField(b, `,"protocol":`, e.Protocol)
 	if e.CacheLookup {
@@ -343,6 +343,50 @@ func appendPolicy(b []byte, key string, p *PolicyMatch) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendTimestamp appends t in UTC as time.RFC3339Nano formats it (the fraction
+// without trailing zeros, none when whole), by hand: the log's writer formats one
+// per request.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
+}
+
+// appendSeconds appends d in seconds with six decimals (rounded to the microsecond),
+// as strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64) would, without floating point.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	us := (d + 500*time.Nanosecond) / time.Microsecond
+	b = strconv.AppendInt(b, int64(us/1e6), 10)
+	frac := int64(us % 1e6)
+	return append(b, '.', byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
 // appendServerIP appends the serverIp field: ServerIP, or LocalAddr's IP.

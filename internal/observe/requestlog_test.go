@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +192,36 @@ func TestComposedFields(t *testing.T) {
 	whole := Entry{URL: "https://h.example/a?b=\"1\"", RemoteIP: "2001:db8::1", ServerIP: "127.0.10.1"}
 	if got, want := string(AppendEntry(nil, &composed)), string(AppendEntry(nil, &whole)); got != want {
 		t.Errorf("composed\n%s\nwhole\n%s", got, want)
+	}
+}
+
+// TestTimestampAndSeconds: the hand-made formats are time's and strconv's.
+func TestTimestampAndSeconds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
+	for i := range 20000 {
+		ts := base.Add(time.Duration(rng.Int64N(int64(400 * 24 * time.Hour))))
+		switch i % 4 {
+		case 0:
+			ts = ts.Truncate(time.Second)
+		case 1:
+			ts = ts.Truncate(time.Millisecond)
+		case 2:
+			ts = ts.In(time.FixedZone("x", -7*3600))
+		}
+		if got, want := string(appendTimestamp(nil, ts)), ts.UTC().Format(time.RFC3339Nano); got != want {
+			t.Fatalf("appendTimestamp(%v) = %s, want %s", ts, got, want)
+		}
+		d := time.Duration(rng.Int64N(int64(100 * time.Second)))
+		if i%3 == 0 {
+			d = d.Truncate(time.Microsecond) + 400*time.Nanosecond // away from a rounding tie
+		}
+		got, want := string(appendSeconds(nil, d)), strconv.FormatFloat(d.Seconds(), 'f', 6, 64)
+		if got != want && d%time.Microsecond != 500 {
+			t.Fatalf("appendSeconds(%v) = %s, want %s", d, got, want)
+		}
+	}
+	if got := string(appendSeconds(nil, 0)); got != "0.000000" {
+		t.Errorf("zero: %s", got)
 	}
 }
