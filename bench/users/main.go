@@ -14,7 +14,7 @@
 // It needs nginx (nginx-light), haproxy, wrk, h2load (nghttp2-client) and taskset;
 // varnish when it is named.
 //
-//	go run ./bench/users [-rounds 3] [-duration 3s] [-modes https-h1,https-h2,http-h1,http-h1-pass] [-sizes 1024,102400,1048576] [-servers meridian,nginx,haproxy,varnish] [-log both|on|off] [-cpuprofile F]
+//	go run ./bench/users [-rounds 3] [-duration 3s] [-modes https-h1,https-h2,http-h1,http-h1-pass] [-sizes 1024,102400,1048576] [-servers meridian,nginx,haproxy,varnish,trafficserver] [-log both|on|off] [-cpuprofile F]
 package main
 
 import (
@@ -48,7 +48,7 @@ var (
 	duration = flag.Duration("duration", 3*time.Second, "length of one load run")
 	modes    = flag.String("modes", "https-h1,https-h2,http-h1", "what to load: https-h1 (wrk), https-h2 (h2load), http-h1 (wrk) hits; http-h1-pass (wrk) responses the origin marks no-store, proxied every time")
 	sizes    = flag.String("sizes", "1024,102400,1048576", "object sizes in bytes")
-	servers  = flag.String("servers", "meridian,nginx,haproxy", "servers to compare (Meridian first): meridian, nginx, haproxy, varnish (plain HTTP only)")
+	servers  = flag.String("servers", "meridian,nginx,haproxy", "servers to compare (Meridian first): meridian, nginx, haproxy, varnish (plain HTTP only), trafficserver")
 	logging  = flag.String("log", "both", "request logging: on, off or both")
 	conns    = flag.Int("connections", 64, "wrk connections")
 	h2c      = flag.Int("h2-clients", 16, "h2load connections")
@@ -150,6 +150,8 @@ func run() error {
 			s, err = startHAProxy(dir, originAddr, certPEM, keyPEM)
 		case "varnish":
 			s, err = startVarnish(dir, originAddr)
+		case "trafficserver":
+			s, err = startTrafficServer(dir, originAddr, certPEM, keyPEM)
 		default:
 			err = fmt.Errorf("unknown server %q", name)
 		}
@@ -648,6 +650,78 @@ func startVarnish(dir, originAddr string) (*server, error) {
 	}
 	return &server{name: "varnish", plain: plain, pid: cmd.Process.Pid, stop: stop,
 		description: "Varnish " + version("varnishd", "-V") + ", one thread pool, malloc store, no log, plain HTTP only"}, nil
+}
+
+// startTrafficServer runs Apache Traffic Server as a reverse proxy cache (plain HTTP
+// and TLS, HTTP/2 by ALPN) with one event thread and a 512 MiB RAM cache over a
+// 256 MiB disk file, without logging.
+func startTrafficServer(dir, originAddr, certPEM, keyPEM string) (*server, error) {
+	if _, err := exec.LookPath("traffic_server"); err != nil {
+		return nil, errors.New("traffic_server is needed: apt-get install trafficserver")
+	}
+	root := filepath.Join(dir, "trafficserver")
+	etc := filepath.Join(root, "etc")
+	for _, d := range []string{etc, filepath.Join(root, "run"), filepath.Join(root, "log"), filepath.Join(root, "cache")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// The package's configuration, then the bench's files over it.
+	if entries, err := os.ReadDir("/etc/trafficserver"); err == nil {
+		for _, e := range entries {
+			if data, err := os.ReadFile(filepath.Join("/etc/trafficserver", e.Name())); err == nil && !e.IsDir() {
+				os.WriteFile(filepath.Join(etc, e.Name()), data, 0o644)
+			}
+		}
+	}
+	plain, tlsAddr := freeAddrs()
+	_, plainPort, _ := net.SplitHostPort(plain)
+	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
+	files := map[string]string{
+		"records.config": fmt.Sprintf(`CONFIG proxy.config.http.server_ports STRING %s %s:ssl
+CONFIG proxy.config.exec_thread.autoconfig INT 0
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.accept_threads INT 0
+CONFIG proxy.config.task_threads INT 1
+CONFIG proxy.config.cache.threads_per_disk INT 1
+CONFIG proxy.config.admin.user_id STRING #-1
+CONFIG proxy.config.log.logging_enabled INT 0
+CONFIG proxy.config.url_remap.remap_required INT 1
+CONFIG proxy.config.reverse_proxy.enabled INT 1
+CONFIG proxy.config.http.cache.http INT 1
+CONFIG proxy.config.cache.ram_cache.size INT 536870912
+CONFIG proxy.config.http.keep_alive_no_activity_timeout_in INT 120
+CONFIG proxy.config.local_state_dir STRING %s
+CONFIG proxy.config.log.logfile_dir STRING %s
+CONFIG proxy.config.bin_path STRING /usr/bin
+CONFIG proxy.config.ssl.server.cert.path STRING %s
+CONFIG proxy.config.ssl.server.private_key.path STRING %s
+`, plainPort, tlsPort, filepath.Join(root, "run"), filepath.Join(root, "log"), etc, etc),
+		"remap.config":         "map / http://" + originAddr + "/\n",
+		"storage.config":       filepath.Join(root, "cache") + " 256M\n", // a directory: it makes the file
+		"ssl_multicert.config": "dest_ip=* ssl_cert_name=cert.pem ssl_key_name=key.pem\n",
+		"cert.pem":             certPEM,
+		"key.pem":              keyPEM,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(etc, name), []byte(body), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command("traffic_server")
+	cmd.Env = append(os.Environ(), "PROXY_CONFIG_CONFIG_DIR="+etc, "TS_ROOT=/usr")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() { cmd.Process.Kill(); cmd.Wait() } // its state is the run's to throw away
+	if err := harness.WaitListening(plain, tlsAddr); err != nil {
+		stop()
+		return nil, fmt.Errorf("%w: %s", err, out.String())
+	}
+	return &server{name: "trafficserver", plain: plain, tls: tlsAddr, pid: cmd.Process.Pid, stop: stop,
+		description: "Apache Traffic Server " + version("traffic_server", "-V") + ", one event thread, 512 MiB RAM cache, no log"}, nil
 }
 
 func version(tool, flag string) string {
