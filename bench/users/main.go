@@ -1,5 +1,5 @@
 // Command users compares Meridian's edge cache with nginx and HAProxy (and Varnish,
-// plain HTTP only, with -servers) as users run them: cache hits of 1 KiB, 100 KiB and 1 MiB objects over HTTPS with HTTP/1.1 (wrk)
+// plain HTTP only, and Apache Traffic Server, with -servers) as users run them: cache hits of 1 KiB, 100 KiB and 1 MiB objects over HTTPS with HTTP/1.1 (wrk)
 // and HTTP/2 (h2load, 16 connections of 4 streams), and over plain HTTP/1.1, and
 // (-modes http-h1-pass) responses the origin marks no-store, proxied every time; with
 // request logging on (Meridian: logConfig enabled, the log to a file; nginx: a
@@ -12,7 +12,7 @@
 // numbers and asserts nothing.
 //
 // It needs nginx (nginx-light), haproxy, wrk, h2load (nghttp2-client) and taskset;
-// varnish when it is named.
+// varnish and trafficserver when they are named.
 //
 //	go run ./bench/users [-rounds 3] [-duration 3s] [-modes https-h1,https-h2,http-h1,http-h1-pass] [-sizes 1024,102400,1048576] [-servers meridian,nginx,haproxy,varnish,trafficserver] [-log both|on|off] [-cpuprofile F]
 package main
