@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +53,9 @@ func newHarnessWith(t *testing.T, adjust func(*Config)) *harness {
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	return &harness{t: t, st: st, api: api, edge: startEdge(t, st, cfg), logs: logs}
+	e := startEdge(t, st, cfg)
+	logs.edge.Store(e)
+	return &harness{t: t, st: st, api: api, edge: e, logs: logs}
 }
 
 // startEdge runs an edge on st until the test ends.
@@ -77,6 +80,9 @@ func startEdge(t *testing.T, st *store.Store, cfg Config) *Edge {
 type testLogs struct {
 	buf syncBuffer
 	log *observe.RequestLog
+	// edge, when set, is waited for: every request it answered is recorded before
+	// String reads (a response can reach its client before its entry is queued)
+	edge atomic.Pointer[Edge]
 }
 
 func newTestLogs(t *testing.T) *testLogs {
@@ -87,6 +93,11 @@ func newTestLogs(t *testing.T) *testLogs {
 }
 
 func (l *testLogs) String() string {
+	if e := l.edge.Load(); e != nil {
+		for deadline := time.Now().Add(10 * time.Second); e.proxy.unrecorded.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	l.log.Flush()
 	return l.buf.String()
 }

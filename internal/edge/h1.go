@@ -49,11 +49,13 @@ type h1Server struct {
 	// for later ones; a block that does not arrive in time closes the connection
 	readHeader time.Duration
 	// clients bounds the connections of one client address (nil: no bound)
-	clients  *clientConns
-	errLog   *log.Logger  // where a handler's panic is reported, as net/http does
-	hits     atomic.Int64 // responses the fast path served, for tests
-	handoffs atomic.Int64 // connections handed to net/http, for tests
-	date     httpDate     // the Date of responses without one
+	clients *clientConns
+	// unrecorded counts responses written but not yet logged (nil: not counted)
+	unrecorded *atomic.Int64
+	errLog     *log.Logger  // where a handler's panic is reported, as net/http does
+	hits       atomic.Int64 // responses the fast path served, for tests
+	handoffs   atomic.Int64 // connections handed to net/http, for tests
+	date       httpDate     // the Date of responses without one
 	// tlsConfig makes it an HTTPS listener's: it runs the handshake, keeps HTTP/1.1
 	// connections and hands HTTP/2 ones to net/http; altSvcs is what its hits
 	// advertise in Alt-Svc (HTTP/3), when set.
@@ -234,9 +236,15 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		switch verdict {
 		case writeHit:
 			br.Discard(n)
+			if s.unrecorded != nil {
+				s.unrecorded.Add(1) // the hit reaches its client before it is logged
+			}
 			written, err := writeHitTo(c.rw, &hit, req.Close, s.altSvc())
 			s.hits.Add(1)
 			s.logHit(&hit, req, written)
+			if s.unrecorded != nil {
+				s.unrecorded.Add(-1)
+			}
 			if err != nil || req.Close {
 				return
 			}

@@ -32,6 +32,9 @@ type proxy struct {
 	inflight   inflight
 	reverse    *httputil.ReverseProxy // every forward: newReverseProxy
 	routedHook atomic.Pointer[func()] // test hook: a request was routed with a URL map
+	// unrecorded counts requests being answered whose request log entry and metrics
+	// are not recorded yet: a response's last bytes can reach its client first
+	unrecorded atomic.Int64
 	workers    *workers               // HTTP/2 and HTTP/3 handlers' goroutines (workers.go)
 }
 
@@ -156,6 +159,8 @@ func (p *proxy) handler(addr string) http.Handler {
 func (p *proxy) serveHTTP(addr string) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		p.unrecorded.Add(1)
+		defer p.unrecorded.Add(-1)
 		if r.TLS == nil {
 			// A TLS connection the fast path handed to net/http: the state it saw.
 			r.TLS, _ = r.Context().Value(tlsStateKey{}).(*tls.ConnectionState)

@@ -66,6 +66,7 @@ func TestCDNByteRangesAndDiskTierThroughEdge(t *testing.T) {
 		}
 	}
 	e1, stop1 := run()
+	logs.edge.Store(e1)
 	h := &harness{t: t, st: st, api: apiSrv, edge: e1, logs: logs}
 	httpHarness(t, h, origin, map[string]any{
 		"enableCDN": true, "cdnPolicy": map[string]any{"cacheMode": "USE_ORIGIN_HEADERS"}, "logConfig": map[string]any{"enable": true},
@@ -108,6 +109,7 @@ func TestCDNByteRangesAndDiskTierThroughEdge(t *testing.T) {
 
 	// The next run, on the same disk.
 	e2, stop2 := run()
+	logs.edge.Store(e2)
 	defer stop2()
 	h.edge = e2
 	client = edgeClient(t, h.waitFor("the listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"])
