@@ -294,11 +294,15 @@ func (s *h1Server) serveWatched(c *h1Conn, br *bufio.Reader, req *http.Request, 
 			cancel() // the client closed or reset the connection
 		}
 	}()
+	// The watcher is stopped and waited for however the handler ends (a panic too:
+	// br goes back to its pool after it), before the connection reads on.
+	defer func() {
+		c.rw.SetReadDeadline(aLongTimeAgo)
+		<-watched
+	}()
 	w := newH1Writer(c.rw, req, &s.date)
 	s.handler.ServeHTTP(w, req)
 	err := w.finish()
-	c.rw.SetReadDeadline(aLongTimeAgo) // stop the watcher
-	<-watched
 	return err == nil && !w.closeAfter && ctx.Err() == nil
 }
 

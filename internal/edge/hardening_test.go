@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -263,5 +264,48 @@ func TestHandedOffHeaderStaysDue(t *testing.T) {
 	rc.Close()
 	if released != 1 || inner.closes != 2 {
 		t.Errorf("released %d times, closed %d", released, inner.closes)
+	}
+}
+
+// TestOriginCutShortOnTheFastPath: a miss answered on the fast path whose origin
+// stops mid-body is cut short for its client too (the handler aborts), the watcher of
+// that connection is stopped before the connection's reader is reused, and the edge
+// goes on serving.
+func TestOriginCutShortOnTheFastPath(t *testing.T) {
+	h := newHarness(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ok" {
+			io.WriteString(w, "ok")
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		w.Header().Set("Content-Length", "100000")
+		io.WriteString(w, "only this")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the origin drops the connection mid-body
+	}))
+	defer origin.Close()
+	origin.Config.ErrorLog = log.New(io.Discard, "", 0)
+	httpHarness(t, h, origin, map[string]any{"enableCDN": true}, map[string]any{"defaultService": "global/backendServices/web"})
+	addr := h.waitFor("the HTTP listener", func(a map[string]string) bool { return a["127.0.0.1:80"] != "" })["127.0.0.1:80"]
+	for range 5 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /cut HTTP/1.1\r\nHost: lb.example.com\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			body, err := io.ReadAll(resp.Body)
+			if err == nil && len(body) == 100000 {
+				t.Error("a body the origin cut short reached the client whole")
+			}
+		}
+		c.Close()
+	}
+	resp, body := edgeGetter(t, addr)("/ok")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("after the cut responses: %d %q", resp.StatusCode, body)
 	}
 }
