@@ -106,6 +106,11 @@ const (
 	EnforceOnKeyIP         = "IP"
 	EnforceOnKeyHTTPHeader = "HTTP_HEADER"
 	EnforceOnKeyXFFIP      = "XFF_IP"
+	EnforceOnKeyHTTPCookie = "HTTP_COOKIE"
+	EnforceOnKeyHTTPPath   = "HTTP_PATH"
+	EnforceOnKeySNI        = "SNI"
+	EnforceOnKeyRegionCode = "REGION_CODE"
+	EnforceOnKeyUserIP     = "USER_IP"
 
 	// Cloud Armor's limit of source ranges per rule, and Meridian's of an
 	// expression's length (Cloud Armor documents five subexpressions, not a length).
@@ -340,19 +345,19 @@ func (r *SecurityPolicyRule) validateRateLimit(field string) error {
 		return Invalid(field+".exceedAction", o.ExceedAction, "Must be deny(403), deny(404), deny(429), deny(502) or redirect.")
 	}
 	switch o.EnforceOnKey {
-	case EnforceOnKeyAll, EnforceOnKeyIP, EnforceOnKeyXFFIP:
+	case EnforceOnKeyAll, EnforceOnKeyIP, EnforceOnKeyXFFIP, EnforceOnKeyHTTPPath, EnforceOnKeySNI, EnforceOnKeyRegionCode, EnforceOnKeyUserIP:
 		if o.EnforceOnKeyName != "" {
-			return Conflict(field+".enforceOnKeyName", fmt.Sprintf("enforceOnKeyName is for enforceOnKey HTTP_HEADER only, not %s.", o.EnforceOnKey))
+			return Conflict(field+".enforceOnKeyName", fmt.Sprintf("enforceOnKeyName is for enforceOnKey HTTP_HEADER and HTTP_COOKIE only, not %s.", o.EnforceOnKey))
 		}
-	case EnforceOnKeyHTTPHeader:
+	case EnforceOnKeyHTTPHeader, EnforceOnKeyHTTPCookie:
 		if o.EnforceOnKeyName == "" {
 			return Required(field + ".enforceOnKeyName")
 		}
 		if !isHeaderName(o.EnforceOnKeyName) {
-			return Invalid(field+".enforceOnKeyName", o.EnforceOnKeyName, "Must be an HTTP header name.")
+			return Invalid(field+".enforceOnKeyName", o.EnforceOnKeyName, "Must be an HTTP header or cookie name.")
 		}
 	default:
-		return Invalid(field+".enforceOnKey", o.EnforceOnKey, "Meridian keys rate limits on ALL, IP, HTTP_HEADER or XFF_IP.")
+		return Invalid(field+".enforceOnKey", o.EnforceOnKey, "Meridian keys rate limits on ALL, IP, HTTP_HEADER, XFF_IP, HTTP_COOKIE, HTTP_PATH, SNI, REGION_CODE or USER_IP.")
 	}
 	if r.Action == ActionThrottle {
 		if o.BanThreshold != nil || o.BanDurationSec != 0 {

@@ -25,6 +25,8 @@ type Request struct {
 	// it is "" and Locate is set, Locate finds it, only if an expression asks.
 	RegionCode string
 	Locate     func(netip.Addr) string
+	// SNI is the TLS server name the client asked for ("" over plain HTTP).
+	SNI string
 }
 
 // Policy is a compiled security policy, immutable; one per stored policy in an

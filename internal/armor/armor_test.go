@@ -295,6 +295,57 @@ func TestThrottleKeys(t *testing.T) {
 	}
 }
 
+func TestThrottleMoreKeys(t *testing.T) {
+	limits := NewLimits()
+	keyed := func(key, name string) *Policy {
+		r := throttle(100, 1, 10, key)
+		r.RateLimitOptions.EnforceOnKeyName = name
+		return compile(t, r)
+	}
+	type reqCase struct {
+		r       *Request
+		key     string
+		blocked bool
+	}
+	withCookie := func(cookie, ip string) *Request {
+		r := get("/", ip)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		return r
+	}
+	withSNI := func(sni string) *Request { r := get("/", "192.0.2.1"); r.SNI = sni; return r }
+	located := func(ip string) *Request {
+		r := get("/", ip)
+		r.Locate = func(a netip.Addr) string {
+			return map[string]string{"192.0.2.1": "AU", "192.0.2.2": "AU", "192.0.2.3": "NZ"}[a.String()]
+		}
+		return r
+	}
+	for name, c := range map[string]struct {
+		p     *Policy
+		cases []reqCase
+	}{
+		"HTTP_COOKIE": {keyed(api.EnforceOnKeyHTTPCookie, "session"), []reqCase{
+			{withCookie("a=1; session=abc", "192.0.2.1"), "abc", false}, {withCookie("session=abc", "192.0.2.2"), "abc", true},
+			{withCookie("session=def", "192.0.2.1"), "def", false}, {withCookie("", "192.0.2.1"), "", false}, {withCookie("other=1", "192.0.2.2"), "", true}}},
+		"HTTP_PATH": {keyed(api.EnforceOnKeyHTTPPath, ""), []reqCase{
+			{get("/a", "192.0.2.1"), "/a", false}, {get("/a?x=1", "192.0.2.2"), "/a", true}, {get("/b", "192.0.2.1"), "/b", false}}},
+		"SNI": {keyed(api.EnforceOnKeySNI, ""), []reqCase{
+			{withSNI("a.example"), "a.example", false}, {withSNI("a.example"), "a.example", true}, {withSNI("b.example"), "b.example", false}, {withSNI(""), "", false}}},
+		"REGION_CODE": {keyed(api.EnforceOnKeyRegionCode, ""), []reqCase{
+			{located("192.0.2.1"), "AU", false}, {located("192.0.2.2"), "AU", true}, {located("192.0.2.3"), "NZ", false}}},
+		"USER_IP": {keyed(api.EnforceOnKeyUserIP, ""), []reqCase{
+			{get("/", "192.0.2.1"), "192.0.2.1", false}, {get("/", "192.0.2.1"), "192.0.2.1", true}, {get("/", "192.0.2.2"), "192.0.2.2", false}}},
+	} {
+		for i, rc := range c.cases {
+			if d := c.p.Evaluate(rc.r, "bs", limits, t0); d.Blocked() != rc.blocked || d.Enforced.RateLimitKey != rc.key {
+				t.Errorf("%s case %d: blocked %v key %q, want %v %q", name, i, d.Blocked(), d.Enforced.RateLimitKey, rc.blocked, rc.key)
+			}
+		}
+	}
+}
+
 func TestRateBasedBan(t *testing.T) {
 	ban := throttle(100, 3, 10, api.EnforceOnKeyIP)
 	ban.Action = "rate_based_ban"

@@ -2,6 +2,7 @@ package armor
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -66,6 +67,35 @@ func compileRate(policy string, ar *api.SecurityPolicyRule) (*rateRule, error) {
 		}
 	case api.EnforceOnKeyXFFIP:
 		rr.key = xffIP
+	case api.EnforceOnKeyUserIP:
+		// Without advancedOptionsConfig.userIpRequestHeaders, the user's IP is the
+		// client's, as Cloud Armor falls back to it.
+		rr.key = func(r *Request) string { return r.IP.Unmap().String() }
+	case api.EnforceOnKeyHTTPCookie:
+		name := o.EnforceOnKeyName
+		rr.key = func(r *Request) string {
+			for _, line := range r.Header["Cookie"] {
+				if c, err := http.ParseCookie(line); err == nil {
+					for _, ck := range c {
+						if ck.Name == name {
+							return ck.Value[:min(len(ck.Value), maxKeyBytes)]
+						}
+					}
+				}
+			}
+			return "" // without the cookie: ALL's key
+		}
+	case api.EnforceOnKeyHTTPPath:
+		rr.key = func(r *Request) string { return r.Path[:min(len(r.Path), maxKeyBytes)] }
+	case api.EnforceOnKeySNI:
+		rr.key = func(r *Request) string { return r.SNI[:min(len(r.SNI), maxKeyBytes)] } // "" (ALL's) over plain HTTP
+	case api.EnforceOnKeyRegionCode:
+		rr.key = func(r *Request) string {
+			if r.RegionCode == "" && r.Locate != nil {
+				r.RegionCode = r.Locate(r.IP)
+			}
+			return r.RegionCode
+		}
 	default:
 		rr.key = func(*Request) string { return "" }
 	}

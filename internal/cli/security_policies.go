@@ -105,6 +105,8 @@ var (
 
 var enforceOnKeys = map[string]string{
 	"all": api.EnforceOnKeyAll, "ip": api.EnforceOnKeyIP, "http-header": api.EnforceOnKeyHTTPHeader, "xff-ip": api.EnforceOnKeyXFFIP,
+	"http-cookie": api.EnforceOnKeyHTTPCookie, "http-path": api.EnforceOnKeyHTTPPath, "sni": api.EnforceOnKeySNI,
+	"region-code": api.EnforceOnKeyRegionCode, "user-ip": api.EnforceOnKeyUserIP,
 }
 
 // addChoice is an enum flag whose choices are gcloud's lower-case words
@@ -139,7 +141,7 @@ func addRuleFlags(cmd *cobra.Command) *ruleFlags {
 	f.exceedRedirectType = addChoice(fs, "exceed-redirect-type", "Type for the redirect action that is configured as the exceed action.", redirectTypes)
 	f.exceedRedirectTarget = addString(fs, "exceed-redirect-target", "URL target for the redirect action that is configured as the exceed action.")
 	f.enforceOnKey = addChoice(fs, "enforce-on-key", "Different key types available to enforce the rate limit threshold limit on.", enforceOnKeys)
-	f.enforceOnKeyName = addString(fs, "enforce-on-key-name", "The name of the HTTP header to key rate limits on (with --enforce-on-key=http-header).")
+	f.enforceOnKeyName = addString(fs, "enforce-on-key-name", "The name of the HTTP header or cookie to key rate limits on (with --enforce-on-key=http-header or http-cookie).")
 	f.banCount = addInt(fs, "ban-threshold-count", "Number of HTTP(S) requests for calculating the threshold for banning requests.")
 	f.banInterval = addInt(fs, "ban-threshold-interval-sec", "Interval over which the threshold for banning requests is computed.")
 	f.banDuration = addInt(fs, "ban-duration-sec", "Number of seconds for which the key is banned after the ban threshold is exceeded.")

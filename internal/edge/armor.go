@@ -36,6 +36,9 @@ func (p *proxy) checkPolicy(svc *snapshot.BackendService, r *http.Request, schem
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Scheme: scheme, Host: r.Host,
 		Header: r.Header, IP: clientAddr(r.RemoteAddr), Locate: p.edge.cfg.ClientRegions.Lookup,
 	}
+	if r.TLS != nil {
+		req.SNI = r.TLS.ServerName
+	}
 	now := time.Now()
 	if p.edge.cfg.Now != nil {
 		now = p.edge.cfg.Now()
