@@ -500,3 +500,31 @@ func BenchmarkEvaluateExpression(b *testing.B) {
 		}
 	}
 }
+
+// TestRequestHeadersMap: request.headers as Cloud Armor presents it: lower-case names
+// only, repeated fields joined, the host among them, whole-map operations too.
+func TestRequestHeadersMap(t *testing.T) {
+	r := get("/", "192.0.2.1")
+	r.Header.Add("User-Agent", "curl/8")
+	r.Header.Add("X-Multi", "a")
+	r.Header.Add("X-Multi", "b")
+	for e, want := range map[string]bool{
+		`request.headers['user-agent'] == 'curl/8'`:                                             true,
+		`has(request.headers['user-agent'])`:                                                    true,
+		`has(request.headers['User-Agent'])`:                                                    false,
+		`request.headers['x-multi'] == 'a, b'`:                                                  true,
+		`request.headers['host'] == 'example.com'`:                                              true,
+		`'x-multi' in request.headers`:                                                          true,
+		`size(request.headers) == 3`:                                                            true,
+		`request.headers['absent'] == 'x'`:                                                      false, // an error: no match
+		`request.headers == {'user-agent': 'curl/8', 'x-multi': 'a, b', 'host': 'example.com'}`: true,
+	} {
+		p, err := compileExpr(e)
+		if err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		if got := p.eval(&activation{req: r}); got != want {
+			t.Errorf("%s = %v, want %v", e, got, want)
+		}
+	}
+}

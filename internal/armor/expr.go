@@ -272,7 +272,7 @@ func (p *program) eval(a *activation) bool {
 // activation gives an expression the request's attributes, each made when first read.
 type activation struct {
 	req     *Request
-	headers map[string]string
+	headers *headerMap
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -282,7 +282,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case attrHeaders:
 		if a.headers == nil {
-			a.headers = lowerHeaders(r)
+			a.headers = &headerMap{req: r}
 		}
 		return a.headers, true
 	case attrMethod:
@@ -308,16 +308,3 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
-
-// lowerHeaders is the request's header map as Cloud Armor presents it: names in
-// lower case, repeated fields joined with ", ", and the host among them.
-func lowerHeaders(r *Request) map[string]string {
-	m := make(map[string]string, len(r.Header)+1)
-	for k, vs := range r.Header {
-		m[strings.ToLower(k)] = strings.Join(vs, ", ")
-	}
-	if r.Host != "" {
-		m["host"] = r.Host
-	}
-	return m
-}
