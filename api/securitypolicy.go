@@ -256,6 +256,9 @@ func (r *SecurityPolicyRule) Validate(field string) error {
 			if !isHeaderName(h.HeaderName) {
 				return Invalid(fmt.Sprintf("%s.headerAction.requestHeadersToAdds[%d].headerName", field, i), h.HeaderName, "Must be an HTTP header name.")
 			}
+			if strings.ContainsAny(h.HeaderValue, "\r\n\x00") {
+				return Invalid(fmt.Sprintf("%s.headerAction.requestHeadersToAdds[%d].headerValue", field, i), h.HeaderValue, "A header value is one line.")
+			}
 		}
 	}
 	return nil

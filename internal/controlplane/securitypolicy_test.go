@@ -56,6 +56,10 @@ func TestSecurityPolicyRules(t *testing.T) {
 		}
 	}
 
+	if msg := c.wantError("POST", sp+"edge-policy/addRule", `{"action":"allow","priority":5,"match":{"expr":{"expression":"true"}},
+		"headerAction":{"requestHeadersToAdds":[{"headerName":"X-A","headerValue":"a\r\nX-B: b"}]}}`, 400, "invalid"); !strings.Contains(msg, "headerValue") {
+		t.Errorf("a header value with a line break: %q", msg)
+	}
 	// getRule; rules come back sorted by priority
 	r := c.must("GET", sp+"edge-policy/getRule?priority=1000", nil)
 	if r["action"] != "deny(403)" || r["kind"] != "compute#securityPolicyRule" {
