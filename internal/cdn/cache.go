@@ -480,7 +480,12 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, rt Route, orig
 				return res // the client left; the fill goes on for the others
 			}
 			if size >= 0 && pos >= size {
-				return res // all the Content-Length promised: no flush, net/http writes it at once
+				// All the Content-Length promised (no flush: the writer sends it at once).
+				// The response is stored before this client has its answer, as the
+				// fill's own goroutine would store it a moment later: the client's
+				// next request finds it.
+				c.completeFill(f)
+				return res
 			}
 			continue
 		}
