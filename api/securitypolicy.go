@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -171,7 +172,7 @@ func (p *SecurityPolicy) SetDefaults() {
 	for i := range p.Rules {
 		p.Rules[i].SetDefaults()
 	}
-	slices.SortStableFunc(p.Rules, func(a, b SecurityPolicyRule) int { return int(int64(a.Priority) - int64(b.Priority)) })
+	slices.SortStableFunc(p.Rules, func(a, b SecurityPolicyRule) int { return cmp.Compare(a.Priority, b.Priority) })
 }
 
 // SetDefaults fills a rule's kind and a rate limit's key.

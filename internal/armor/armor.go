@@ -6,9 +6,11 @@
 package armor
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,11 +64,7 @@ func Compile(p *api.SecurityPolicy) (*Policy, error) {
 		out.rules = append(out.rules, r)
 	}
 	// Stored rules are kept sorted; sort again for policies that were not.
-	for i := 1; i < len(out.rules); i++ {
-		for j := i; j > 0 && out.rules[j].priority < out.rules[j-1].priority; j-- {
-			out.rules[j], out.rules[j-1] = out.rules[j-1], out.rules[j]
-		}
-	}
+	slices.SortStableFunc(out.rules, func(a, b rule) int { return cmp.Compare(a.priority, b.priority) })
 	return out, nil
 }
 

@@ -241,6 +241,14 @@ func parsePriority(s string) (int32, error) {
 	return int32(n), nil
 }
 
+// policyTarget resolves the --security-policy a rules command names.
+func policyTarget(s *session, rt *resourceType, policy string) (target, error) {
+	if policy == "" {
+		return target{}, fmt.Errorf("argument --security-policy: Must be specified.")
+	}
+	return s.target(&scopeFlags{rt: rt}, policy)
+}
+
 // ruleCommand makes `rules VERB PRIORITY --security-policy=P`.
 func (a *app) ruleCommand(rt *resourceType, verb, short string, run func(s *session, policy target, priority int32, f *ruleFlags) error) *cobra.Command {
 	var f *ruleFlags
@@ -249,10 +257,7 @@ func (a *app) ruleCommand(rt *resourceType, verb, short string, run func(s *sess
 		if err != nil {
 			return err
 		}
-		if f.policy == "" {
-			return fmt.Errorf("argument --security-policy: Must be specified.")
-		}
-		t, err := s.target(&scopeFlags{rt: rt}, f.policy)
+		t, err := policyTarget(s, rt, f.policy)
 		if err != nil {
 			return err
 		}
@@ -311,10 +316,7 @@ func (a *app) ruleUpdateCommand(rt *resourceType) *cobra.Command {
 func (a *app) ruleDeleteCommand(rt *resourceType) *cobra.Command {
 	var policy string
 	cmd := a.command("delete PRIORITY [PRIORITY ...]", "Delete Cloud Armor security policy rules.", someArgs("PRIORITY"), func(s *session, args []string) error {
-		if policy == "" {
-			return fmt.Errorf("argument --security-policy: Must be specified.")
-		}
-		t, err := s.target(&scopeFlags{rt: rt}, policy)
+		t, err := policyTarget(s, rt, policy)
 		if err != nil {
 			return err
 		}
@@ -349,10 +351,7 @@ func (a *app) ruleDescribeCommand(rt *resourceType) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if policy == "" {
-			return fmt.Errorf("argument --security-policy: Must be specified.")
-		}
-		t, err := s.target(&scopeFlags{rt: rt}, policy)
+		t, err := policyTarget(s, rt, policy)
 		if err != nil {
 			return err
 		}

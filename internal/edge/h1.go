@@ -195,7 +195,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 	}
 	c.ctx = context.WithValue(c.ctx, connKey{}, c.rw)
 	br.Reset(c.rw)
-	due := firstDue // when the request's header block must have arrived
+	due := firstDue // when the header block must have arrived (zero: it was here at once)
 	for first := true; ; first = false {
 		if !s.setIdle(c, true) {
 			return
@@ -209,8 +209,9 @@ func (s *h1Server) serveConn(c *h1Conn) {
 					return
 				}
 			}
-			due = time.Now().Add(s.readHeader)
+			due = time.Time{} // a block already here: due from a hand-off, if one comes
 			if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
+				due = time.Now().Add(s.readHeader)
 				c.rw.SetReadDeadline(due) // the block is still arriving
 			}
 		}
@@ -315,6 +316,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 // net/http, or a handler that took it over, closes it.
 func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed, due time.Time) bool {
 	s.handoffs.Add(1)
+	if due.IsZero() {
+		due = time.Now().Add(s.readHeader)
+	}
 	buffered, _ := br.Peek(br.Buffered())
 	c.rw.SetReadDeadline(time.Time{})
 	rc := &replayConn{Conn: c.rw, buf: bytes.Clone(buffered), routed: rt, tls: c.tls, headerDue: due}

@@ -34,8 +34,9 @@ func parseFast(raw []byte) *http.Request {
 		return nil
 	}
 	// One []string per distinct field name, their backing arrays carved from one.
-	h := make(http.Header, strings.Count(rest, "\n"))
-	values := make([]string, 0, strings.Count(rest, "\n"))
+	lines := strings.Count(rest, "\n")
+	h := make(http.Header, lines)
+	values := make([]string, 0, lines)
 	for {
 		if line, rest, ok = cutLine(rest); !ok {
 			return nil

@@ -35,7 +35,7 @@ type proxy struct {
 	// unrecorded counts requests being answered whose request log entry and metrics
 	// are not recorded yet: a response's last bytes can reach its client first
 	unrecorded atomic.Int64
-	workers    *workers               // HTTP/2 and HTTP/3 handlers' goroutines (workers.go)
+	workers    *workers // HTTP/2 and HTTP/3 handlers' goroutines (workers.go)
 }
 
 // connectTimeout bounds a connection attempt to a backend. A host that died answers
