@@ -560,7 +560,7 @@ func (e *Edge) startListener(addr string, https bool, keepAlive time.Duration, p
 	}
 	l.fast = &h1Server{addr: addr, ln: ln, handler: l.srv.Handler, idle: idle, readHeader: l.srv.ReadHeaderTimeout, conns: map[*h1Conn]bool{}, errLog: l.srv.ErrorLog,
 		clients: e.clients, unrecorded: &e.proxy.unrecorded,
-		classify: func(r *http.Request) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr) },
+		classify: func(r *http.Request, h2 bool) (fastHit, fastVerdict, *routed) { return e.proxy.classify(r, addr, h2) },
 		logHit:   e.proxy.logHit,
 		handoff:  newHandoffListener(ln.Addr())}
 	if https {

@@ -40,7 +40,7 @@ type h1Server struct {
 	handler http.Handler
 	// classify says what the fast path does with a request (routed and looked up once)
 	// and prepares the hits it writes; logHit records one once written.
-	classify func(r *http.Request) (fastHit, fastVerdict, *routed)
+	classify func(r *http.Request, h2 bool) (fastHit, fastVerdict, *routed)
 	logHit   func(hit *fastHit, r *http.Request, written int64)
 	handoff  *handoffListener
 	idle     time.Duration
@@ -77,6 +77,8 @@ type h1Conn struct {
 	// accepted is when the connection was accepted: its first request's header block
 	// is due readHeader later
 	accepted time.Time
+	h2       *h2Conn // set (under the server's mu) once it serves HTTP/2
+	yield    fairness
 }
 
 // headerBufferSize bounds the request header block the fast path reads; a larger one
@@ -171,8 +173,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 	firstDue := c.accepted.Add(s.readHeader)
 	c.conn.SetReadDeadline(firstDue)
 	if s.tlsConfig != nil {
-		bc := newBatchConn(c.conn)
-		tc := tls.Server(bc, s.tlsConfig)
+		tc := tls.Server(c.conn, s.tlsConfig)
 		c.conn.SetWriteDeadline(firstDue) // the handshake's writes too, as net/http bounds them
 		if err := tc.Handshake(); err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -183,12 +184,15 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		c.conn.SetWriteDeadline(time.Time{})
 		st := tc.ConnectionState()
 		c.rw, c.tls = tc, &st
-		if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
-			// HTTP/2 (and an ACME server's acme-tls/1 check): net/http's, on the
-			// *tls.Conn it expects; HTTP/2's writes batched (batch.go).
-			if p == "h2" {
-				bc.start()
-			}
+		switch st.NegotiatedProtocol {
+		case "", "http/1.1":
+		case "h2":
+			s.setIdle(c, false)
+			s.serveH2(c, br)
+			return
+		default:
+			// An ACME server's acme-tls/1 check: net/http's, on the *tls.Conn it
+			// expects.
 			handedOff = s.handoff.give(tc)
 			return
 		}
@@ -201,6 +205,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			return
 		}
 		if !first {
+			c.yield.turn()
 			if br.Buffered() == 0 {
 				// Idle until a request starts; then its header block must arrive
 				// within the read-header timeout.
@@ -233,7 +238,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		}
 		req.RemoteAddr, req.TLS = c.addr, c.tls
 		req = req.WithContext(c.ctx)
-		hit, verdict, rt := s.classify(req)
+		hit, verdict, rt := s.classify(req, false)
 		switch verdict {
 		case writeHit:
 			br.Discard(n)
@@ -335,12 +340,19 @@ func (s *h1Server) handOff(c *h1Conn, br *bufio.Reader, rt *routed, due time.Tim
 func (s *h1Server) shutdown(ctx context.Context) {
 	s.mu.Lock()
 	s.closing = true
+	var h2 []*h2Conn
 	for c, idle := range s.conns {
-		if idle {
+		switch {
+		case c.h2 != nil:
+			h2 = append(h2, c.h2)
+		case idle:
 			c.conn.Close()
 		}
 	}
 	s.mu.Unlock()
+	for _, c := range h2 {
+		c.shutdown() // GOAWAY: its open streams are answered, then it closes
+	}
 	s.ln.Close()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -528,19 +540,70 @@ func (l *handoffListener) give(c net.Conn) bool {
 // body in one writev when the length is known, else chunked (or, for a small body
 // finished without a flush, with a Content-Length computed at the end).
 type h1Writer struct {
+	writerState
 	conn       net.Conn
-	req        *http.Request
-	date       *httpDate
-	header     http.Header
-	status     int
 	head       []byte // the rendered status line and headers, before framing
 	pending    []byte // body bytes held until the framing is known
-	length     int64  // the Content-Length the handler set, -1 when none
-	written    int64
 	sent       bool
 	chunked    bool
 	closeAfter bool
-	err        error
+}
+
+// writerState is what the fast paths' response writers (h1Writer, h2Writer) keep
+// alike: the handler's header, status and declared length, and the first error.
+type writerState struct {
+	req     *http.Request
+	date    *httpDate
+	header  http.Header
+	status  int
+	length  int64 // the Content-Length the handler set, -1 when none
+	written int64
+	err     error
+}
+
+func (w *writerState) Header() http.Header { return w.header }
+
+// bodyless reports whether the response has no body on the wire.
+func (w *writerState) bodyless() bool {
+	return w.req.Method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified
+}
+
+// informational checks a WriteHeader code and reports whether it is a 1xx (the
+// caller sends it at once), else takes it as the status, with the declared length.
+func (w *writerState) informational(code int) bool {
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		return true
+	}
+	w.status = code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.length = n
+		} else {
+			w.header.Del("Content-Length")
+		}
+	}
+	return false
+}
+
+// admit counts a body write (the header going out first, at 200, if not yet
+// written): it reports whether b goes on the wire, or the error to return.
+func (w *writerState) admit(b []byte, writeHeader func(int)) (bool, error) {
+	if w.status == 0 {
+		writeHeader(http.StatusOK)
+	}
+	switch {
+	case w.err != nil:
+		return false, w.err
+	case w.bodyless():
+		return false, nil
+	case w.length >= 0 && w.written+int64(len(b)) > w.length:
+		return false, http.ErrContentLength
+	}
+	w.written += int64(len(b))
+	return true, nil
 }
 
 // maxPending is how much body is held to compute a Content-Length before switching to
@@ -548,19 +611,14 @@ type h1Writer struct {
 const maxPending = 16 << 10
 
 func newH1Writer(conn net.Conn, req *http.Request, date *httpDate) *h1Writer {
-	return &h1Writer{conn: conn, req: req, date: date, header: http.Header{}, length: -1, closeAfter: req.Close}
+	return &h1Writer{writerState: writerState{req: req, date: date, header: http.Header{}, length: -1}, conn: conn, closeAfter: req.Close}
 }
-
-func (w *h1Writer) Header() http.Header { return w.header }
 
 func (w *h1Writer) WriteHeader(code int) {
 	if w.status != 0 || w.err != nil {
 		return
 	}
-	if code < 100 || code > 999 {
-		panic("invalid WriteHeader code " + strconv.Itoa(code))
-	}
-	if code < 200 {
+	if w.informational(code) {
 		// An informational response goes out at once, with the header as it is now.
 		if code == http.StatusSwitchingProtocols {
 			return
@@ -569,12 +627,6 @@ func (w *h1Writer) WriteHeader(code int) {
 		b = appendHeader(b, w.header, nil)
 		w.writeOut(append(b, '\r', '\n'))
 		return
-	}
-	w.status = code
-	if cl := w.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-			w.length = n
-		}
 	}
 	if strings.EqualFold(w.header.Get("Connection"), "close") {
 		w.closeAfter = true
@@ -588,25 +640,13 @@ func (w *h1Writer) WriteHeader(code int) {
 	}
 }
 
-// bodyless reports whether the response has no body on the wire.
-func (w *h1Writer) bodyless() bool {
-	return w.req.Method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified
-}
-
 func (w *h1Writer) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.bodyless() {
+	if send, err := w.admit(b, w.WriteHeader); !send {
+		if err != nil {
+			return 0, err
+		}
 		return len(b), nil
 	}
-	if w.length >= 0 && w.written+int64(len(b)) > w.length {
-		return 0, http.ErrContentLength
-	}
-	w.written += int64(len(b))
 	switch {
 	case w.sent && w.chunked:
 		w.writeOut(strconv.AppendInt(nil, int64(len(b)), 16), crlf, b, crlf)
@@ -808,7 +848,7 @@ type hitKey struct {
 
 // fastHit is a hit ready to write.
 type fastHit struct {
-	block       []byte // the status line and header fields, up to Age and Cache-Status
+	block       []byte // the status line and header fields up to Age and Cache-Status (HTTP/2: HPACK-encoded)
 	body        []byte // nil for HEAD
 	age         int64  // seconds
 	cacheStatus string
@@ -832,7 +872,7 @@ const (
 // a plain GET or HEAD the cache holds fresh on a CDN-enabled route is prepared as a
 // hit; another fresh hit goes to the general handler without leaving the fast path;
 // everything else is handed to net/http.
-func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *routed) {
+func (p *proxy) classify(r *http.Request, addr string, h2 bool) (fastHit, fastVerdict, *routed) {
 	start := time.Now()
 	if p.edge.cache == nil {
 		return fastHit{}, handOff, nil
@@ -867,14 +907,18 @@ func (p *proxy) classify(r *http.Request, addr string) (fastHit, fastVerdict, *r
 	}
 	key := hitKey{snap: snap, service: res.Service}
 	copy(key.actions[:], res.HeaderActions)
-	block := e.Memo.Load(key)
+	block, h2Block := e.Memo.LoadPair(key)
 	if block == nil {
 		h := p.edge.cache.HitHeader(e, route)
 		if h == nil {
 			return fastHit{}, serveHere, rt.ref()
 		}
 		block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
-		e.Memo.Store(key, block)
+		h2Block = encodeH2Block(h)
+		e.Memo.StorePair(key, block, h2Block)
+	}
+	if h2 {
+		block = h2Block // HPACK-encoded (h2.go)
 	}
 	hit := fastHit{block: block, age: int64(age / time.Second), cacheStatus: p.edge.cache.HitStatus(e, age), start: start}
 	if r.Method != http.MethodHead {

@@ -97,9 +97,6 @@ func clientRTT(r *http.Request) (int, bool) {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if bc, ok := c.(*batchConn); ok {
-		c = bc.Conn
-	}
 	return connRTT(c)
 }
 

@@ -64,27 +64,37 @@ type Entry struct {
 // on); a reader with another key derives and stores again.
 type Memo struct{ p atomic.Pointer[MemoValue] }
 
-// MemoValue is a memo's content.
+// MemoValue is a memo's content: a value and, when the reader derives two forms of
+// it at once (the edge's HTTP/1.1 and HTTP/2 header blocks), another.
 type MemoValue struct {
-	Key   any
-	Value []byte
+	Key        any
+	Value, Alt []byte
 }
 
 // Load returns the memo's value for key, or nil.
 func (m *Memo) Load(key any) []byte {
+	v, _ := m.LoadPair(key)
+	return v
+}
+
+// LoadPair returns the memo's value and other value for key, or nils.
+func (m *Memo) LoadPair(key any) (value, alt []byte) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	if v := m.p.Load(); v != nil && v.Key == key {
-		return v.Value
+		return v.Value, v.Alt
 	}
-	return nil
+	return nil, nil
 }
 
 // Store replaces the memo's value.
-func (m *Memo) Store(key any, value []byte) {
+func (m *Memo) Store(key any, value []byte) { m.StorePair(key, value, nil) }
+
+// StorePair replaces the memo's value and other value.
+func (m *Memo) StorePair(key any, value, alt []byte) {
 	if m != nil {
-		m.p.Store(&MemoValue{Key: key, Value: value})
+		m.p.Store(&MemoValue{Key: key, Value: value, Alt: alt})
 	}
 }
 

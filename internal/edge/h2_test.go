@@ -1,0 +1,455 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2TestServer is an HTTPS fast-path server (h1Server) on its own, with a handler and
+// a hit the tests choose: "/hit" is answered from the reader as a cache hit of
+// hitBody, everything else by the handler.
+type h2TestServer struct {
+	s       *h1Server
+	addr    string
+	pool    *x509.CertPool
+	served  chan error
+	logged  chan int64 // the written bytes of each hit logged
+	hitBody []byte
+}
+
+func newH2TestServer(t *testing.T, handler http.Handler, hitBody []byte) *h2TestServer {
+	t.Helper()
+	certPEM, keyPEM, pool := selfSigned(t, "localhost")
+	cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &h2TestServer{addr: ln.Addr().String(), pool: pool, served: make(chan error, 1), logged: make(chan int64, 64), hitBody: hitBody}
+	ts.s = newTestH1Server(ln, handler, hitBody, ts.logged)
+	ts.s.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	go func() { ts.served <- ts.s.serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ts.s.shutdown(ctx)
+		ts.s.handoff.Close()
+		<-ts.served
+	})
+	return ts
+}
+
+// newTestH1Server is a fast-path server whose classify makes "/hit" a hit of hitBody.
+func newTestH1Server(ln net.Listener, handler http.Handler, hitBody []byte, logged chan int64) *h1Server {
+	block := encodeH2Block(http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {strconv.Itoa(len(hitBody))},
+		"Cache-Control": {"public, max-age=60"}})
+	return &h1Server{ln: ln, idle: time.Hour, readHeader: 10 * time.Second, conns: map[*h1Conn]bool{},
+		handler: handler, errLog: log.New(io.Discard, "", 0),
+		classify: func(r *http.Request, h2 bool) (fastHit, fastVerdict, *routed) {
+			if r.URL.Path != "/hit" || !h2 {
+				return fastHit{}, handOff, nil
+			}
+			hit := fastHit{block: block, age: 3, cacheStatus: "test; hit"}
+			if r.Method != http.MethodHead {
+				hit.body = hitBody
+			}
+			return hit, writeHit, nil
+		},
+		logHit: func(_ *fastHit, _ *http.Request, written int64) {
+			select {
+			case logged <- written:
+			default:
+			}
+		},
+		handoff: newHandoffListener(ln.Addr())}
+}
+
+// client is Go's HTTP/2 client for the server.
+func (ts *h2TestServer) client(t *testing.T) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.pool, ServerName: "localhost"}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// h2Raw is a client that speaks frames, for what Go's client does not let a test do.
+type h2Raw struct {
+	t      *testing.T
+	conn   *tls.Conn
+	fr     *http2.Framer
+	encBuf bytes.Buffer
+	enc    *hpack.Encoder
+}
+
+func (ts *h2TestServer) raw(t *testing.T, settings ...http2.Setting) *h2Raw {
+	t.Helper()
+	conn, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: ts.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(20 * time.Second)) // a broken server fails the test, not hangs it
+	c := &h2Raw{t: t, conn: conn, fr: http2.NewFramer(conn, conn)}
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.enc = hpack.NewEncoder(&c.encBuf)
+	io.WriteString(conn, http2.ClientPreface)
+	c.fr.WriteSettings(settings...)
+	return c
+}
+
+func (c *h2Raw) get(id uint32, path string) {
+	c.encBuf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", path}} {
+		c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.encBuf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next reads frames until one satisfies keep (the server's SETTINGS, their ACK and
+// WINDOW_UPDATEs skipped unless kept).
+func (c *h2Raw) next(keep func(http2.Frame) bool) http2.Frame {
+	c.t.Helper()
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.t.Fatalf("reading frames: %v", err)
+		}
+		if keep(f) {
+			return f
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			c.fr.WriteSettingsAck()
+		}
+	}
+}
+
+func isData(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok }
+
+// TestH2FlowControl: a hit's body larger than the client's windows is sent as the
+// client opens them, never beyond: first its initial window, then what a larger
+// SETTINGS_INITIAL_WINDOW_SIZE adds to the open stream (RFC 9113 6.9.2), then what
+// WINDOW_UPDATE frames give; the bytes arrive whole and in order.
+func TestH2FlowControl(t *testing.T) {
+	body := make([]byte, 100<<10)
+	rand.Read(body)
+	ts := newH2TestServer(t, http.NotFoundHandler(), body)
+	c := ts.raw(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000})
+	c.get(1, "/hit")
+	h := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
+	if h.PseudoValue("status") != "200" || h.StreamEnded() {
+		t.Fatalf("hit's headers: %v", h.Fields)
+	}
+	var got []byte
+	read := func(until int) {
+		for len(got) < until {
+			d := c.next(isData).(*http2.DataFrame)
+			got = append(got, d.Data()...)
+			if d.StreamEnded() != (len(got) == len(body)) {
+				t.Fatalf("END_STREAM %v after %d bytes", d.StreamEnded(), len(got))
+			}
+		}
+	}
+	// The server answers a PING after the reader has taken it; any DATA the window
+	// did not allow would have been written before.
+	pingBack := func() {
+		c.fr.WritePing(false, [8]byte{1})
+		c.next(func(f http2.Frame) bool {
+			if d, ok := f.(*http2.DataFrame); ok {
+				t.Fatalf("%d bytes beyond the window (had %d)", len(d.Data()), len(got))
+			}
+			p, ok := f.(*http2.PingFrame)
+			return ok && p.IsAck()
+		})
+	}
+	read(1000)
+	pingBack()
+	if len(got) != 1000 {
+		t.Fatalf("%d bytes in a 1000-byte window", len(got))
+	}
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 50000}) // +49,000 on the open stream
+	read(50000)
+	pingBack()
+	if len(got) != 50000 {
+		t.Fatalf("%d bytes in a 50,000-byte window", len(got))
+	}
+	// The connection's window (65,535, never raised) now holds the stream back.
+	c.fr.WriteWindowUpdate(1, 1<<20)
+	read(65535)
+	pingBack()
+	if len(got) != 65535 {
+		t.Fatalf("%d bytes in the connection's 65,535-byte window", len(got))
+	}
+	c.fr.WriteWindowUpdate(0, 1<<20)
+	read(len(body))
+	if !bytes.Equal(got, body) {
+		t.Fatal("the body arrived changed")
+	}
+	if n := <-ts.logged; n != int64(len(body)) {
+		t.Errorf("logged %d bytes written", n)
+	}
+}
+
+// TestH2GracefulShutdown: a server shutting down says GOAWAY with the last stream it
+// took, answers that stream in full, and then closes the connection.
+func TestH2GracefulShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "finished")
+	}), nil)
+	c := ts.raw(t)
+	c.get(1, "/slow")
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ts.s.shutdown(ctx)
+	}()
+	g := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+	if g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
+		t.Fatalf("GOAWAY last stream %d, %v", g.LastStreamID, g.ErrCode)
+	}
+	c.get(3, "/too-late") // after GOAWAY: not processed
+	close(release)
+	d := c.next(isData).(*http2.DataFrame)
+	if d.StreamID != 1 || string(d.Data()) != "finished" || !d.StreamEnded() {
+		t.Fatalf("stream %d: %q end=%v", d.StreamID, d.Data(), d.StreamEnded())
+	}
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			break // closed once its last stream was answered
+		}
+		if f.Header().StreamID == 3 {
+			t.Fatalf("stream 3, opened after GOAWAY, was answered: %v", f)
+		}
+	}
+	<-stopped
+}
+
+// TestH2IdleTimeout: a connection with no open stream for the keep-alive timeout is
+// told GOAWAY and closed.
+func TestH2IdleTimeout(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
+	ts.s.idle = 100 * time.Millisecond
+	c := ts.raw(t)
+	c.get(1, "/hit")
+	c.next(isData)
+	g := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+	if g.ErrCode != http2.ErrCodeNo || g.LastStreamID != 1 {
+		t.Fatalf("GOAWAY %v, last stream %d", g.ErrCode, g.LastStreamID)
+	}
+	if _, err := c.fr.ReadFrame(); err == nil {
+		t.Fatal("the connection stayed open after GOAWAY")
+	}
+}
+
+// TestH2Handler: Go's HTTP/2 client against the general handler's streams: request
+// bodies larger than both receive windows (each read gives window back), request and
+// response trailers, a HEAD's declared length, a small body's computed length, a
+// handler's panic resetting only its stream, and a hit beside them.
+func TestH2Handler(t *testing.T) {
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/echo":
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			w.Header().Set("Trailer", "X-Sum")
+			fmt.Fprintf(w, "%d %s", n, r.Trailer.Get("X-Client-Trailer"))
+			w.Header().Set("X-Sum", hex.EncodeToString(h.Sum(nil)))
+		case "/head":
+			w.Header().Set("Content-Length", "1234")
+			w.WriteHeader(200)
+		case "/panic":
+			panic("a handler's bug")
+		default:
+			io.WriteString(w, "small")
+		}
+	}), []byte("a cached body"))
+	client := ts.client(t)
+
+	body := make([]byte, 3<<20) // three connection windows, twelve stream windows
+	rand.Read(body)
+	req, _ := http.NewRequest(http.MethodPost, "https://"+ts.addr+"/echo", io.MultiReader(bytes.NewReader(body)))
+	req.Trailer = http.Header{"X-Client-Trailer": nil}
+	req.ContentLength = -1
+	reqBody := req.Body
+	req.Body = &trailerSetter{ReadCloser: reqBody, set: func() { req.Trailer.Set("X-Client-Trailer", "sent-after") }}
+	var resp *http.Response
+	var got []byte
+	uploaded := make(chan error, 1)
+	go func() {
+		var err error
+		if resp, err = client.Do(req); err == nil {
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		uploaded <- err
+	}()
+	select {
+	case err := <-uploaded:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upload stalled: the server gave no window back") // Go's client can hang there
+	}
+	sum := sha256.Sum256(body)
+	if resp.ProtoMajor != 2 || string(got) != fmt.Sprintf("%d sent-after", len(body)) || resp.Trailer.Get("X-Sum") != hex.EncodeToString(sum[:]) {
+		t.Fatalf("%s echo %q, trailer %v", resp.Proto, got, resp.Trailer)
+	}
+
+	resp, err := client.Head("https://" + ts.addr + "/head")
+	if err != nil || resp.ContentLength != 1234 {
+		t.Fatalf("HEAD: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = client.Get("https://" + ts.addr + "/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "small" || resp.ContentLength != 5 || resp.Header.Get("Date") == "" {
+		t.Fatalf("small: %q, length %d, %v", got, resp.ContentLength, resp.Header)
+	}
+
+	if _, err := client.Get("https://" + ts.addr + "/panic"); err == nil || !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+		t.Fatalf("a panicking handler's stream: %v", err)
+	}
+	resp, err = client.Get("https://" + ts.addr + "/hit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "a cached body" || resp.Header.Get("Age") != "3" || resp.Header.Get("Cache-Status") != "test; hit" || resp.ContentLength != 13 {
+		t.Fatalf("hit: %q %v", got, resp.Header)
+	}
+}
+
+// trailerSetter sets the request's trailer when its body has been read.
+type trailerSetter struct {
+	io.ReadCloser
+	set  func()
+	once sync.Once
+}
+
+func (b *trailerSetter) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.once.Do(b.set)
+	}
+	return n, err
+}
+
+// FuzzH2Frames: whatever a client sends after its preface, the server neither panics
+// nor hangs: the connection ends once the client is gone.
+func FuzzH2Frames(f *testing.F) {
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	headers := func(id uint32, end bool, fields ...string) {
+		var block bytes.Buffer
+		e := hpack.NewEncoder(&block)
+		for i := 0; i+1 < len(fields); i += 2 {
+			e.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: end, EndHeaders: true})
+	}
+	seed := func(build func()) {
+		buf.Reset()
+		build()
+		f.Add(bytes.Clone(buf.Bytes()))
+	}
+	get := []string{":method", "GET", ":scheme", "https", ":authority", "localhost", ":path", "/hit"}
+	seed(func() { headers(1, true, get...) })
+	seed(func() {
+		headers(1, false, ":method", "POST", ":scheme", "https", ":authority", "localhost", ":path", "/echo", "content-length", "5")
+		fr.WriteData(1, false, []byte("hel"))
+		fr.WriteData(1, true, []byte("lo"))
+	})
+	seed(func() {
+		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+		headers(1, true, get...)
+		fr.WriteWindowUpdate(1, 10)
+		fr.WriteRSTStream(1, http2.ErrCodeCancel)
+		fr.WritePing(false, [8]byte{})
+	})
+	seed(func() {
+		headers(3, false, ":method", "PUT", ":scheme", "https", ":authority", "localhost", ":path", "/echo")
+		fr.WriteData(3, false, bytes.Repeat([]byte("x"), 1000))
+		headers(3, true, "x-trailer", "v")
+		fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+	})
+	f.Fuzz(func(t *testing.T, frames []byte) {
+		ln := &neverListener{done: make(chan struct{})}
+		s := newTestH1Server(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(w, r.Body)
+		}), bytes.Repeat([]byte("b"), 70000), make(chan int64))
+		server, client := net.Pipe()
+		hc := &h1Conn{conn: server, rw: server, ctx: context.Background(), addr: "192.0.2.1:1234", accepted: time.Now()}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			br := readerPool.Get().(*bufio.Reader)
+			defer readerPool.Put(br)
+			s.serveH2(hc, br)
+		}()
+		go io.Copy(io.Discard, client)
+		go func() {
+			var settings bytes.Buffer
+			http2.NewFramer(&settings, nil).WriteSettings()
+			client.Write([]byte(http2.ClientPreface))
+			client.Write(settings.Bytes())
+			client.Write(frames)
+			client.Close()
+		}()
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			var stacks bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Fatalf("the connection did not end after its client left:\n%s", stacks.String())
+		}
+		server.Close()
+	})
+}
+
+// neverListener is a listener nothing connects to.
+type neverListener struct{ done chan struct{} }
+
+func (l *neverListener) Accept() (net.Conn, error) { <-l.done; return nil, net.ErrClosed }
+func (l *neverListener) Close() error              { return nil }
+func (l *neverListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
