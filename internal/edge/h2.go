@@ -72,8 +72,12 @@ type h2Conn struct {
 	recvWindow int64  // what the client may still send on the connection
 	recvCredit int64  // connection window consumed and not yet given back
 	goAwaySent bool
-	readDue    time.Time // the idle read deadline set, zero for none
-	writeDue   time.Time
+	// reset are the last streams this end reset: frames the client sent before it
+	// learned are ignored (RFC 9113 5.1), not taken for a protocol error
+	reset     [16]uint32
+	resetNext int
+	readDue   time.Time // the idle read deadline set, zero for none
+	writeDue  time.Time
 }
 
 // h2Stream is a stream the general handler answers, or a hit waiting for window.
@@ -101,7 +105,7 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 	c := &h2Conn{s: s, hc: hc, br: br, idleTimeout: s.idle, sendWindow: 65535, peerWindow: 65535, peerFrame: 16384,
 		recvWindow: h2ConnWindow, streams: map[uint32]*h2Stream{}}
 	c.wcond.L = &c.wmu
-	c.bw = bufio.NewWriterSize(hc.rw, h2WriteBuffer)
+	c.bw = bufio.NewWriterSize(h2Out{c}, h2WriteBuffer)
 	c.enc = hpack.NewEncoder(&c.encBuf)
 	br.Reset(hc.rw)
 	c.fr = http2.NewFramer(c.bw, br)
@@ -121,7 +125,7 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 		}
 		c.wmu.Unlock()
 		for _, st := range open {
-			c.closeStream(st, 0)
+			c.closeStream(st, false, 0)
 		}
 	}()
 
@@ -198,6 +202,7 @@ func isTimeout(err error) bool {
 // readFrame reads the next frame. Before waiting for bytes it sends what is
 // buffered and, with no stream open, arms the idle timeout.
 func (c *h2Conn) readFrame() (http2.Frame, error) {
+	c.yield.turn()
 	if c.br.Buffered() > 0 {
 		return c.fr.ReadFrame()
 	}
@@ -211,7 +216,6 @@ func (c *h2Conn) readFrame() (http2.Frame, error) {
 	}
 	c.armIdleLocked(idle)
 	c.wmu.Unlock()
-	c.yield.turn()
 	f, err := c.fr.ReadFrame()
 	c.wmu.Lock()
 	c.readerIdle = false
@@ -272,7 +276,7 @@ func (c *h2Conn) process(f http2.Frame) error {
 		st := c.streams[f.StreamID]
 		c.wmu.Unlock()
 		if st != nil {
-			c.closeStream(st, 0)
+			c.closeStream(st, false, 0)
 		}
 	case *http2.PriorityFrame:
 		if f.StreamDep == f.StreamID {
@@ -361,6 +365,10 @@ func (c *h2Conn) data(f *http2.DataFrame) error {
 	st := c.streams[id]
 	var err error
 	switch {
+	case st == nil && c.wasResetLocked(id):
+		c.wmu.Unlock()
+		c.giveBack(nil, n, 0) // sent before the client saw our RST_STREAM
+		return nil
 	case st == nil || st.remoteDone || st.body == nil:
 		err = http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 	case n > st.recvWindow:
@@ -429,12 +437,15 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	if id <= c.lastStream {
 		c.wmu.Lock()
-		st := c.streams[id]
+		st, ignore := c.streams[id], c.wasResetLocked(id)
 		c.wmu.Unlock()
-		if st == nil {
-			return http2.ConnectionError(http2.ErrCodeStreamClosed)
+		switch {
+		case st != nil:
+			return c.trailers(st, f)
+		case ignore:
+			return nil // trailers sent before the client saw our RST_STREAM
 		}
-		return c.trailers(st, f)
+		return http2.ConnectionError(http2.ErrCodeStreamClosed)
 	}
 	c.wmu.Lock()
 	c.lastStream = id
@@ -674,7 +685,7 @@ func (c *h2Conn) answerAtOnce(id uint32, status int, requestEnded bool) {
 	c.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "0"})
 	c.writeBlockLocked(id, c.encBuf.Bytes(), true)
 	if !requestEnded {
-		c.fr.WriteRSTStream(id, http2.ErrCodeNo)
+		c.writeResetLocked(id, http2.ErrCodeNo)
 	}
 }
 
@@ -798,7 +809,6 @@ func cleanFieldValue(v string) string {
 
 // writeBlockLocked writes a header block as HEADERS and CONTINUATION frames.
 func (c *h2Conn) writeBlockLocked(id uint32, block []byte, endStream bool) {
-	c.armWriteLocked()
 	first := true
 	for first || len(block) > 0 {
 		n := min(len(block), c.peerFrame)
@@ -819,7 +829,6 @@ func (c *h2Conn) writeBlockLocked(id uint32, block []byte, endStream bool) {
 // writeDataLocked writes p as DATA frames of at most the client's frame size; the
 // caller has checked the windows.
 func (c *h2Conn) writeDataLocked(id uint32, p []byte, endStream bool) {
-	c.armWriteLocked()
 	for first := true; first || len(p) > 0; first = false {
 		n := min(len(p), c.peerFrame)
 		var flags byte
@@ -882,13 +891,19 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, endStream bool) error {
 	}
 }
 
-// armWriteLocked bounds how long a write may block on a client that does not read.
-func (c *h2Conn) armWriteLocked() {
+// h2Out is what the connection's buffer writes to (under wmu): the connection, each
+// write bounded in time (a client that does not read is cut after h2WriteTimeout; the
+// deadline is moved at most once a second).
+type h2Out struct{ c *h2Conn }
+
+func (o h2Out) Write(p []byte) (int, error) {
+	c := o.c
 	now := time.Now()
 	if c.writeDue.Sub(now) < h2WriteTimeout-time.Second {
 		c.writeDue = now.Add(h2WriteTimeout)
 		c.hc.rw.SetWriteDeadline(c.writeDue)
 	}
+	return c.hc.rw.Write(p)
 }
 
 // flushLocked sends what is buffered.
@@ -896,7 +911,6 @@ func (c *h2Conn) flushLocked() {
 	if c.werr != nil || c.bw.Buffered() == 0 {
 		return
 	}
-	c.armWriteLocked()
 	if err := c.bw.Flush(); err != nil {
 		c.fail(err)
 	}
@@ -922,25 +936,42 @@ func (c *h2Conn) fail(err error) {
 // resetStream sends RST_STREAM and closes the stream.
 func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 	c.wmu.Lock()
-	c.fr.WriteRSTStream(id, code)
+	c.writeResetLocked(id, code)
 	st := c.streams[id]
 	c.wmu.Unlock()
 	if st != nil {
-		c.closeStream(st, 0)
+		c.closeStream(st, false, 0)
 	}
 }
 
+// writeResetLocked writes RST_STREAM and remembers the stream as reset.
+func (c *h2Conn) writeResetLocked(id uint32, code http2.ErrCode) {
+	c.fr.WriteRSTStream(id, code)
+	c.reset[c.resetNext] = id
+	c.resetNext = (c.resetNext + 1) % len(c.reset)
+}
+
+// wasResetLocked reports whether this end reset stream id lately.
+func (c *h2Conn) wasResetLocked(id uint32) bool {
+	for _, r := range c.reset {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
 // closeStream closes st (if still open): writers waiting on it stop, its handler's
-// context is cancelled and its request body fails. A code other than 0 is sent in
-// RST_STREAM first.
-func (c *h2Conn) closeStream(st *h2Stream, code http2.ErrCode) {
+// context is cancelled and its request body fails. With reset, RST_STREAM with code
+// is sent first.
+func (c *h2Conn) closeStream(st *h2Stream, reset bool, code http2.ErrCode) {
 	c.wmu.Lock()
 	if st.closed {
 		c.wmu.Unlock()
 		return
 	}
-	if code != 0 {
-		c.fr.WriteRSTStream(st.id, code)
+	if reset {
+		c.writeResetLocked(st.id, code)
 		c.flushIfIdleLocked()
 	}
 	st.closed = true
@@ -1007,7 +1038,7 @@ func (c *h2Conn) runHandler(st *h2Stream, req *http.Request) {
 				buf := make([]byte, 64<<10)
 				c.s.errLog.Printf("http2: panic serving %s: %v\n%s", c.hc.addr, err, buf[:runtime.Stack(buf, false)])
 			}
-			c.closeStream(st, http2.ErrCodeInternal)
+			c.closeStream(st, true, http2.ErrCodeInternal)
 		} else {
 			w.finish()
 		}
@@ -1021,13 +1052,10 @@ func (c *h2Conn) runHandler(st *h2Stream, req *http.Request) {
 func (c *h2Conn) finishHandler(st *h2Stream) {
 	c.wmu.Lock()
 	c.handlers--
-	code := http2.ErrCode(0)
-	if !st.remoteDone {
-		code = http2.ErrCodeNo
-	}
+	requestOpen := !st.remoteDone
 	c.flushIfIdleLocked()
 	c.wmu.Unlock()
-	c.closeStream(st, code)
+	c.closeStream(st, requestOpen, http2.ErrCodeNo)
 }
 
 // h2Body is a stream's request body: DATA the reader received, until the handler
@@ -1082,6 +1110,9 @@ func (b *h2Body) fail(err error) {
 }
 
 func (b *h2Body) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	b.mu.Lock()
 	for len(b.buf) == 0 && b.err == nil {
 		b.cond.Wait()
@@ -1227,7 +1258,7 @@ func (w *h2Writer) finish() {
 		if len(w.buf) > 0 {
 			c.writeData(w.st, w.buf, false)
 		}
-		c.closeStream(w.st, http2.ErrCodeInternal)
+		c.closeStream(w.st, true, http2.ErrCodeInternal)
 		return
 	}
 	trailer := w.trailerFields()

@@ -453,3 +453,41 @@ type neverListener struct{ done chan struct{} }
 func (l *neverListener) Accept() (net.Conn, error) { <-l.done; return nil, net.ErrClosed }
 func (l *neverListener) Close() error              { return nil }
 func (l *neverListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// TestH2AnswerBeforeTheRequestEnds: a handler that answers without reading the whole
+// request body ends its stream with RST_STREAM NO_ERROR (RFC 9113 8.1); the DATA and
+// trailers the client had sent meanwhile are ignored, and the connection goes on.
+func TestH2AnswerBeforeTheRequestEnds(t *testing.T) {
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "early")
+	}), []byte("hit"))
+	c := ts.raw(t)
+	c.encBuf.Reset()
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/upload"}} {
+		c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.encBuf.Bytes(), EndHeaders: true})
+	d := c.next(isData).(*http2.DataFrame)
+	if string(d.Data()) != "early" || !d.StreamEnded() {
+		t.Fatalf("answer %q end=%v", d.Data(), d.StreamEnded())
+	}
+	rst := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.RSTStreamFrame); return ok }).(*http2.RSTStreamFrame)
+	if rst.StreamID != 1 || rst.ErrCode != http2.ErrCodeNo {
+		t.Fatalf("RST_STREAM %d %v", rst.StreamID, rst.ErrCode)
+	}
+	c.fr.WriteData(1, false, []byte("more of the body"))
+	c.encBuf.Reset()
+	c.enc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "late"})
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.encBuf.Bytes(), EndStream: true, EndHeaders: true})
+	c.get(3, "/hit")
+	f := c.next(func(f http2.Frame) bool {
+		switch f.(type) {
+		case *http2.DataFrame, *http2.GoAwayFrame, *http2.RSTStreamFrame:
+			return true
+		}
+		return false
+	})
+	if d, ok := f.(*http2.DataFrame); !ok || d.StreamID != 3 || string(d.Data()) != "hit" {
+		t.Fatalf("after the late frames: %v", f)
+	}
+}

@@ -25,7 +25,7 @@ func typicalEntry(i, n int) (string, *Entry) {
 	key := fmt.Sprintf("http://www.example.com/static/assets/object-%d.bin", i)
 	e := &Entry{Status: 200, Header: h, Body: make([]byte, n), RequestTime: time.Now(), ResponseTime: time.Now(), TTL: time.Hour,
 		Stored: time.Now(), Service: "projects/p/global/backendServices/web", Host: "www.example.com", Path: key[len("http://www.example.com"):], Memo: &Memo{}}
-	e.Memo.Store(i, make([]byte, 0, 512))
+	e.Memo.StorePair(i, make([]byte, 0, 512), make([]byte, 0, 320)) // the edge's HTTP/1.1 and HTTP/2 hit heads
 	return key, e
 }
 
