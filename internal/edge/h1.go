@@ -79,6 +79,17 @@ type h1Conn struct {
 	accepted time.Time
 	h2       *h2Conn // set (under the server's mu) once it serves HTTP/2
 	yield    fairness
+	readDue  time.Time // the idle deadline armIdle set, zero when another is set
+}
+
+// armIdle sets the deadline of the wait for a connection's next request, moving it at
+// most once a second (a deadline change costs a timer update).
+func (c *h1Conn) armIdle(idle time.Duration) {
+	now := time.Now()
+	if c.readDue.IsZero() || c.readDue.Sub(now) < idle-min(time.Second, idle/10) {
+		c.readDue = now.Add(idle)
+		c.rw.SetReadDeadline(c.readDue)
+	}
 }
 
 // headerBufferSize bounds the request header block the fast path reads; a larger one
@@ -209,7 +220,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			if br.Buffered() == 0 {
 				// Idle until a request starts; then its header block must arrive
 				// within the read-header timeout.
-				c.rw.SetReadDeadline(time.Now().Add(s.idle))
+				c.armIdle(s.idle)
 				if _, err := br.Peek(1); err != nil {
 					return
 				}
@@ -218,6 +229,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 			if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
 				due = time.Now().Add(s.readHeader)
 				c.rw.SetReadDeadline(due) // the block is still arriving
+				c.readDue = time.Time{}
 			}
 		}
 		n, err := headerLength(br)
@@ -304,6 +316,7 @@ func (s *h1Server) serveWatched(c *h1Conn, br *bufio.Reader, req *http.Request, 
 	// br goes back to its pool after it), before the connection reads on.
 	defer func() {
 		c.rw.SetReadDeadline(aLongTimeAgo)
+		c.readDue = time.Time{}
 		<-watched
 	}()
 	w := newH1Writer(c.rw, req, &s.date)

@@ -76,7 +76,6 @@ type h2Conn struct {
 	// learned are ignored (RFC 9113 5.1), not taken for a protocol error
 	reset     [16]uint32
 	resetNext int
-	readDue   time.Time // the idle read deadline set, zero for none
 	writeDue  time.Time
 }
 
@@ -223,20 +222,14 @@ func (c *h2Conn) readFrame() (http2.Frame, error) {
 	return f, err
 }
 
-// armIdleLocked sets the read deadline that ends an idle connection (refreshed at
-// most once a second), or clears it while streams are open.
+// armIdleLocked sets the read deadline that ends an idle connection (h1Conn.armIdle),
+// or clears it while streams are open.
 func (c *h2Conn) armIdleLocked(idle bool) {
-	if !idle {
-		if !c.readDue.IsZero() {
-			c.readDue = time.Time{}
-			c.hc.rw.SetReadDeadline(time.Time{})
-		}
-		return
-	}
-	now := time.Now()
-	if c.readDue.IsZero() || c.readDue.Sub(now) < c.idleTimeout-min(time.Second, c.idleTimeout/10) {
-		c.readDue = now.Add(c.idleTimeout)
-		c.hc.rw.SetReadDeadline(c.readDue)
+	if idle {
+		c.hc.armIdle(c.idleTimeout)
+	} else if !c.hc.readDue.IsZero() {
+		c.hc.readDue = time.Time{}
+		c.hc.rw.SetReadDeadline(time.Time{})
 	}
 }
 
