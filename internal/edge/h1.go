@@ -198,8 +198,9 @@ func (s *h1Server) serveConn(c *h1Conn) {
 		switch st.NegotiatedProtocol {
 		case "", "http/1.1":
 		case "h2":
-			s.setIdle(c, false)
-			s.serveH2(c, br)
+			if s.setIdle(c, false) {
+				s.serveH2(c, br)
+			}
 			return
 		default:
 			// An ACME server's acme-tls/1 check: net/http's, on the *tls.Conn it
@@ -224,6 +225,7 @@ func (s *h1Server) serveConn(c *h1Conn) {
 				if _, err := br.Peek(1); err != nil {
 					return
 				}
+				c.yield.waited()
 			}
 			due = time.Time{} // a block already here: due from a hand-off, if one comes
 			if b, _ := br.Peek(br.Buffered()); !bytes.Contains(b, crlfcrlf[1:]) && !bytes.Contains(b, lflf) {
@@ -363,10 +365,14 @@ func (s *h1Server) shutdown(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
-	for _, c := range h2 {
-		c.shutdown() // GOAWAY: its open streams are answered, then it closes
-	}
 	s.ln.Close()
+	// GOAWAY to each HTTP/2 connection (its open streams are answered, then it
+	// closes), each on a goroutine of its own: one whose client does not read may
+	// hold its writer up to the write timeout.
+	var goAways sync.WaitGroup
+	for _, c := range h2 {
+		goAways.Go(c.shutdown)
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -379,6 +385,7 @@ func (s *h1Server) shutdown(ctx context.Context) {
 		s.mu.Unlock()
 		<-done
 	}
+	goAways.Wait() // the connections are closed: no write blocks
 }
 
 var errNotFast = errors.New("not a request the fast path reads")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -42,6 +43,9 @@ const (
 	// h2BodyBuffer is what a response writer holds before sending DATA (and what lets
 	// a small response carry a Content-Length)
 	h2BodyBuffer = 16 << 10
+	// h2InlineBody bounds the hit bodies the reader writes itself, and what a writer
+	// sends before it lets others write
+	h2InlineBody = 64 << 10
 )
 
 // h2Conn is one HTTP/2 connection.
@@ -72,9 +76,13 @@ type h2Conn struct {
 	recvWindow int64  // what the client may still send on the connection
 	recvCredit int64  // connection window consumed and not yet given back
 	goAwaySent bool
+	// encTable is the HPACK table size the client allows (4096 until it says less);
+	// tableUpdate, that the encoder owes the client a size update
+	encTable    uint32
+	tableUpdate bool
 	// reset are the last streams this end reset: frames the client sent before it
 	// learned are ignored (RFC 9113 5.1), not taken for a protocol error
-	reset     [16]uint32
+	reset     [32]uint32
 	resetNext int
 	writeDue  time.Time
 }
@@ -102,7 +110,7 @@ var errStreamClosed = errors.New("http2: stream closed")
 // connection ends.
 func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 	c := &h2Conn{s: s, hc: hc, br: br, idleTimeout: s.idle, sendWindow: 65535, peerWindow: 65535, peerFrame: 16384,
-		recvWindow: h2ConnWindow, streams: map[uint32]*h2Stream{}}
+		recvWindow: h2ConnWindow, encTable: 4096, streams: map[uint32]*h2Stream{}}
 	c.wcond.L = &c.wmu
 	c.bw = bufio.NewWriterSize(h2Out{c}, h2WriteBuffer)
 	c.enc = hpack.NewEncoder(&c.encBuf)
@@ -112,9 +120,6 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 	c.fr.MaxHeaderListSize = h2MaxHeaderList
 	c.fr.SetMaxReadFrameSize(16384) // SETTINGS_MAX_FRAME_SIZE left at its default
 	c.ctx = context.WithValue(hc.ctx, connKey{}, hc.rw)
-	s.mu.Lock()
-	hc.h2 = c
-	s.mu.Unlock()
 	defer func() {
 		c.wmu.Lock()
 		c.fail(net.ErrClosed)
@@ -138,6 +143,14 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 	c.fr.WriteWindowUpdate(0, h2ConnWindow-65535)
 	c.flushLocked()
 	c.wmu.Unlock()
+	// From here shutdown can say GOAWAY to it.
+	s.mu.Lock()
+	closing := s.closing
+	hc.h2 = c
+	s.mu.Unlock()
+	if closing {
+		return
+	}
 	var preface [len(http2.ClientPreface)]byte
 	if _, err := io.ReadFull(br, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
 		return
@@ -151,12 +164,18 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 		return
 	}
 	hc.rw.SetReadDeadline(time.Time{})
+	defer c.linger()
 	for {
 		f, err := c.readFrame()
 		if err != nil {
 			var se http2.StreamError
 			switch {
 			case errors.As(err, &se):
+				c.wmu.Lock()
+				if se.StreamID%2 == 1 && se.StreamID > c.lastStream {
+					c.lastStream = se.StreamID // a HEADERS frame the Framer refused opened it
+				}
+				c.wmu.Unlock()
 				c.resetStream(se.StreamID, se.Code)
 				continue
 			case errors.Is(err, http2.ErrFrameTooLarge):
@@ -202,7 +221,7 @@ func isTimeout(err error) bool {
 // buffered and, with no stream open, arms the idle timeout.
 func (c *h2Conn) readFrame() (http2.Frame, error) {
 	c.yield.turn()
-	if c.br.Buffered() > 0 {
+	if c.frameBuffered() {
 		return c.fr.ReadFrame()
 	}
 	c.wmu.Lock()
@@ -213,13 +232,52 @@ func (c *h2Conn) readFrame() (http2.Frame, error) {
 		c.wmu.Unlock()
 		return nil, net.ErrClosed
 	}
-	c.armIdleLocked(idle)
+	// The idle timeout runs from the last stream's end (or the last hit), not from
+	// the last frame: PINGs do not keep a connection.
+	if !idle || c.hc.readDue.IsZero() {
+		c.armIdleLocked(idle)
+	}
 	c.wmu.Unlock()
 	f, err := c.fr.ReadFrame()
+	c.yield.waited()
 	c.wmu.Lock()
 	c.readerIdle = false
 	c.wmu.Unlock()
 	return f, err
+}
+
+// frameBuffered reports whether a whole frame is in the read buffer (reading it
+// cannot wait for the client).
+func (c *h2Conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(9)
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
+}
+
+// linger ends a connection that said GOAWAY: what is buffered goes out, then TLS's
+// close_notify and TCP's FIN, and what the client still sends is read and dropped
+// for up to a second. Closing with unread bytes would reset the connection, and the
+// client's kernel would drop the end of a response it has not read yet.
+func (c *h2Conn) linger() {
+	c.wmu.Lock()
+	c.flushLocked()
+	said, failed := c.goAwaySent, c.werr != nil
+	c.wmu.Unlock()
+	if !said || failed {
+		return
+	}
+	c.hc.rw.SetWriteDeadline(time.Now().Add(time.Second))
+	if tc, ok := c.hc.rw.(*tls.Conn); ok {
+		tc.CloseWrite()
+	}
+	if hc, ok := c.hc.conn.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite()
+	}
+	c.hc.rw.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, c.hc.rw)
 }
 
 // armIdleLocked sets the read deadline that ends an idle connection (h1Conn.armIdle),
@@ -306,6 +364,12 @@ func (c *h2Conn) settings(f *http2.SettingsFrame) error {
 		case http2.SettingMaxFrameSize:
 			c.peerFrame = int(s.Val)
 		case http2.SettingHeaderTableSize:
+			if s.Val < c.encTable {
+				// The encoder starts its next block with the size update; a hit's
+				// block, encoded beforehand, needs it added (hitPrefixLocked).
+				c.tableUpdate = true
+			}
+			c.encTable = min(c.encTable, s.Val)
 			c.enc.SetMaxDynamicTableSizeLimit(s.Val)
 		}
 		return nil
@@ -425,9 +489,6 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	if id%2 == 0 {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
-	if f.HasPriority() && f.Priority.StreamDep == id {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
-	}
 	if id <= c.lastStream {
 		c.wmu.Lock()
 		st, ignore := c.streams[id], c.wasResetLocked(id)
@@ -444,6 +505,9 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	c.lastStream = id
 	goingAway, full := c.goAwaySent, len(c.streams) >= h2MaxStreams || c.handlers >= h2MaxStreams
 	c.wmu.Unlock()
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
 	if goingAway {
 		return nil // after GOAWAY: not processed, the client may retry it elsewhere
 	}
@@ -469,7 +533,7 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	st := &h2Stream{c: c, id: id, recvWindow: h2StreamWindow, declared: declared, remoteDone: f.StreamEnded()}
 	if !f.StreamEnded() {
-		st.body = &h2Body{st: st, req: req}
+		st.body = &h2Body{st: st, req: req, continueOwed: strings.EqualFold(req.Header.Get("Expect"), "100-continue")}
 		st.body.cond.L = &st.body.mu
 		req.Body = st.body
 	}
@@ -483,6 +547,7 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	st.sendWindow = c.peerWindow
 	c.streams[id] = st
 	c.handlers++
+	c.armIdleLocked(false) // not idle while a stream is open
 	c.wmu.Unlock()
 	go c.runHandler(st, req)
 	return nil
@@ -560,7 +625,7 @@ func (c *h2Conn) request(f *http2.MetaHeadersFrame) (*http.Request, int64, error
 			}
 		case "content-length":
 			n, err := strconv.ParseInt(hf.Value, 10, 64)
-			if err != nil || n < 0 || declared >= 0 && n != declared {
+			if err != nil || n < 0 || hf.Value[0] == '+' || declared >= 0 && n != declared {
 				return nil, 0, malformed
 			}
 			declared = n
@@ -581,6 +646,7 @@ func (c *h2Conn) request(f *http2.MetaHeadersFrame) (*http.Request, int64, error
 	if host == "" {
 		host = header.Get("Host")
 	}
+	delete(header, "Host") // as net/http: the request's Host holds it
 	if !httpguts.ValidHostHeader(host) {
 		return nil, 0, malformed
 	}
@@ -693,11 +759,24 @@ func (c *h2Conn) writeHit(id uint32, req *http.Request, hit *fastHit) {
 	b := appendH2Hit((*buf)[:0], hit, c.s.altSvc())
 	body := hit.body
 	c.wmu.Lock()
+	if c.tableUpdate {
+		// The block starts with :status 200 (0x88); the encoder writes that field
+		// after the size update it owes.
+		c.encBuf.Reset()
+		c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+		c.tableUpdate = false
+		b = append(append(b[:0:0], c.encBuf.Bytes()...), b[1:]...)
+	}
 	c.writeBlockLocked(id, b, len(body) == 0)
 	*buf = b[:0]
 	writeBufs.Put(buf)
+	if len(c.streams) == 0 {
+		c.armIdleLocked(true) // a hit is a stream opened and closed: the idle time starts again
+	}
 	n := int64(len(body))
-	if n == 0 || n <= c.sendWindow && n <= c.peerWindow {
+	// A large body is sent from a goroutine of its own, a frame batch at a time,
+	// so that the reader goes on with the client's other frames meanwhile.
+	if n == 0 || n <= h2InlineBody && n <= c.sendWindow && n <= c.peerWindow {
 		if n > 0 {
 			c.writeDataLocked(id, body, true)
 			c.sendWindow -= n
@@ -851,10 +930,19 @@ func (c *h2Conn) bwErr() error {
 	return nil
 }
 
-// writeData sends p on st as the windows allow, waiting for them to open.
+// writeData sends p on st as the windows allow, waiting for them to open, and at
+// most h2InlineBody at a time before it lets other writers (and the reader) in. A
+// stream whose windows stay shut for h2WriteTimeout is reset.
 func (c *h2Conn) writeData(st *h2Stream, p []byte, endStream bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	var stalled *time.Timer
+	var stalledAt time.Time
+	defer func() {
+		if stalled != nil {
+			stalled.Stop()
+		}
+	}()
 	for {
 		switch {
 		case c.werr != nil:
@@ -868,11 +956,31 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, endStream bool) error {
 			}
 			return c.werr
 		}
-		n := min(int64(len(p)), c.sendWindow, st.sendWindow)
+		n := min(int64(len(p)), c.sendWindow, st.sendWindow, h2InlineBody)
 		if n <= 0 {
 			c.flushLocked() // what the client has not seen cannot open its windows
+			now := time.Now()
+			switch {
+			case stalledAt.IsZero():
+				stalledAt = now
+				stalled = time.AfterFunc(h2WriteTimeout, func() {
+					c.wmu.Lock()
+					c.wcond.Broadcast()
+					c.wmu.Unlock()
+				})
+			case now.Sub(stalledAt) >= h2WriteTimeout:
+				c.wmu.Unlock()
+				c.closeStream(st, true, http2.ErrCodeCancel) // a client that opens no window
+				c.wmu.Lock()
+				return errStreamClosed
+			}
 			c.wcond.Wait()
 			continue
+		}
+		stalledAt = time.Time{}
+		if stalled != nil {
+			stalled.Stop()
+			stalled = nil
 		}
 		c.writeDataLocked(st.id, p[:n], endStream && n == int64(len(p)))
 		c.sendWindow -= n
@@ -881,6 +989,8 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, endStream bool) error {
 		if len(p) == 0 {
 			return c.werr
 		}
+		c.wmu.Unlock()
+		c.wmu.Lock()
 	}
 }
 
@@ -976,7 +1086,7 @@ func (c *h2Conn) closeStream(st *h2Stream, reset bool, code http2.ErrCode) {
 		st.cancel()
 	}
 	if st.body != nil {
-		st.body.fail(errStreamClosed)
+		st.body.drop(errStreamClosed) // unread bytes' window given back
 	}
 }
 
@@ -1017,8 +1127,8 @@ func (c *h2Conn) shutdown() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.goAwayLocked(http2.ErrCodeNo)
-	if len(c.streams) == 0 {
-		c.hc.rw.SetReadDeadline(aLongTimeAgo)
+	if len(c.streams) == 0 && c.readerIdle {
+		c.hc.rw.SetReadDeadline(aLongTimeAgo) // else the reader sees it before it waits
 	}
 }
 
@@ -1037,6 +1147,7 @@ func (c *h2Conn) runHandler(st *h2Stream, req *http.Request) {
 		}
 		c.finishHandler(st)
 	}()
+	defer req.Body.Close() // what the handler left unread gives its window back
 	c.s.handler.ServeHTTP(w, req)
 }
 
@@ -1062,6 +1173,9 @@ type h2Body struct {
 	err  error // io.EOF once the request ended
 	// trailer holds the request's trailers until the handler reads to the end
 	trailer http.Header
+	// continueOwed: the client asked to be told 100 Continue before it sends the
+	// body, which its first read does (the handler's goroutine only)
+	continueOwed bool
 }
 
 // put adds DATA; it reports false when the body is closed and p was dropped.
@@ -1092,19 +1206,23 @@ func (b *h2Body) end(trailer http.Header) {
 	b.cond.Broadcast()
 }
 
-// fail ends the body with err unless it ended already (what arrived stays readable).
-func (b *h2Body) fail(err error) {
-	b.mu.Lock()
-	if b.err == nil {
-		b.err = err
-	}
-	b.cond.Broadcast()
-	b.mu.Unlock()
-}
-
 func (b *h2Body) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if b.continueOwed {
+		b.continueOwed = false
+		b.mu.Lock()
+		waiting := len(b.buf) == 0 && b.err == nil
+		b.mu.Unlock()
+		if waiting {
+			c := b.st.c
+			if c.writeHeaders(b.st, http.StatusContinue, nil, -1, false) == nil {
+				c.wmu.Lock()
+				c.flushLocked()
+				c.wmu.Unlock()
+			}
+		}
 	}
 	b.mu.Lock()
 	for len(b.buf) == 0 && b.err == nil {
@@ -1134,15 +1252,22 @@ func (b *h2Body) Read(p []byte) (int, error) {
 
 // Close drops what is buffered (giving its window back) and what comes later.
 func (b *h2Body) Close() error {
+	b.drop(http.ErrBodyReadAfterClose)
+	return nil
+}
+
+// drop ends the body with err: what is buffered is dropped (its window given back
+// to the connection) and what comes later too.
+func (b *h2Body) drop(err error) {
 	b.mu.Lock()
 	dropped := int64(len(b.buf))
 	b.buf = nil
 	if b.err == nil || b.err == io.EOF {
-		b.err = http.ErrBodyReadAfterClose
+		b.err = err
 	}
+	b.cond.Broadcast()
 	b.mu.Unlock()
 	b.st.c.giveBack(nil, dropped, 0)
-	return nil
 }
 
 // h2Writer is the http.ResponseWriter of a stream the general handler answers.
@@ -1309,6 +1434,7 @@ func (c *h2Conn) writeHeaders(st *h2Stream, status int, h http.Header, length in
 		return errStreamClosed
 	}
 	c.encBuf.Reset()
+	c.tableUpdate = false // the encoder puts it first
 	if status != 0 {
 		c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
 	}

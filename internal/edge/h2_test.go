@@ -491,3 +491,268 @@ func TestH2AnswerBeforeTheRequestEnds(t *testing.T) {
 		t.Fatalf("after the late frames: %v", f)
 	}
 }
+
+// writeFrames writes what build frames, and tail, in one write (one TLS record).
+func (c *h2Raw) writeFrames(build func(fr *http2.Framer, enc func(fields ...string) []byte), tail ...byte) {
+	c.t.Helper()
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, nil)
+	fr.AllowIllegalWrites = true
+	build(fr, func(fields ...string) []byte {
+		c.encBuf.Reset()
+		for i := 0; i+1 < len(fields); i += 2 {
+			c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+		}
+		return bytes.Clone(c.encBuf.Bytes())
+	})
+	out.Write(tail)
+	if _, err := c.conn.Write(out.Bytes()); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func request(method, path string, more ...string) []string {
+	return append([]string{":method", method, ":scheme", "https", ":authority", "localhost", ":path", path}, more...)
+}
+
+// TestH2HeaderTableSizeUpdateBeforeHit: after the client lowers
+// SETTINGS_HEADER_TABLE_SIZE, the next header block starts with the size update
+// (RFC 7541 4.2) even when it is a hit's pre-encoded block.
+func TestH2HeaderTableSizeUpdateBeforeHit(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
+	c := ts.raw(t, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+	c.next(func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
+	c.fr.ReadMetaHeaders = nil // the raw block
+	c.get(1, "/hit")
+	h := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.HeadersFrame); return ok }).(*http2.HeadersFrame)
+	block := h.HeaderBlockFragment()
+	if block[0]&0xe0 != 0x20 {
+		t.Fatalf("the first block after SETTINGS_HEADER_TABLE_SIZE=0 starts with %#x, not a size update", block[0])
+	}
+	var status string
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		if f.Name == ":status" {
+			status = f.Value
+		}
+	})
+	if _, err := dec.Write(block); err != nil || status != "200" {
+		t.Fatalf("the block decodes to status %q: %v", status, err)
+	}
+}
+
+// TestH2RefusedHeadersOpenTheirStream: a request the Framer refuses (an upper-case
+// field name) is reset, and the DATA the client sent after it is not taken for a frame
+// on an idle stream (which would end the connection).
+func TestH2RefusedHeadersOpenTheirStream(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
+	c := ts.raw(t)
+	c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("POST", "/x", "X-Upper", "1")...), EndHeaders: true})
+		fr.WriteData(1, true, []byte("body"))
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: enc(request("GET", "/hit")...), EndStream: true, EndHeaders: true})
+	})
+	for {
+		switch f := c.next(func(http2.Frame) bool { return true }).(type) {
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v after DATA on a stream the server reset", f.ErrCode)
+		case *http2.DataFrame:
+			if f.StreamID == 3 {
+				return
+			}
+		}
+	}
+}
+
+// TestH2PartialFrameDoesNotHoldAnswers: an answer is sent although part of the
+// client's next frame is already read (the rest may be long in coming).
+func TestH2PartialFrameDoesNotHoldAnswers(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("hit body"))
+	c := ts.raw(t)
+	// Settled first: the ACK of the server's SETTINGS must not follow the partial frame.
+	c.next(func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
+	var ping bytes.Buffer
+	http2.NewFramer(&ping, nil).WritePing(false, [8]byte{9})
+	c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("GET", "/hit")...), EndStream: true, EndHeaders: true})
+	}, ping.Bytes()[:5]...)
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if d := c.next(isData).(*http2.DataFrame); d.StreamID != 1 || string(d.Data()) != "hit body" {
+		t.Fatalf("stream %d: %q", d.StreamID, d.Data())
+	}
+	c.conn.Write(ping.Bytes()[5:])
+	c.next(func(f http2.Frame) bool { p, ok := f.(*http2.PingFrame); return ok && p.IsAck() && p.Data[0] == 9 })
+}
+
+// TestH2ExpectContinue: a request that asks for 100 Continue gets it when the handler
+// reads its body, before the client sends any.
+func TestH2ExpectContinue(t *testing.T) {
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}), nil)
+	c := ts.raw(t)
+	c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("POST", "/up", "expect", "100-continue")...), EndHeaders: true})
+	})
+	h := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
+	if h.PseudoValue("status") != "100" || h.StreamEnded() {
+		t.Fatalf("first answer %s (end %v), want 100", h.PseudoValue("status"), h.StreamEnded())
+	}
+	c.fr.WriteData(1, true, []byte("hello"))
+	if d := c.next(isData).(*http2.DataFrame); string(d.Data()) != "5" {
+		t.Fatalf("answer %q", d.Data())
+	}
+}
+
+// TestH2LargeHitDoesNotBlockOthers: a large hit's body goes out a batch at a time,
+// and a small answer on another stream of the connection goes out before it ends.
+func TestH2LargeHitDoesNotBlockOthers(t *testing.T) {
+	body := make([]byte, 8<<20)
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "small") }), body)
+	c := ts.raw(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	c.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	c.get(1, "/hit")
+	c.get(3, "/small")
+	got := 0
+	for {
+		d := c.next(isData).(*http2.DataFrame)
+		if d.StreamID == 1 {
+			got += len(d.Data())
+			continue
+		}
+		if got == len(body) {
+			t.Errorf("the small answer waited for all %d bytes of the large one", got)
+		}
+		return
+	}
+}
+
+// TestH2GracefulShutdownSendsTheWholeBody: a large response in flight at shutdown
+// arrives whole although the client keeps sending frames while it reads (closing with
+// unread bytes would reset the connection and lose the response's end).
+func TestH2GracefulShutdownSendsTheWholeBody(t *testing.T) {
+	const size = 8 << 20
+	entered := make(chan struct{})
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		w.Write(make([]byte, size))
+	}), nil)
+	c := ts.raw(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	c.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	c.get(1, "/big")
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		ts.s.shutdown(ctx)
+	}()
+	got := 0
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got, size, err)
+		}
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+			c.fr.WritePing(false, [8]byte{}) // as a client's WINDOW_UPDATEs would
+			if d.StreamEnded() {
+				break
+			}
+		}
+	}
+	if got != size {
+		t.Fatalf("%d of %d bytes", got, size)
+	}
+	<-stopped
+}
+
+// TestH2ShutdownNotHeldByANonReader: a client that stops reading does not hold the
+// listener's shutdown beyond its deadline.
+func TestH2ShutdownNotHeldByANonReader(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), make([]byte, 64<<20))
+	c := ts.raw(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	c.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	c.get(1, "/hit")
+	c.next(isData) // then read no more: the body's writer blocks in the socket
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { ts.s.shutdown(ctx); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second): // the write timeout is 30 s
+		t.Fatal("shutdown with a 1 s deadline waited on a client that does not read")
+	}
+}
+
+// TestH2UnreadBodiesGiveWindowBack: request bodies a handler does not read give
+// their connection window back when the stream ends; otherwise a connection whose
+// handlers refuse uploads would stall once a window's worth had arrived.
+func TestH2UnreadBodiesGiveWindowBack(t *testing.T) {
+	release := make(chan struct{})
+	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.WriteHeader(http.StatusForbidden)
+	}), nil)
+	c := ts.raw(t)
+	var sent, credited int64
+	chunk := make([]byte, 16<<10)
+	for id := uint32(1); sent < 2<<20; id += 2 {
+		c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc(request("POST", "/refused")...), EndHeaders: true})
+		})
+		for i := 0; i < 12; i++ { // 192 KiB: within the stream's window
+			c.fr.WriteData(id, false, chunk)
+		}
+		sent += 12 * int64(len(chunk))
+		c.fr.WritePing(false, [8]byte{byte(id)}) // answered once the reader has taken the DATA
+		c.next(func(f http2.Frame) bool {
+			if w, ok := f.(*http2.WindowUpdateFrame); ok && w.StreamID == 0 {
+				credited += int64(w.Increment)
+			}
+			p, ok := f.(*http2.PingFrame)
+			return ok && p.IsAck()
+		})
+		release <- struct{}{}
+		c.next(func(f http2.Frame) bool {
+			if w, ok := f.(*http2.WindowUpdateFrame); ok && w.StreamID == 0 {
+				credited += int64(w.Increment)
+			}
+			r, ok := f.(*http2.RSTStreamFrame)
+			return ok && r.StreamID == id
+		})
+	}
+	// The server's first WINDOW_UPDATE opened its window to 1 MiB; what is given back
+	// beyond that must come close to what was sent (less one batch of a quarter).
+	if back := credited - (h2ConnWindow - 65535); back < sent-h2ConnWindow/4 {
+		t.Fatalf("sent %d bytes no handler read, %d given back", sent, back)
+	}
+}
+
+// TestH2PingsDoNotKeepAnIdleConnection: the idle timeout counts from the last
+// stream, not the last frame.
+func TestH2PingsDoNotKeepAnIdleConnection(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
+	ts.s.idle = 300 * time.Millisecond
+	c := ts.raw(t)
+	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	c.fr.WritePing(false, [8]byte{})
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no GOAWAY while pinging: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			return
+		case *http2.PingFrame:
+			c.fr.WritePing(false, [8]byte{}) // ping-pong, all along
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				c.fr.WriteSettingsAck()
+			}
+		}
+	}
+}

@@ -128,6 +128,10 @@ type fairness struct{ last time.Time }
 // fairSlice is how long a connection runs before it lets the others run.
 const fairSlice = 500 * time.Microsecond
 
+// waited says the connection has just waited for the network: its slice starts at
+// its next turn.
+func (f *fairness) waited() { f.last = time.Time{} }
+
 func (f *fairness) turn() {
 	now := time.Now()
 	if f.last.IsZero() {
