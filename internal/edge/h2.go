@@ -58,6 +58,7 @@ type h2Conn struct {
 
 	idleTimeout time.Duration
 	yield       fairness
+	nextType    http2.FrameType // the type of the frame ReadFrame reads (or last read)
 
 	// Everything written, and the state writers share, under wmu.
 	wmu        sync.Mutex
@@ -96,6 +97,7 @@ type h2Stream struct {
 	recvWindow int64 // what the client may still send
 	recvCredit int64 // window read by the handler and not yet given back
 	remoteDone bool  // END_STREAM received
+	answered   bool  // the final response's HEADERS are out
 	closed     bool  // reset, or answered and done both ways
 	// the reader's
 	declared int64 // the request's Content-Length, -1 when none
@@ -172,10 +174,15 @@ func (s *h1Server) serveH2(hc *h1Conn, br *bufio.Reader) {
 			switch {
 			case errors.As(err, &se):
 				c.wmu.Lock()
-				if se.StreamID%2 == 1 && se.StreamID > c.lastStream {
-					c.lastStream = se.StreamID // a HEADERS frame the Framer refused opened it
+				idle := se.StreamID > c.lastStream
+				if idle && c.nextType == http2.FrameHeaders && se.StreamID%2 == 1 {
+					c.lastStream, idle = se.StreamID, false // a HEADERS frame the Framer refused opened it
 				}
 				c.wmu.Unlock()
+				if idle {
+					c.goAway(http2.ErrCodeProtocol) // another frame on an idle stream (RFC 9113 5.1)
+					return
+				}
 				c.resetStream(se.StreamID, se.Code)
 				continue
 			case errors.Is(err, http2.ErrFrameTooLarge):
@@ -238,12 +245,16 @@ func (c *h2Conn) readFrame() (http2.Frame, error) {
 		c.armIdleLocked(idle)
 	}
 	c.wmu.Unlock()
-	f, err := c.fr.ReadFrame()
+	h, err := c.br.Peek(9) // waits for the next frame's header
 	c.yield.waited()
 	c.wmu.Lock()
 	c.readerIdle = false
 	c.wmu.Unlock()
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	c.nextType = http2.FrameType(h[3])
+	return c.fr.ReadFrame()
 }
 
 // frameBuffered reports whether a whole frame is in the read buffer (reading it
@@ -254,6 +265,10 @@ func (c *h2Conn) frameBuffered() bool {
 		return false
 	}
 	h, _ := c.br.Peek(9)
+	c.nextType = http2.FrameType(h[3])
+	if c.nextType == http2.FrameHeaders && http2.Flags(h[4])&http2.FlagHeadersEndHeaders == 0 {
+		return false // the Framer reads its CONTINUATION frames too
+	}
 	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }
 
@@ -625,7 +640,7 @@ func (c *h2Conn) request(f *http2.MetaHeadersFrame) (*http.Request, int64, error
 			}
 		case "content-length":
 			n, err := strconv.ParseInt(hf.Value, 10, 64)
-			if err != nil || n < 0 || hf.Value[0] == '+' || declared >= 0 && n != declared {
+			if err != nil || strings.TrimLeft(hf.Value, "0123456789") != "" || declared >= 0 && n != declared {
 				return nil, 0, malformed
 			}
 			declared = n
@@ -990,6 +1005,7 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, endStream bool) error {
 			return c.werr
 		}
 		c.wmu.Unlock()
+		runtime.Gosched() // the other writers and the reader, before the next batch
 		c.wmu.Lock()
 	}
 }
@@ -1432,9 +1448,13 @@ func (c *h2Conn) writeHeaders(st *h2Stream, status int, h http.Header, length in
 		return c.werr
 	case st.closed:
 		return errStreamClosed
+	case status > 0 && status < 200 && st.answered:
+		return nil // no 1xx after the final response (a 100 Continue owed on a late read)
+	}
+	if status >= 200 {
+		st.answered = true
 	}
 	c.encBuf.Reset()
-	c.tableUpdate = false // the encoder puts it first
 	if status != 0 {
 		c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
 	}
@@ -1453,7 +1473,14 @@ func (c *h2Conn) writeHeaders(st *h2Stream, status int, h http.Header, length in
 	if length >= 0 {
 		c.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.FormatInt(length, 10)})
 	}
-	c.writeBlockLocked(st.id, c.encBuf.Bytes(), endStream)
+	if c.encBuf.Len() == 0 {
+		// Trailers that all fell away: the stream ends with an empty DATA frame (the
+		// encoder still owes any table size update to the next block).
+		c.writeDataLocked(st.id, nil, endStream)
+	} else {
+		c.tableUpdate = false // the encoder put it first
+		c.writeBlockLocked(st.id, c.encBuf.Bytes(), endStream)
+	}
 	if endStream {
 		c.flushIfIdleLocked()
 	}

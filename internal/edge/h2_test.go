@@ -584,23 +584,41 @@ func TestH2PartialFrameDoesNotHoldAnswers(t *testing.T) {
 }
 
 // TestH2ExpectContinue: a request that asks for 100 Continue gets it when the handler
-// reads its body, before the client sends any.
+// reads its body, before the client sends any, and not at all once the handler has
+// answered (no 1xx after the final response).
 func TestH2ExpectContinue(t *testing.T) {
-	ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		fmt.Fprint(w, n)
-	}), nil)
-	c := ts.raw(t)
-	c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("POST", "/up", "expect", "100-continue")...), EndHeaders: true})
-	})
-	h := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
-	if h.PseudoValue("status") != "100" || h.StreamEnded() {
-		t.Fatalf("first answer %s (end %v), want 100", h.PseudoValue("status"), h.StreamEnded())
-	}
-	c.fr.WriteData(1, true, []byte("hello"))
-	if d := c.next(isData).(*http2.DataFrame); string(d.Data()) != "5" {
-		t.Fatalf("answer %q", d.Data())
+	for _, answerFirst := range []bool{false, true} {
+		ts := newH2TestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if answerFirst {
+				w.WriteHeader(http.StatusAccepted)
+				w.(http.Flusher).Flush()
+			}
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, n)
+		}), nil)
+		c := ts.raw(t)
+		c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("POST", "/up", "expect", "100-continue")...), EndHeaders: true})
+		})
+		want := map[bool]string{false: "100", true: "202"}[answerFirst]
+		h := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
+		if h.PseudoValue("status") != want || h.StreamEnded() {
+			t.Fatalf("answer first %v: first HEADERS %s (end %v), want %s", answerFirst, h.PseudoValue("status"), h.StreamEnded(), want)
+		}
+		c.fr.WriteData(1, true, []byte("hello"))
+		for done := false; !done; {
+			switch f := c.next(func(http2.Frame) bool { return true }).(type) {
+			case *http2.MetaHeadersFrame:
+				if answerFirst || f.PseudoValue("status") != "200" {
+					t.Fatalf("answer first %v: HEADERS %s after the first", answerFirst, f.PseudoValue("status"))
+				}
+			case *http2.DataFrame:
+				if string(f.Data()) != "5" {
+					t.Fatalf("answer %q", f.Data())
+				}
+				done = f.StreamEnded()
+			}
+		}
 	}
 }
 
@@ -754,5 +772,18 @@ func TestH2PingsDoNotKeepAnIdleConnection(t *testing.T) {
 				c.fr.WriteSettingsAck()
 			}
 		}
+	}
+}
+
+// TestH2WindowUpdateOnAnIdleStream: a WINDOW_UPDATE the Framer refuses (increment 0)
+// on a stream never opened is a connection error that opens no stream: GOAWAY says
+// no stream was processed, so the client may retry them all.
+func TestH2WindowUpdateOnAnIdleStream(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
+	c := ts.raw(t)
+	c.writeFrames(func(fr *http2.Framer, _ func(...string) []byte) { fr.WriteWindowUpdate(101, 0) })
+	g := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+	if g.ErrCode != http2.ErrCodeProtocol || g.LastStreamID != 0 {
+		t.Fatalf("GOAWAY %v, last stream %d", g.ErrCode, g.LastStreamID)
 	}
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // workers run the handlers of HTTP/2 and HTTP/3 requests on goroutines that outlive a
-// request. net/http and quic-go start a goroutine for every stream, on a small stack; a
-// handler on the edge's path needs a larger one, and growing it (copying the stack
-// twice or three times) was a tenth of an HTTP/2 hit's CPU. A worker's stack stays
+// request. The HTTP/2 server (h2.go) and quic-go start a goroutine for every stream
+// the general handler answers, on a small stack; a handler on the edge's path needs a
+// larger one, and growing it (copying the stack twice or three times) was a tenth of
+// an HTTP/2 request's CPU under net/http's server. A worker's stack stays
 // grown from one request to the next. There are at most maxWorkers; beyond them, and
 // once stopped, a handler runs on its stream's goroutine, as it would without workers.
 type workers struct {
