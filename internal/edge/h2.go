@@ -254,7 +254,22 @@ func (c *h2Conn) readFrame() (http2.Frame, error) {
 		return nil, err
 	}
 	c.nextType = http2.FrameType(h[3])
-	return c.fr.ReadFrame()
+	if c.nextType != http2.FrameHeaders || c.frameBuffered() {
+		return c.fr.ReadFrame()
+	}
+	// A request's header block still arriving (its HEADERS frame, CONTINUATIONs)
+	// must arrive within the read-header timeout, as an HTTP/1.1 one must.
+	c.wmu.Lock()
+	c.hc.readDue = time.Time{} // the idle deadline is set again when next due
+	c.hc.rw.SetReadDeadline(time.Now().Add(c.s.readHeader))
+	c.wmu.Unlock()
+	f, err := c.fr.ReadFrame()
+	c.wmu.Lock()
+	if c.hc.readDue.IsZero() {
+		c.hc.rw.SetReadDeadline(time.Time{})
+	}
+	c.wmu.Unlock()
+	return f, err
 }
 
 // frameBuffered reports whether a whole frame is in the read buffer (reading it

@@ -38,7 +38,7 @@ type h2TestServer struct {
 	hitBody []byte
 }
 
-func newH2TestServer(t *testing.T, handler http.Handler, hitBody []byte) *h2TestServer {
+func newH2TestServer(t *testing.T, handler http.Handler, hitBody []byte, adjust ...func(*h1Server)) *h2TestServer {
 	t.Helper()
 	certPEM, keyPEM, pool := selfSigned(t, "localhost")
 	cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
@@ -52,6 +52,9 @@ func newH2TestServer(t *testing.T, handler http.Handler, hitBody []byte) *h2Test
 	ts := &h2TestServer{addr: ln.Addr().String(), pool: pool, served: make(chan error, 1), logged: make(chan int64, 64), hitBody: hitBody}
 	ts.s = newTestH1Server(ln, handler, hitBody, ts.logged)
 	ts.s.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	for _, a := range adjust {
+		a(ts.s)
+	}
 	go func() { ts.served <- ts.s.serve() }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -258,8 +261,7 @@ func TestH2GracefulShutdown(t *testing.T) {
 // TestH2IdleTimeout: a connection with no open stream for the keep-alive timeout is
 // told GOAWAY and closed.
 func TestH2IdleTimeout(t *testing.T) {
-	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
-	ts.s.idle = 100 * time.Millisecond
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"), func(s *h1Server) { s.idle = 100 * time.Millisecond })
 	c := ts.raw(t)
 	c.get(1, "/hit")
 	c.next(isData)
@@ -752,8 +754,7 @@ func TestH2UnreadBodiesGiveWindowBack(t *testing.T) {
 // TestH2PingsDoNotKeepAnIdleConnection: the idle timeout counts from the last
 // stream, not the last frame.
 func TestH2PingsDoNotKeepAnIdleConnection(t *testing.T) {
-	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"))
-	ts.s.idle = 300 * time.Millisecond
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"), func(s *h1Server) { s.idle = 300 * time.Millisecond })
 	c := ts.raw(t)
 	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
 	c.fr.WritePing(false, [8]byte{})
@@ -785,5 +786,26 @@ func TestH2WindowUpdateOnAnIdleStream(t *testing.T) {
 	g := c.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
 	if g.ErrCode != http2.ErrCodeProtocol || g.LastStreamID != 0 {
 		t.Fatalf("GOAWAY %v, last stream %d", g.ErrCode, g.LastStreamID)
+	}
+}
+
+// TestH2SlowHeaderBlockIsCut: a request header block that does not arrive within the
+// read-header timeout (a HEADERS frame whose CONTINUATION never comes) ends the
+// connection, as a slow HTTP/1.1 header block does.
+func TestH2SlowHeaderBlockIsCut(t *testing.T) {
+	ts := newH2TestServer(t, http.NotFoundHandler(), []byte("x"), func(s *h1Server) { s.readHeader = 200 * time.Millisecond })
+	c := ts.raw(t)
+	c.next(func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
+	c.writeFrames(func(fr *http2.Framer, enc func(...string) []byte) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(request("GET", "/hit")...), EndStream: true})
+	})
+	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // the idle timeout is an hour
+	for {
+		if _, err := c.fr.ReadFrame(); err != nil {
+			if isTimeout(err) {
+				t.Fatal("the connection waited for the rest of the header block")
+			}
+			return // closed
+		}
 	}
 }
