@@ -151,7 +151,7 @@ func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, up
 		case k == "match":
 			fields[k] = val
 		default:
-			fields[k] = mergeJSON(fields[k], val)
+			fields[k] = mergeValue(fields[k], val) // RFC 7386, as PATCH (mergepatch.go)
 		}
 	}
 	merged, err := json.Marshal(fields)
@@ -163,24 +163,6 @@ func patchRule(cur *api.SecurityPolicyRule, patch map[string]json.RawMessage, up
 		return nil, err
 	}
 	return next, nil
-}
-
-// mergeJSON merges a patch value into a current one: objects key by key, anything
-// else replaced (null clears).
-func mergeJSON(cur, patch any) any {
-	po, ok1 := patch.(map[string]any)
-	co, ok2 := cur.(map[string]any)
-	if !ok1 || !ok2 {
-		return patch
-	}
-	for k, v := range po {
-		if v == nil {
-			delete(co, k)
-			continue
-		}
-		co[k] = mergeJSON(co[k], v)
-	}
-	return co
 }
 
 // clearPath removes an updateMask path (snake_case, dotted) from a rule's fields

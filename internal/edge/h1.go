@@ -804,14 +804,20 @@ func appendHeader(b []byte, h http.Header, skip map[string]bool) []byte {
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ':', ' ')
-			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-			}
-			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, cleanFieldValue(v)...)
 			b = append(b, '\r', '\n')
 		}
 	}
 	return b
+}
+
+// cleanFieldValue is a field value as net/http would send it: line breaks turned
+// into spaces, surrounding space trimmed.
+func cleanFieldValue(v string) string {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		v = strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(v)
+	}
+	return strings.TrimSpace(v)
 }
 
 // httpDate is the current time in HTTP's format, formatted once a second.
@@ -928,13 +934,19 @@ func (p *proxy) classify(r *http.Request, addr string, h2 bool) (fastHit, fastVe
 	key := hitKey{snap: snap, service: res.Service}
 	copy(key.actions[:], res.HeaderActions)
 	block, h2Block := e.Memo.LoadPair(key)
-	if block == nil {
+	if block == nil || h2 && h2Block == nil {
+		// Rendered once per stored response and route; the HTTP/2 form when an
+		// HTTP/2 client first asks for it.
 		h := p.edge.cache.HitHeader(e, route)
 		if h == nil {
 			return fastHit{}, serveHere, rt.ref()
 		}
-		block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
-		h2Block = encodeH2Block(h)
+		if block == nil {
+			block = appendHeader(appendStatusLine(make([]byte, 0, 512), http.StatusOK), h, hitSkip)
+		}
+		if h2 {
+			h2Block = encodeH2Block(h)
+		}
 		e.Memo.StorePair(key, block, h2Block)
 	}
 	if h2 {

@@ -632,7 +632,7 @@ func (c *h2Conn) request(f *http2.MetaHeadersFrame) (*http.Request, int64, error
 			return nil, 0, malformed
 		}
 	}
-	if method == "" || !validMethod(method) {
+	if !httpguts.ValidHeaderFieldName(method) { // a token, as a field name is
 		return nil, 0, malformed
 	}
 	if method == http.MethodConnect {
@@ -715,15 +715,6 @@ func (c *h2Conn) request(f *http2.MetaHeadersFrame) (*http.Request, int64, error
 		}
 	}
 	return req.WithContext(c.ctx), declared, nil
-}
-
-func validMethod(m string) bool {
-	for i := 0; i < len(m); i++ {
-		if !httpguts.IsTokenRune(rune(m[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 // canonicalH2Key is a lower-case field name's canonical form, without allocating
@@ -899,15 +890,6 @@ func encodeH2Block(h http.Header) []byte {
 		}
 	}
 	return bytes.Clone(buf.Bytes())
-}
-
-// cleanFieldValue is a field value as net/http would send it: line breaks turned
-// into spaces, surrounding space trimmed.
-func cleanFieldValue(v string) string {
-	if strings.ContainsAny(v, "\r\n\x00") {
-		v = strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(v)
-	}
-	return strings.TrimSpace(v)
 }
 
 // writeBlockLocked writes a header block as HEADERS and CONTINUATION frames.
